@@ -1,0 +1,42 @@
+"""gradcheck_lab: check scalar autograd engines against SymPy and finite differences.
+
+>>> from gradcheck_lab import Value, check
+>>> check("L = x * x + x", {"x": 3.0}, Value).verdict
+'ok'
+
+The public surface is ``__all__``; everything else is internal.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .cases import Case, collect_cases, load_case_file, parse_source
+from .engine import Value
+from .errors import CaseError, GradcheckError, GradientMismatch, SubmissionError
+from .executors import Executor, InProcessExecutor
+from .harness import CaseResult, Run, assert_gradients, check, check_case, check_cases
+from .ops import OPS, Op
+
+__all__ = [
+    "OPS",
+    "Case",
+    "CaseError",
+    "CaseResult",
+    "Executor",
+    "GradcheckError",
+    "GradientMismatch",
+    "InProcessExecutor",
+    "Op",
+    "Run",
+    "SubmissionError",
+    "Value",
+    "__version__",
+    "assert_gradients",
+    "check",
+    "check_case",
+    "check_cases",
+    "collect_cases",
+    "load_case_file",
+    "parse_source",
+]

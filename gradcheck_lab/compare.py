@@ -1,0 +1,160 @@
+"""Verdicts: compare autograd with the symbolic truth, node by node, with finite differences
+as the witness that says which side is wrong.
+
+A value passes within ``SAFETY * u * value_bound`` of the truth and a gradient within
+``SAFETY * u * grad_bound`` (bounds from :mod:`.symbolic`; ``u`` the engine's unit
+roundoff). On a gradient mismatch at an input, finite differences over the
+implementation's own forward pass side with autograd (the forward computes another
+function, consistently) or with the symbolic value (the backward is wrong).
+
+>>> VERDICTS
+('ok', 'nondifferentiable', 'domain-error', 'grad-mismatch', 'forward-mismatch', 'unsupported', 'exception')
+>>> worst(["ok", "nondifferentiable", "grad-mismatch"])
+'grad-mismatch'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .executors import Observation
+from .finite_diff import FDEstimate
+from .program import Program
+from .truth import SAFETY, UNIT_ROUNDOFF, PointTruth
+
+__all__ = ["FAILURES", "VERDICTS", "WARNINGS", "NodeCheck", "PointCheck", "judge", "worst"]
+
+#: From best to worst; a case's verdict is the worst of its nodes'.
+VERDICTS = ("ok", "nondifferentiable", "domain-error", "grad-mismatch", "forward-mismatch", "unsupported", "exception")
+#: Verdicts that say the point, not the engine, is the problem: reported, never failed.
+WARNINGS = frozenset({"nondifferentiable", "domain-error"})
+#: Verdicts that fail a check.
+FAILURES = frozenset(VERDICTS) - WARNINGS - {"ok"}
+_FD_SAFETY = 4.0
+
+
+def worst(verdicts: Iterable[str]) -> str:
+    """The most severe verdict of several (``ok`` for none)."""
+    return max(verdicts, key=VERDICTS.index, default="ok")
+
+
+@dataclass
+class NodeCheck:
+    """One node at one point: the three oracles side by side, and the verdict."""
+
+    node: int
+    name: str
+    verdict: str
+    symbolic_value: float | None = None
+    value: float | None = None  #: the implementation's .data
+    symbolic_grad: float | None = None
+    grad: float | None = None  #: the implementation's .grad after backward()
+    fd_grad: float | None = None  #: finite differences (inputs only)
+    fd_error: float | None = None
+    value_tol: float | None = None
+    grad_tol: float | None = None
+    detail: str = ""
+
+    @property
+    def error(self) -> float | None:
+        """|autograd - symbolic| relative to |symbolic| (absolute when that is 0)."""
+        if self.grad is None or self.symbolic_grad is None:
+            return None
+        diff = abs(self.grad - self.symbolic_grad)
+        return diff / abs(self.symbolic_grad) if self.symbolic_grad else diff
+
+
+@dataclass
+class PointCheck:
+    """Every node of a case at one point."""
+
+    index: int
+    point: dict[str, float]
+    origin: str  #: "given" (from the case file) or "random"
+    nodes: list[NodeCheck] = field(default_factory=list)
+    message: str = ""  #: a domain error, an exception, a missing op
+    traceback: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        return worst(n.verdict for n in self.nodes)
+
+
+def _close(a: float, b: float, tol: float) -> bool:
+    return abs(a - b) <= tol
+
+
+def judge(
+    program: Program,
+    truth: PointTruth,
+    observation: Observation | None,
+    fd: list[FDEstimate],
+    *,
+    index: int = 0,
+    origin: str = "given",
+    unit_roundoff: float = UNIT_ROUNDOFF,
+) -> PointCheck:
+    """The verdict of every node of ``program`` at one point."""
+    check = PointCheck(index, truth.point, origin)
+    names = [n.title for n in program.nodes]
+    if truth.domain_error:
+        check.message = f"outside the domain: {truth.domain_error}"
+        check.nodes = [NodeCheck(k, names[k], "domain-error") for k in range(len(names))]
+        return check
+    assert observation is not None
+    check.notes = list(observation.notes)
+    if observation.error is not None:
+        err = observation.error
+        where = f" at {names[err.node]}" if err.node is not None else " in backward()"
+        check.message = f"{err.message}{where}"
+        check.traceback = err.traceback
+        check.nodes = [NodeCheck(k, names[k], err.kind) for k in range(len(names))]
+        return check
+    u = unit_roundoff
+    kinked = truth.nondifferentiable(program, u)
+    fd_by_node = dict(enumerate(fd))  # inputs are nodes 0..n-1, in order
+    for k, name in enumerate(names):
+        nc = NodeCheck(
+            k, name, "ok",
+            symbolic_value=truth.values[k], value=observation.data[k],
+            symbolic_grad=truth.grads[k], grad=observation.grads[k],
+            value_tol=SAFETY * u * truth.value_bounds[k], grad_tol=SAFETY * u * truth.grad_bounds[k],
+        )
+        est = fd_by_node.get(k)
+        if est is not None and est.value is not None:
+            nc.fd_grad, nc.fd_error = est.value, est.error
+        assert nc.value_tol is not None and nc.grad_tol is not None
+        if nc.value is None or nc.grad is None:
+            nc.verdict, nc.detail = "exception", "not a real number in .data or .grad"
+        elif not _close(nc.value, truth.values[k], nc.value_tol):
+            nc.verdict = "forward-mismatch"
+            nc.detail = f".data is {nc.value!r}, the truth {truth.exact_values[k]}"
+        elif k in kinked:
+            nc.verdict, nc.detail = "nondifferentiable", "a relu or max downstream sits at its kink"
+        elif not _close(nc.grad, truth.grads[k], nc.grad_tol):
+            nc.verdict = "grad-mismatch"
+            nc.detail = _fd_witness(nc, est)
+        check.nodes.append(nc)
+    return check
+
+
+def _fd_witness(nc: NodeCheck, est: FDEstimate | None) -> str:
+    """Which side finite differences take in a gradient mismatch."""
+    if est is None:
+        return "autograd differs from the symbolic gradient (no finite difference for an intermediate node)"
+    if est.value is None:
+        return f"autograd differs from the symbolic gradient; no finite difference: {est.note}"
+    assert nc.grad is not None and nc.symbolic_grad is not None
+    tol = _FD_SAFETY * est.error + 1e-300
+    with_autograd = _close(est.value, nc.grad, tol)
+    with_symbolic = _close(est.value, nc.symbolic_grad, tol)
+    if with_symbolic and not with_autograd:
+        return "finite differences side with the symbolic value: the backward pass is wrong"
+    if with_autograd and not with_symbolic:
+        return "finite differences side with autograd: the forward pass computes another function"
+    if not math.isfinite(est.error) or (with_autograd and with_symbolic):
+        return "finite differences cannot tell (their error is larger than the mismatch)"
+    return "finite differences agree with neither"

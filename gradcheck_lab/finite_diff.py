@@ -1,0 +1,156 @@
+"""Finite differences over an implementation's own forward pass.
+
+For each input, central differences at steps h, h/2, ..., h/2^(L-1) are extrapolated
+to h = 0 (Richardson, in h^2, as in Ridders' method), and the entry of the tableau
+with the smallest estimated error wins. Steps are chosen in the parent, before any
+student code runs: a stencil is used only if, in plain floats, every op stays inside
+its domain and on its side of every kink at every stencil point (so log(x) at x = 1e-4
+never steps to a negative x, and relu(x) at x = 1e-3 never steps across 0).
+
+The stencil points are sent to an executor in one batch; :func:`estimate` turns the
+forward values it returns into derivatives.
+
+>>> from gradcheck_lab.cases import parse_source
+>>> from gradcheck_lab.program import evaluate, float_apply
+>>> p = parse_source("L = sin(x) * y")
+>>> plan = plan_steps(p, {"x": 0.5, "y": 2.0})
+>>> values = [evaluate(p, [q["x"], q["y"]], float_apply)[p.output] for q in plan.points]
+>>> est = estimate(plan, values)
+>>> round(est[0].value, 12), round(est[1].value, 12)
+(1.755165123781, 0.479425538604)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .ops import OPS
+from .program import Program, Ref, evaluate, float_apply
+
+__all__ = ["FDEstimate", "StepPlan", "estimate", "kink_distances", "plan_steps"]
+
+LEVELS = 6  #: central differences per input, each at half the previous step
+_SHRINK = 4.0  #: how much the first step shrinks when a stencil leaves a domain
+_TRIES = 24
+_U = 2.0**-53
+
+
+@dataclass
+class FDEstimate:
+    """dL/dinput by finite differences, with an error estimate; or why there is none."""
+
+    value: float | None
+    error: float = math.inf
+    note: str = ""
+
+
+@dataclass
+class StepPlan:
+    """The stencil points of every input, in one list, and where each input's begin."""
+
+    point: dict[str, float]
+    points: list[dict[str, float]] = field(default_factory=list)
+    steps: dict[str, list[float]] = field(default_factory=dict)  # input -> h per level
+    offsets: dict[str, int] = field(default_factory=dict)  # input -> index of its first point
+    notes: dict[str, str] = field(default_factory=dict)  # input -> why no finite difference
+
+
+def kink_distances(program: Program, point: Mapping[str, float]) -> list[float] | None:
+    """Signed distances of every kinked op (relu, max) from its kink at ``point``, in
+    plain floats; None if any op leaves its domain or overflows there."""
+    try:
+        values = evaluate(program, [point[x] for x in program.inputs], _checked_apply)
+    except (ArithmeticError, ValueError, _OutOfDomain):
+        return None
+    signs = []
+    for node in program.nodes:
+        op = OPS[node.op] if node.op != "input" else None
+        if op is not None and op.kink is not None:
+            signs.append(op.kink(*(values[a.index] if isinstance(a, Ref) else a for a in node.args)))
+    return signs
+
+
+class _OutOfDomain(Exception):
+    pass
+
+
+def _checked_apply(op: object, args: list[float]) -> float:
+    assert hasattr(op, "domain")
+    if not op.domain(*args):  # type: ignore[attr-defined]
+        raise _OutOfDomain
+    value = float_apply(op, args)  # type: ignore[arg-type]
+    if not isinstance(value, float | int) or not math.isfinite(value):
+        raise _OutOfDomain
+    return value
+
+
+def _same_side(base: list[float], other: list[float] | None) -> bool:
+    return other is not None and all((a > 0) == (b > 0) and (a < 0) == (b < 0) for a, b in zip(base, other))
+
+
+def plan_steps(program: Program, point: Mapping[str, float], levels: int = LEVELS) -> StepPlan:
+    """Safe central-difference stencils for every input of ``program`` at ``point``."""
+    plan = StepPlan(dict(point))
+    base = kink_distances(program, point)
+    if base is None:
+        plan.notes = {x: "the point is outside an op's domain" for x in program.inputs}
+        return plan
+    if any(d == 0 for d in base):
+        plan.notes = {x: "the point sits on a kink" for x in program.inputs}
+        # inputs that do not feed a kinked op still get differences below
+    for x in program.inputs:
+        h = 0.125 * max(1.0, abs(point[x]))
+        for _ in range(_TRIES):
+            stencil = [dict(point, **{x: point[x] + s * h / 2**j}) for j in range(levels) for s in (1, -1)]
+            if all(_same_side(base, kink_distances(program, q)) for q in stencil):
+                plan.offsets[x] = len(plan.points)
+                plan.steps[x] = [h / 2**j for j in range(levels)]
+                plan.points.extend(stencil)
+                plan.notes.pop(x, None)
+                break
+            h /= _SHRINK
+        else:
+            plan.notes.setdefault(x, "no step keeps every op inside its domain and off its kinks")
+    return plan
+
+
+def estimate(plan: StepPlan, values: Sequence[float | None]) -> list[FDEstimate]:
+    """One estimate per input (in ``plan.point``'s order) from the forward ``values``
+    at ``plan.points`` (None where the forward pass failed)."""
+    found = []
+    for x in plan.point:
+        if x not in plan.offsets:
+            found.append(FDEstimate(None, note=plan.notes.get(x, "no stencil")))
+            continue
+        start = plan.offsets[x]
+        hs, diffs, scale = [], [], 0.0
+        for j, h in enumerate(plan.steps[x]):
+            up, down = values[start + 2 * j], values[start + 2 * j + 1]
+            if up is None or down is None or not (math.isfinite(up) and math.isfinite(down)):
+                continue
+            hs.append(h)
+            diffs.append((up - down) / (2 * h))
+            scale = max(scale, abs(up), abs(down))
+        if len(hs) < 2:
+            found.append(FDEstimate(None, note="the forward pass failed at the stencil points"))
+            continue
+        found.append(_extrapolate(hs, diffs, scale))
+    return found
+
+
+def _extrapolate(hs: list[float], diffs: list[float], scale: float) -> FDEstimate:
+    """Neville extrapolation in h^2 to h = 0; keep the entry with the smallest error."""
+    table = [[d] for d in diffs]
+    best, best_err = diffs[-1], abs(diffs[-1] - diffs[-2])
+    for j in range(1, len(diffs)):
+        for m in range(1, j + 1):
+            ratio = (hs[j - m] / hs[j]) ** 2
+            t = table[j][m - 1] + (table[j][m - 1] - table[j - 1][m - 1]) / (ratio - 1.0)
+            table[j].append(t)
+            err = max(abs(t - table[j][m - 1]), abs(t - table[j - 1][m - 1]))
+            if err < best_err:
+                best, best_err = t, err
+    rounding = 4.0 * _U * scale / hs[-1]  # the noise floor of the smallest step
+    return FDEstimate(best, max(best_err, rounding))

@@ -1,0 +1,57 @@
+"""The answer key's data: per point, every node's true value and gradient and error bounds.
+
+Computed by :mod:`.symbolic` (which needs SymPy); read by everything else (which does
+not), so a run whose answer key is cached never imports SymPy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .program import Program
+
+__all__ = ["SAFETY", "UNIT_ROUNDOFF", "PointTruth"]
+
+SAFETY = 8.0  #: how many times its running error bound a float result may be off by
+UNIT_ROUNDOFF = 2.0**-53  #: float64's; a float32 engine is judged with 2**-24
+
+
+@dataclass
+class PointTruth:
+    """The answer key at one point: per node value and dL/dnode, and their error bounds.
+
+    Bounds are in units of the unit roundoff, so one key serves float64 and float32
+    engines alike. ``nondifferentiable`` holds the nodes whose gradient is undefined
+    here (upstream of a kink); ``domain_error`` says why the point is unusable.
+    """
+
+    point: dict[str, float]
+    values: list[float] = field(default_factory=list)
+    grads: list[float] = field(default_factory=list)
+    value_bounds: list[float] = field(default_factory=list)
+    grad_bounds: list[float] = field(default_factory=list)
+    exact_values: list[str] = field(default_factory=list)  #: 20 significant digits
+    exact_grads: list[str] = field(default_factory=list)
+    kinks: list[tuple[int, float, float]] = field(default_factory=list)  #: (node, distance, bound in u)
+    domain_error: str = ""
+
+    def nondifferentiable(self, program: Program, unit_roundoff: float = UNIT_ROUNDOFF) -> set[int]:
+        """Nodes whose gradient is undefined here: upstream of an op at (or, for an
+        engine rounding at ``unit_roundoff``, indistinguishably near) its kink."""
+        found: set[int] = set()
+        for k, distance, bound in self.kinks:
+            if distance <= SAFETY * unit_roundoff * bound:
+                for j in program.operands(k):
+                    found |= {j, *program.ancestors(j)}
+        return found
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PointTruth:
+        fields = dict(data)
+        fields["kinks"] = [tuple(k) for k in fields.get("kinks", [])]
+        return cls(**fields)
