@@ -1,4 +1,5 @@
-"""Command line: argument parsing and subcommands only.
+"""Command line: argument parsing and dispatch only; each subcommand is a module of
+:mod:`gradcheck_lab.commands` with ``add_parser(sub)`` (which sets ``run``).
 
 ``python -m gradcheck_lab cases/`` checks the reference engine on every case;
 ``--impl my_value.py`` checks another implementation. Exit status: 0 when every check
@@ -8,69 +9,17 @@ agrees, 1 when any discrepancy was found, 2 for usage or input errors.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from . import __version__
 from .errors import GradcheckError
 
-__all__ = ["main"]
+__all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
-SUBCOMMANDS = ("check",)
-
-
-def _check_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(
-        "check", help="check a Value implementation on case files (the default subcommand)",
-        description="Check a Value implementation against SymPy and finite differences on case files.",
-    )
-    p.add_argument("cases", nargs="+", help="case files, folders of them, or file.toml::case-name")
-    p.add_argument("--impl", metavar="FILE", help="a .py file defining class Value (default: the reference engine)")
-    p.add_argument("--report-dir", metavar="DIR", default="reports", help="where reports go (default: reports)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random extra points (default: 0)")
-    p.add_argument("--samples", type=int, default=2, metavar="N", help="random extra points per case (default: 2)")
-    p.add_argument("--tag", action="append", default=[], help="only cases with this tag (repeatable)")
-    p.add_argument("--cache-dir", metavar="DIR", help="where answer keys are cached (default: ~/.cache/gradcheck_lab)")
-    p.add_argument("--no-cache", action="store_true", help="compute every answer key afresh, store none")
-    p.add_argument("-q", "--quiet", action="store_true", help="print only the totals line")
-
-
-def _run_check(args: argparse.Namespace) -> int:
-    from .answer_keys import AnswerKeys, default_cache_dir
-    from .cases import collect_cases
-    from .executors import InProcessExecutor
-    from .harness import check_cases
-    from .report import write_reports
-    from .report.text import summary_text
-
-    if args.samples < 0:
-        raise GradcheckError("--samples must be 0 or more")
-    if args.impl:
-        from .implementations import load_value_class
-
-        value_class, implementation = load_value_class(args.impl), args.impl
-    else:
-        from .engine import Value as value_class
-
-        implementation = "gradcheck_lab.Value (reference engine)"
-    cases, errors = collect_cases(args.cases)
-    if args.tag:
-        cases = [c for c in cases if set(args.tag) & set(c.tags)]
-    if not cases and not errors:
-        raise GradcheckError("no cases to run" + (f" with tags {', '.join(args.tag)}" if args.tag else ""))
-    cache = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else default_cache_dir()
-    run = check_cases(
-        cases, InProcessExecutor(value_class), errors=errors, implementation=implementation,
-        samples=args.samples, seed=args.seed, answer_keys=AnswerKeys(cache),
-    )
-    paths = write_reports(run, args.report_dir)
-    if args.quiet:
-        print(summary_text(run).rstrip().splitlines()[-1])
-    else:
-        print(summary_text(run), end="")
-        print(f"reports: {', '.join(str(p) for p in paths)}")
-    return run.exit_code
+#: Subcommand name -> module in gradcheck_lab.commands. The first is the default.
+SUBCOMMANDS = {"check": "check"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,8 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check scalar autograd engines (micrograd-style Value classes) against the truth.",
     )
     parser.add_argument("--version", action="version", version=f"gradcheck_lab {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{check}")
-    _check_parser(sub)
+    sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(SUBCOMMANDS) + "}")
+    for module in SUBCOMMANDS.values():
+        importlib.import_module(f".commands.{module}", __package__).add_parser(sub)
     return parser
 
 
@@ -95,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return _run_check(args)
+        return int(args.run(args))
     except GradcheckError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
