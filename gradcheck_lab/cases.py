@@ -40,7 +40,9 @@ __all__ = ["Case", "Literal", "collect_cases", "load_case_file", "parse_source"]
 
 _KEYS = {
     "name", "about", "source", "points", "expect", "expect_data", "sample", "tags", "weight", "hidden",
+    "steps", "lr",
 }
+_MAX_STEPS = 10_000
 _MAX_INT = 2**53
 
 
@@ -78,6 +80,8 @@ class Case:
     tags: tuple[str, ...] = ()
     weight: float = 1.0
     hidden: bool = False
+    steps: int = 0  #: gradient-descent steps from the first point (0: no training)
+    lr: float = 0.0  #: the descent's learning rate
     file: str = ""
     line: int = 0
 
@@ -425,10 +429,18 @@ def _build_case(raw: dict[str, Any], path: str, first: int, chunk: str) -> Case:
     about = raw.get("about", "")
     if not isinstance(about, str):
         raise fail("about must be a string", "about")
+    steps, lr = raw.get("steps", 0), raw.get("lr", 0.0)
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= _MAX_STEPS:
+        raise fail(f"steps must be a whole number of gradient-descent steps, 1 to {_MAX_STEPS}", "steps")
+    if isinstance(lr, bool) or not isinstance(lr, int | float) or not (math.isfinite(lr) and lr >= 0):
+        raise fail("lr must be a positive number (the learning rate), e.g. lr = 0.1", "lr")
+    if bool(steps) != bool(lr):
+        raise fail("steps and lr go together: give both (e.g. steps = 100, lr = 0.1) or neither",
+                   "lr" if steps else "steps")
     return Case(
         name=name, program=program, points=tuple(parsed_points), source=source, about=about,
         expect=checked["expect"], expect_data=checked["expect_data"], sample=sample, tags=tuple(tags),
-        weight=float(weight), hidden=hidden, file=path, line=first,
+        weight=float(weight), hidden=hidden, steps=steps, lr=float(lr), file=path, line=first,
     )
 
 
@@ -445,8 +457,10 @@ def load_case_file(path: str | Path) -> tuple[list[Case], list[CaseError]]:
     cases: list[Case] = []
     errors: list[CaseError] = []
     names: set[str] = set()
+    ordinal = 0
     for first, chunk in _chunks(text):
         is_case = bool(_HEADER.match(chunk.splitlines()[0]))
+        ordinal += is_case
         try:
             data = tomllib.loads(chunk, parse_float=Literal)
         except tomllib.TOMLDecodeError as exc:
@@ -454,8 +468,8 @@ def load_case_file(path: str | Path) -> tuple[list[Case], list[CaseError]]:
             m = _TOML_AT.search(str(exc))
             line, col = (first + int(m.group(1)) - 1, int(m.group(2))) if m else (first, 0)
             guess = re.search(r'^\s*name\s*=\s*"([^"\n]*)"', chunk, re.M)
-            errors.append(CaseError(f"TOML: {message}", file=path_text, case=guess.group(1) if guess else "",
-                                    line=line, col=col))
+            label = guess.group(1) if guess else f"#{ordinal}" if is_case else ""
+            errors.append(CaseError(f"TOML: {message}", file=path_text, case=label, line=line, col=col))
             continue
         if not is_case:
             if data:

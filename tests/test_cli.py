@@ -1,0 +1,94 @@
+"""The command line as a user runs it: exit codes, what it prints, what it writes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gradcheck_lab.cli import main
+
+from .conftest import OVERWRITE, ROOT, STUDENT
+
+
+@pytest.fixture()
+def run_cli(tmp_path: Path, answer_keys: object, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    cache = getattr(answer_keys, "directory")
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main([*args, "--report-dir", str(tmp_path / "reports"), "--cache-dir", str(cache)])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_python_dash_m_on_the_shipped_cases(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "gradcheck_lab", "cases/", "--report-dir", str(tmp_path), "-q",
+         "--cache-dir", str(tmp_path / "cache")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert " 0 failed" in proc.stdout
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [
+        "report.csv", "report.json", "report.md", "summary.txt",
+    ]
+
+
+def test_overwrite_impl_exits_1_with_the_oracles_side_by_side(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    text = STUDENT.read_text()
+    for old, new in OVERWRITE.items():
+        text = text.replace(old, new)
+    impl = tmp_path / "my_value.py"
+    impl.write_text(text)
+    code, out, _ = run_cli(str(ROOT / "cases" / "fan_out.toml"), "--impl", str(impl))
+    assert code == 1
+    assert "grad-mismatch" in out and "finite differences side with the symbolic value" in out
+    assert "symbolic" in out and "autograd" in out and "finite difference" in out
+    assert f"rerun: python -m gradcheck_lab {ROOT / 'cases' / 'fan_out.toml'}::" in out
+    assert f"--impl {impl}" in out
+
+
+def test_rerun_selector_runs_one_case(run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run_cli(f"{ROOT / 'cases' / 'worked_examples.toml'}::log-sin-product", "--samples", "0")
+    assert code == 0 and "1 cases: 1 ok" in out and "log-sin-product" in out
+
+
+def test_malformed_file_exits_2_and_the_rest_still_runs(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "good.toml").write_text('[[case]]\nname = "g"\nsource = "L = x * x"\npoints = [{x = 2.0}]\n')
+    (cases / "bad.toml").write_text('[[case]]\nname = "b"\nsource = "L = os.system(1)"\npoints = [{x = 2.0}]\n')
+    code, out, _ = run_cli(str(cases))
+    assert code == 2
+    assert "1 cases: 1 ok" in out
+    assert f"{cases / 'bad.toml'}:3:15: case 'b': call to unknown function 'system'" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nowhere/"], "no such file or folder"),
+        (["cases/", "--impl", "missing.py"], "no such file"),
+        (["cases/", "--tag", "no-such-tag"], "no cases to run"),
+    ],
+)
+def test_input_errors_exit_2(args: list[str], message: str, run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run_cli(*[str(ROOT / a) if a == "cases/" else a for a in args])
+    assert code == 2 and message in out + err
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["check", "cases/", "--samples", "many"])
+    assert info.value.code == 2
+    assert main([]) == 2
+
+
+def test_tag_filter_and_student_impl(run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run_cli(str(ROOT / "cases"), "--tag", "seed", "--impl", str(STUDENT))
+    assert code == 0 and "failed" in out
+    assert "implementation: " + str(STUDENT) in out

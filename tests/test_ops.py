@@ -1,0 +1,80 @@
+"""The op table against the truth: every local rule and forward against SymPy."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gradcheck_lab.engine import Value
+from gradcheck_lab.ops import FUNCTIONS, OPS, Op
+from gradcheck_lab.symbolic import to_sympy_number
+
+PRIMITIVES = [op for op in OPS.values() if op.primitive]
+EXPONENTS = [2, 3, -1, -2, 0.5, 1.5, -0.5]
+
+
+def _args(op: Op, draw: st.DrawFn) -> tuple[float, ...]:
+    lo, hi = op.sample
+    if op.constant_exponent:
+        return (draw(st.floats(0.2, 3.0)), draw(st.sampled_from(EXPONENTS)))
+    values = tuple(draw(st.floats(lo, hi)) for _ in range(op.arity))
+    if op.kink is not None and abs(op.kink(*values)) < 1e-6:
+        values = tuple(v + 0.5 for v in values[:1]) + values[1:]
+    return values
+
+
+@pytest.mark.parametrize("op", PRIMITIVES, ids=lambda op: op.name)
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_local_rule_matches_sympy_diff(op: Op, data: st.DataObject) -> None:
+    args = _args(op, data.draw)
+    assume_domain = op.domain(*args)
+    if not assume_domain:
+        return
+    symbols = sympy.symbols(f"a0:{op.arity}")
+    exprs = list(symbols)
+    if op.constant_exponent:
+        exprs[1] = to_sympy_number(args[1])
+    f = op.sympy(*exprs)
+    subs = {s: to_sympy_number(a) for s, a in zip(symbols, args, strict=False)}
+    assert op.forward is not None and op.local is not None
+    out = op.forward(*args)
+    assert out == pytest.approx(float(f.evalf(30, subs=subs)), rel=1e-13, abs=1e-300)
+    slopes = op.local(args, out)
+    n_value_operands = 1 if op.constant_exponent else op.arity
+    assert len(slopes) == n_value_operands
+    for i in range(n_value_operands):
+        truth = float(sympy.diff(f, symbols[i]).evalf(30, subs=subs))
+        assert slopes[i] == pytest.approx(truth, rel=1e-12, abs=1e-15), (op.name, args, i)
+
+
+@pytest.mark.parametrize("op", list(OPS.values()), ids=lambda op: op.name)
+def test_every_row_is_complete(op: Op) -> None:
+    assert op.arity in (1, 2)
+    assert (op.forward is None) == (op.local is None) == (op.compose is not None)
+    if op.primitive:
+        assert len(op.formula) == (1 if op.constant_exponent else op.arity)
+    assert callable(getattr(Value, op.method))
+
+
+def test_functions_are_the_called_ops() -> None:
+    assert set(FUNCTIONS) == {"exp", "log", "sin", "cos", "tanh", "relu", "sigmoid", "gelu", "max"}
+
+
+@pytest.mark.parametrize("op", [o for o in OPS.values() if not o.primitive], ids=lambda op: op.name)
+def test_composites_compute_their_sympy_counterpart(op: Op) -> None:
+    args = [1.7, 0.6][: op.arity]
+    assert op.compose is not None
+    got = op.compose(*(Value(a) for a in args)).data
+    assert got == pytest.approx(float(op.sympy(*(to_sympy_number(a) for a in args))), rel=1e-15)
+
+
+def test_sigmoid_is_stable_at_extremes() -> None:
+    sig = OPS["sigmoid"].forward
+    assert sig is not None
+    assert sig(-1000.0) == 0.0 and sig(1000.0) == 1.0
+    assert sig(-30.0) == pytest.approx(1 / (1 + math.exp(30.0)), rel=1e-15)
