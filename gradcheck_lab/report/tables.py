@@ -53,6 +53,8 @@ def rerun_command(result: CaseResult, run: Run | None = None) -> str:
             words += ["--impl", run.implementation]
         if run.seed:
             words += ["--seed", str(run.seed)]
+        if run.samples != 2:
+            words += ["--samples", str(run.samples)]
     return shlex.join(words)
 
 
