@@ -18,11 +18,11 @@ graph of a million nodes is fine (micrograd's recursive sort stops near 1,000).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from .ops import OPS, Op
 
-__all__ = ["Value", "topological_order"]
+__all__ = ["Value", "stepper", "topological_order", "variant"]
 
 
 class Value:
@@ -41,6 +41,8 @@ class Value:
     _op: str
     label: str
     _step: Callable[[Value], None] | None
+    _rows: ClassVar[dict[str, Op]]  #: op name -> row: the forward each op uses
+    _steps: ClassVar[dict[str, Callable[[Value], None]]]  #: op name -> its chain-rule step
     _const: tuple[float, ...]
 
     def __init__(self, data: Any, _children: Iterable[Value] = (), _op: str = "", label: str = "") -> None:
@@ -96,10 +98,24 @@ def topological_order(root: Value) -> list[Value]:
     return order
 
 
-def _stepper(op: Op) -> Callable[[Value], None]:
-    """The chain-rule step of ``op``: operands' grads += local slope * out.grad."""
+def stepper(op: Op, accumulate: bool = True, chain: bool = True) -> Callable[[Value], None]:
+    """The chain-rule step of ``op``: each operand's grad += local slope * out.grad.
+
+    ``accumulate=False`` assigns instead of adding and ``chain=False`` drops the
+    ``out.grad`` factor: the fault injections of :mod:`gradcheck_lab.diagnose`.
+    """
     local = op.local
     assert local is not None
+
+    def step(out: Value) -> None:
+        prev = out._prev
+        slopes = local((*(p.data for p in prev), *out._const), out.data)
+        g = out.grad if chain else 1.0
+        for operand, slope in zip(prev, slopes):
+            operand.grad = operand.grad + slope * g if accumulate else slope * g
+
+    if not (accumulate and chain):
+        return step
     if op.constant_exponent:
 
         def step_power(out: Value) -> None:
@@ -125,35 +141,73 @@ def _stepper(op: Op) -> Callable[[Value], None]:
     return step_binary
 
 
-def _node(op: Op, operands: tuple[Value, ...], const: tuple[float, ...], label: str) -> Value:
-    forward = op.forward
+def _node(self: Value, name: str, operands: tuple[Value, ...], const: tuple[float, ...], label: str) -> Value:
+    cls = type(self)
+    forward = cls._rows[name].forward
     assert forward is not None
-    out = Value(forward(*(v.data for v in operands), *const), operands, label)
-    out._step = _STEPS[op.name]
+    out = cls(forward(*(v.data for v in operands), *const), operands, label)
+    out._step = cls._steps[name]
     out._const = const
     return out
 
 
-def _as_value(x: Any) -> Value:
-    return x if isinstance(x, Value) else Value(x)
-
-
 def _method(op: Op) -> Callable[..., Value]:
     """The Value method for a primitive row of the table."""
+    name, symbol = op.name, op.symbol
     if op.constant_exponent:
 
         def power(self: Value, k: float) -> Value:
             if isinstance(k, Value):
                 raise TypeError("Value ** Value is not supported: the exponent must be a number")
-            return _node(op, (self,), (k,), f"{op.symbol}{k}")
+            return _node(self, name, (self,), (k,), f"{symbol}{k}")
 
         return power
     if op.arity == 1:
-        return lambda self: _node(op, (self,), (), op.symbol)
-    return lambda self, other: _node(op, (self, _as_value(other)), (), op.symbol)
+        return lambda self: _node(self, name, (self,), (), symbol)
+
+    def binary(self: Value, other: Any) -> Value:
+        return _node(self, name, (self, other if isinstance(other, Value) else type(self)(other)), (), symbol)
+
+    return binary
 
 
-_STEPS = {op.name: _stepper(op) for op in OPS.values() if op.primitive}
+def variant(
+    name: str,
+    rows: dict[str, Op] | None = None,
+    steps: dict[str, Callable[[Value], None]] | None = None,
+    methods: dict[str, Any] | None = None,
+    base: type[Value] = Value,
+) -> type[Value]:
+    """A subclass of ``base`` with some op rows, chain-rule steps or methods replaced.
+
+    A method given as None is removed (the op becomes unsupported).
+
+    >>> Doubled = variant("Doubled", steps={"add": stepper(OPS["add"], accumulate=False)})
+    >>> n = Doubled(4.0); (n + n).backward(); n.grad
+    1.0
+    """
+    new_rows = {**base._rows, **(rows or {})}
+    new_steps = {**base._steps, **{k: stepper(v) for k, v in (rows or {}).items() if v.primitive}, **(steps or {})}
+    namespace: dict[str, Any] = {"__slots__": (), "_rows": new_rows, "_steps": new_steps}
+    removed = [k for k, v in (methods or {}).items() if v is None]
+    namespace.update({k: v for k, v in (methods or {}).items() if v is not None})
+    for method in removed:
+        namespace[method] = _Missing(method)
+    return type(name, (base,), namespace)
+
+
+class _Missing:
+    """A descriptor that makes an inherited method disappear (hasattr is False)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        raise AttributeError(f"{owner.__name__ if owner else 'Value'} has no {self.name}")
+
+
+Value._rows = dict(OPS)
+Value._steps = {op.name: stepper(op) for op in OPS.values() if op.primitive}
 
 for _op in OPS.values():
     if _op.primitive:
@@ -164,5 +218,5 @@ for _op in OPS.values():
 # Reflected forms: the constant on the left.
 Value.__radd__ = lambda self, other: self + other  # type: ignore[attr-defined]
 Value.__rmul__ = lambda self, other: self * other  # type: ignore[attr-defined]
-Value.__rsub__ = lambda self, other: Value(other) + (-self)  # type: ignore[attr-defined]
-Value.__rtruediv__ = lambda self, other: Value(other) * self**-1  # type: ignore[attr-defined]
+Value.__rsub__ = lambda self, other: type(self)(other) + (-self)  # type: ignore[attr-defined]
+Value.__rtruediv__ = lambda self, other: type(self)(other) * self**-1  # type: ignore[attr-defined]
