@@ -56,6 +56,9 @@ class Literal(float):
         value.text = text
         return value
 
+    def __reduce__(self) -> tuple[type[Literal], tuple[str]]:
+        return Literal, (self.text,)  # pickle and copy: cases travel to grading workers
+
     def tolerance(self) -> float:
         """How far the truth may be: 1.5 units of the last digit written, since hand
         computations round their intermediates (the seed's 4.3334 is 4 + 1/3)."""
@@ -99,6 +102,7 @@ class _SourceParser:
 
     def __init__(self, source: str, line0: int, col0: int) -> None:
         self.source = source
+        self.lines = [line.encode() for line in source.splitlines(keepends=True)]  # ast columns count bytes
         self.line0 = line0  # file line of the source's first line, minus one
         self.col0 = col0  # file column offset of the source's first line
         self.inputs: list[Node] = []
@@ -114,7 +118,16 @@ class _SourceParser:
         return CaseError(message, line=self.line0 + line if line else 0, col=col if line else 0)
 
     def text(self, node: ast.AST) -> str:
-        return ast.get_source_segment(self.source, node) or ast.unparse(node)
+        """The source text of ``node`` (what ``ast.get_source_segment`` gives, without
+        re-splitting the source for every node)."""
+        first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1  # type: ignore[attr-defined]
+        start, end = node.col_offset, node.end_col_offset  # type: ignore[attr-defined]
+        lines = self.lines[first : last + 1]
+        if not lines or end is None:
+            return ast.unparse(node)
+        if len(lines) == 1:
+            return lines[0][start:end].decode()
+        return b"".join([lines[0][start:], *lines[1:-1], lines[-1][:end]]).decode()
 
     # nodes -----------------------------------------------------------------
     def add(self, op: str, args: tuple[Ref | int | float, ...], node: ast.AST) -> Ref:

@@ -48,7 +48,7 @@ class Value:
     def __init__(self, data: Any, _children: Iterable[Value] = (), _op: str = "", label: str = "") -> None:
         self.data = data
         self.grad = 0.0
-        self._prev = tuple(_children)
+        self._prev = _children if type(_children) is tuple else tuple(_children)
         self._op = _op
         self.label = label
         self._step = None
@@ -68,9 +68,8 @@ class Value:
 
         Gradients accumulate across calls, as in micrograd and PyTorch.
         """
-        order = topological_order(self)
         self.grad = 1.0
-        for node in reversed(order):
+        for node in reversed(_interior_order(self)):
             step = node._step
             if step is not None:
                 step(node)
@@ -95,6 +94,30 @@ def topological_order(root: Value) -> list[Value]:
         else:
             stack.pop()
             order.append(node)
+    return order
+
+
+def _interior_order(root: Value) -> list[Value]:
+    """Like :func:`topological_order` without the leaves (they have no step to run).
+
+    >>> a = Value(1.0); b = a * a; [n._op for n in _interior_order(b + a)]
+    ['*', '+']
+    """
+    order: list[Value] = []
+    seen = {root}
+    add, stack = seen.add, [(root, iter(root._prev))]
+    push, pop, out = stack.append, stack.pop, order.append
+    while stack:
+        node, operands = stack[-1]
+        for operand in operands:
+            prev = operand._prev
+            if prev and operand not in seen:
+                add(operand)
+                push((operand, iter(prev)))
+                break
+        else:
+            pop()
+            out(node)
     return order
 
 
@@ -141,34 +164,48 @@ def stepper(op: Op, accumulate: bool = True, chain: bool = True) -> Callable[[Va
     return step_binary
 
 
-def _node(self: Value, name: str, operands: tuple[Value, ...], const: tuple[float, ...], label: str) -> Value:
-    cls = type(self)
-    forward = cls._rows[name].forward
+def _method(cls: type[Value], name: str) -> Callable[..., Value]:
+    """The method of ``cls`` for primitive ``name``: forward, record operands and step.
+
+    Closures over the class's own row and step, so a variant's methods use its faults.
+    """
+    op, step = cls._rows[name], cls._steps[name]
+    forward, symbol = op.forward, op.symbol
     assert forward is not None
-    out = cls(forward(*(v.data for v in operands), *const), operands, label)
-    out._step = cls._steps[name]
-    out._const = const
-    return out
-
-
-def _method(op: Op) -> Callable[..., Value]:
-    """The Value method for a primitive row of the table."""
-    name, symbol = op.name, op.symbol
     if op.constant_exponent:
 
         def power(self: Value, k: float) -> Value:
             if isinstance(k, Value):
                 raise TypeError("Value ** Value is not supported: the exponent must be a number")
-            return _node(self, name, (self,), (k,), f"{symbol}{k}")
+            out = cls(forward(self.data, k), (self,), f"{symbol}{k}")
+            out._step, out._const = step, (k,)
+            return out
 
         return power
     if op.arity == 1:
-        return lambda self: _node(self, name, (self,), (), symbol)
+
+        def unary(self: Value) -> Value:
+            out = cls(forward(self.data), (self,), symbol)
+            out._step = step
+            return out
+
+        return unary
 
     def binary(self: Value, other: Any) -> Value:
-        return _node(self, name, (self, other if isinstance(other, Value) else type(self)(other)), (), symbol)
+        if not isinstance(other, Value):
+            other = cls(other)
+        out = cls(forward(self.data, other.data), (self, other), symbol)
+        out._step = step
+        return out
 
     return binary
+
+
+def _install(cls: type[Value]) -> None:
+    """Give ``cls`` a method per primitive row of its table."""
+    for name, op in cls._rows.items():
+        if op.primitive:
+            setattr(cls, op.method, _method(cls, name))
 
 
 def variant(
@@ -189,11 +226,11 @@ def variant(
     new_rows = {**base._rows, **(rows or {})}
     new_steps = {**base._steps, **{k: stepper(v) for k, v in (rows or {}).items() if v.primitive}, **(steps or {})}
     namespace: dict[str, Any] = {"__slots__": (), "_rows": new_rows, "_steps": new_steps}
-    removed = [k for k, v in (methods or {}).items() if v is None]
-    namespace.update({k: v for k, v in (methods or {}).items() if v is not None})
-    for method in removed:
-        namespace[method] = _Missing(method)
-    return type(name, (base,), namespace)
+    cls = type(name, (base,), namespace)
+    _install(cls)
+    for key, value in (methods or {}).items():
+        setattr(cls, key, _Missing(key) if value is None else value)
+    return cls
 
 
 class _Missing:
@@ -209,10 +246,9 @@ class _Missing:
 Value._rows = dict(OPS)
 Value._steps = {op.name: stepper(op) for op in OPS.values() if op.primitive}
 
+_install(Value)
 for _op in OPS.values():
-    if _op.primitive:
-        setattr(Value, _op.method, _method(_op))
-    else:
+    if not _op.primitive:
         setattr(Value, _op.method, lambda self, *other, _c=_op.compose: _c(self, *other))
 
 # Reflected forms: the constant on the left.

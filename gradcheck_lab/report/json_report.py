@@ -77,4 +77,4 @@ def run_to_json(run: Run) -> dict[str, Any]:
 
 
 def json_text(run: Run) -> str:
-    return json.dumps(run_to_json(run), indent=1, allow_nan=False) + "\n"
+    return json.dumps(run_to_json(run), allow_nan=False) + "\n"  # no indent: the C encoder, 5x faster
