@@ -82,6 +82,24 @@ class PointCheck:
     def verdict(self) -> str:
         return worst(n.verdict for n in self.nodes)
 
+    def first_wrong(self, program: Program) -> list[int]:
+        """Where the backward pass first goes wrong: nodes whose gradient mismatches while
+        every node that reads them is right, latest in backward order first.
+
+        >>> from gradcheck_lab.cases import parse_source
+        >>> p = parse_source("a = x * y; L = a * a + a")
+        >>> pc = PointCheck(0, {}, "given", [NodeCheck(k, "", v) for k, v in
+        ...     enumerate(["grad-mismatch", "grad-mismatch", "grad-mismatch", "ok", "ok"])])
+        >>> pc.first_wrong(p)
+        [2]
+        """
+        wrong = {n.node for n in self.nodes if n.verdict == "grad-mismatch"}
+        readers: dict[int, set[int]] = {}
+        for k in range(len(program.nodes)):
+            for j in program.operands(k):
+                readers.setdefault(j, set()).add(k)
+        return sorted((k for k in wrong if not readers.get(k, set()) & wrong), reverse=True)
+
 
 def _close(a: float, b: float, tol: float) -> bool:
     return abs(a - b) <= tol

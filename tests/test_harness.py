@@ -186,3 +186,11 @@ def test_finite_differences_only_on_mismatch(make_engine: Callable[..., Any]) ->
     bad = check_case(case, InProcessExecutor(make_engine(OVERWRITE)), samples=0, finite_differences="on-mismatch")
     assert bad.points[0].nodes[0].fd_grad == pytest.approx(6.0)
     assert all(r.verdict not in FAILURES for r in [ok])
+
+
+def test_first_wrong_node_is_where_accumulation_fails(make_engine: Callable[..., Any]) -> None:
+    # a = x*y is read twice (by a*a and by the final +): its gradient is the first to go wrong
+    result = check("a = x * y\nL = a * a + a", {"x": 1.5, "y": -2.0}, make_engine(OVERWRITE))
+    program = result.case.program
+    assert [program.nodes[k].title for k in result.points[0].first_wrong(program)] == ["a"]
+    assert "the backward pass first goes wrong at: a" in result.table()

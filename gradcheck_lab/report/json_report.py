@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..compare import NodeCheck, PointCheck
+from ..program import Program
 from .tables import rerun_command, totals_line
 
 if TYPE_CHECKING:
@@ -39,9 +40,10 @@ def _node(n: NodeCheck, op: str) -> dict[str, Any]:
     }
 
 
-def _point(p: PointCheck, ops: list[str]) -> dict[str, Any]:
+def _point(p: PointCheck, ops: list[str], program: Program) -> dict[str, Any]:
     return {
         "index": p.index, "origin": p.origin, "inputs": p.point, "verdict": p.verdict, "message": p.message,
+        "first_wrong": p.first_wrong(program),
         "traceback": p.traceback, "notes": p.notes, "nodes": [_node(n, ops[n.node]) for n in p.nodes],
     }
 
@@ -54,7 +56,7 @@ def _case(r: CaseResult, run: Run) -> dict[str, Any]:
         "about": c.about, "source": c.source, "tags": list(c.tags), "weight": c.weight, "hidden": c.hidden,
         "verdict": r.verdict, "nodes_checked": r.nodes_checked, "worst_error": _num(r.worst_error),
         "seconds": r.seconds, "notes": r.notes, "expect_errors": [str(e) for e in r.expect_errors],
-        "points": [_point(p, ops) for p in r.points],
+        "points": [_point(p, ops, c.program) for p in r.points],
     }
 
 

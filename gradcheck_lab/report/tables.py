@@ -47,6 +47,8 @@ def node_row(n: NodeCheck) -> list[str]:
 
 def rerun_command(result: CaseResult, run: Run | None = None) -> str:
     """The command that reruns just this case, as this run ran it."""
+    if run is not None and run.rerun:
+        return shlex.join([*run.rerun, result.case.selector])
     words = ["python", "-m", "gradcheck_lab", result.case.selector]
     if run is not None:
         if not run.implementation.startswith("gradcheck_lab.Value"):
@@ -65,6 +67,10 @@ def case_text(result: CaseResult, failing_only: bool = True, run: Run | None = N
         if failing_only and p.verdict not in FAILURES:
             continue
         lines.append(f"  {point_title(p)}: {p.verdict}" + (f" ({p.message})" if p.message else ""))
+        first = p.first_wrong(result.case.program)
+        if first:
+            names = ", ".join(result.case.program.nodes[k].title for k in first)
+            lines.append(f"    the backward pass first goes wrong at: {names}")
         rows = [node_row(n) for n in p.nodes if not failing_only or n.verdict in FAILURES]
         if rows and p.verdict not in ("exception", "unsupported", "domain-error"):
             lines.append(_indent(tabulate(rows, NODE_HEADERS, tablefmt="simple", disable_numparse=True)))
