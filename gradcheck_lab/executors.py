@@ -170,11 +170,14 @@ def _failed(exc: BaseException, node: int | None) -> ExecError:
     return ExecError("exception", message, node, _short_traceback(exc))
 
 
-def observe(value_class: Any, program: Program, point: Mapping[str, float]) -> Observation:
+def observe(
+    value_class: Any, program: Program, point: Mapping[str, float], backward_calls: int = 1
+) -> Observation:
     """Build a fresh graph at ``point``, call ``backward()`` on the output, read every node.
 
     If ``backward()`` leaves the output's grad at 0 (it expects the caller to seed it),
     the graph is rebuilt, seeded with 1.0 by hand, and the finding is noted.
+    ``backward_calls=2`` calls it twice on the same graph (do gradients accumulate?).
     """
     obs = Observation()
     for attempt in ("plain", "seeded"):
@@ -188,6 +191,8 @@ def observe(value_class: Any, program: Program, point: Mapping[str, float]) -> O
             if attempt == "seeded":
                 out.grad = 1.0
             out.backward()
+            for _ in range(backward_calls - 1):
+                out.backward()
         except Exception as exc:
             obs.error = _failed(exc, None)
             return obs

@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .answer_keys import AnswerKeys
 from .cases import Case, Literal, parse_source
@@ -26,6 +26,9 @@ from .finite_diff import FDEstimate, estimate, kink_distances, plan_steps
 from .ops import OPS
 from .program import Program, Ref
 from .truth import UNIT_ROUNDOFF, PointTruth
+
+if TYPE_CHECKING:
+    from .training import Training
 
 __all__ = ["CaseResult", "Run", "assert_gradients", "check", "check_case", "check_cases", "sample_points"]
 
@@ -43,10 +46,12 @@ class CaseResult:
     expect_errors: list[CaseError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    training: Training | None = None  #: both descents, for a case with ``steps`` and ``lr``
 
     @property
     def verdict(self) -> str:
-        return worst(p.verdict for p in self.points)
+        trained = [self.training.verdict] if self.training else []
+        return worst([*(p.verdict for p in self.points), *trained])
 
     @property
     def ok(self) -> bool:
@@ -82,6 +87,7 @@ class Run:
     unit_roundoff: float = UNIT_ROUNDOFF
     seconds: float = 0.0
     keys_computed: int = 0
+    rerun: tuple[str, ...] = ()  #: words that rerun one case when its selector follows (() : ``--impl``)
 
     @property
     def failed(self) -> list[CaseResult]:
@@ -171,7 +177,8 @@ def check_case(
     """Judge one case: its given points plus ``samples`` random ones.
 
     ``finite_differences``: ``"always"`` (every point), ``"on-mismatch"`` (only where a
-    gradient disagrees, to say which side is wrong: the grader's economy) or ``"never"``.
+    gradient disagrees, to say which side is wrong), ``"first-mismatch"`` (only the first
+    such point: one witness per case, the grader's economy) or ``"never"``.
     """
     started = time.perf_counter()
     keys = answer_keys or AnswerKeys()
@@ -197,6 +204,8 @@ def check_case(
 
     checks = verdicts({})
     wanted = live if finite_differences == "always" else [i for i in live if checks[i].verdict == "grad-mismatch"]
+    if finite_differences == "first-mismatch":
+        wanted = wanted[:1]
     if wanted and finite_differences != "never":
         plans = {i: plan_steps(case.program, points[i]) for i in wanted}
         stencil = [q for i in wanted for q in plans[i].points]
@@ -208,6 +217,12 @@ def check_case(
             offset += count
         checks = verdicts(fds)
     result.points = checks
+    if case.steps:
+        from .training import descend
+
+        result.training = descend(case, executor, keys)
+        if result.training.verdict != "ok":
+            result.notes.append(result.training.summary)
     result.seconds = time.perf_counter() - started
     return result
 

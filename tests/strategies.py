@@ -11,42 +11,7 @@ import re
 
 from hypothesis import strategies as st
 
-from gradcheck_lab.ops import FUNCTIONS
-
-INPUTS = ("x", "y", "z")
-CONSTANTS = ("0.5", "2", "3", "1.5", "0.25")
-
-_WRAPPED = {
-    "log": "log(1 + ({0})**2)",
-    "exp": "exp(sin({0}))",
-}
-_UNARY = [FUNCTIONS[name] for name in sorted(FUNCTIONS) if FUNCTIONS[name].arity == 1]
-_BINARY_FUNCS = [FUNCTIONS[name] for name in sorted(FUNCTIONS) if FUNCTIONS[name].arity == 2]
-
-
-def _unary(op_name: str, a: str) -> str:
-    return _WRAPPED.get(op_name, op_name + "({0})").format(a)
-
-
-def expressions(leaves: st.SearchStrategy[str], max_leaves: int = 10) -> st.SearchStrategy[str]:
-    """Random expressions over ``leaves`` using every op of the table."""
-
-    def extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-        return st.one_of(
-            st.tuples(st.sampled_from([op.name for op in _UNARY]), children).map(lambda t: _unary(*t)),
-            st.tuples(st.sampled_from(["+", "-", "*"]), children, children).map(lambda t: f"({t[1]}) {t[0]} ({t[2]})"),
-            st.tuples(children, children).map(lambda t: f"({t[0]}) / (1 + ({t[1]})**2)"),
-            st.tuples(children, st.sampled_from(["2", "3", "-1", "0.5", "1.5"])).map(
-                lambda t: f"({t[0]})**{t[1]}" if t[1] in ("2", "3") else f"(1 + ({t[0]})**2)**{t[1]}"
-            ),
-            st.tuples(st.sampled_from([op.name for op in _BINARY_FUNCS]), children, children).map(
-                lambda t: f"{t[0]}({t[1]}, {t[2]})"
-            ),
-            st.tuples(st.sampled_from(CONSTANTS), children).map(lambda t: f"{t[0]} - ({t[1]})"),
-            children.map(lambda a: f"-({a})"),
-        )
-
-    return st.recursive(leaves, extend, max_leaves=max_leaves)
+from gradcheck_lab.diagnose.strategies import CONSTANTS, INPUTS, expressions
 
 
 def _mentions(expr: str, names: list[str]) -> bool:

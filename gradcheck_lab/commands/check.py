@@ -24,6 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--cache-dir", metavar="DIR", help="where answer keys are cached (default: ~/.cache/gradcheck_lab)")
     p.add_argument("--no-cache", action="store_true", help="compute every answer key afresh, store none")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the totals line")
+    p.add_argument("--html", action="store_true", help="also write index.html: every case, its graph and walk-through")
     p.set_defaults(run=run)
 
 
@@ -56,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
         samples=args.samples, seed=args.seed, answer_keys=AnswerKeys(cache),
     )
     paths = write_reports(run, args.report_dir)
+    if args.html:
+        from ..report.html import write_html
+
+        paths.append(write_html(run, args.report_dir))
     if args.quiet:
         print(summary_text(run).rstrip().splitlines()[-1])
     else:

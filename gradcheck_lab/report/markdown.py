@@ -9,6 +9,7 @@ from tabulate import tabulate
 from ..compare import FAILURES
 from .tables import NODE_HEADERS, SUMMARY_HEADERS, node_row, point_title, rerun_command, summary_rows, totals_line
 from .text import run_header
+from .walkthrough import case_walk, walkthrough_markdown
 
 if TYPE_CHECKING:
     from ..harness import Run
@@ -45,4 +46,7 @@ def markdown_text(run: Run) -> str:
             if p.verdict in ("ok", "nondifferentiable", "grad-mismatch", "forward-mismatch"):
                 rows = [[_cell(c) for c in node_row(n)] for n in p.nodes]
                 out += ["", tabulate(rows, NODE_HEADERS, tablefmt="github", disable_numparse=True)]
+        walked = case_walk(r) if r.verdict in FAILURES else None
+        if walked is not None and walked.checks is not None:
+            out += ["", f"### Walk-through at {point_title(walked.checks)}", "", walkthrough_markdown(walked).rstrip()]
     return "\n".join(out) + "\n"

@@ -1,0 +1,209 @@
+"""Matching: which catalog bugs explain what a submission did on the probes.
+
+Every simulated bug's engine runs every probe once per process (several times, with
+shuffled visit orders, for bugs whose result depends on that order: ``=`` instead of
+``+=`` keeps whichever path's gradient came last, and micrograd-style ``_prev`` sets
+are ordered by object id). A submission is explained by a code when, on every probe,
+what it did is among what that code's engine can do. If no single code explains it,
+pairs of codes are tried (two bugs at once). Each code comes with its evidence.
+
+>>> from gradcheck_lab.engine import Value
+>>> diagnose(observe_probes(Value)).codes
+[]
+>>> diagnose(observe_probes(CATALOG["grad-overwrite:mul"].engine())).codes
+['grad-overwrite:mul']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from ..executors import Observation, observe
+from .catalog import CATALOG, Bug, Faults, _engine
+from .probes import PROBES, Probe
+
+__all__ = ["Diagnosis", "Evidence", "diagnose", "observe_probes"]
+
+_ORDERS = 6  #: visit orders tried for an order-sensitive bug
+_MAX_BUGS = 5  #: the most bugs one diagnosis names
+_REL, _ABS = 1e-6, 1e-9
+
+Signature = tuple[Any, ...]
+
+
+def signature(obs: Observation) -> Signature:
+    """What matters of an observation for matching: the error kind, or the numbers."""
+    if obs.error is not None:
+        kind = obs.error.op if obs.error.kind == "unsupported" else obs.error.message.split(":")[0]
+        return ("error", obs.error.kind, kind)
+    seeded = any("seeded it by hand" in n for n in obs.notes)
+    return ("ok", tuple(obs.data), tuple(obs.grads), seeded)
+
+
+def _close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return abs(a - b) <= _ABS + _REL * max(abs(a), abs(b))
+
+
+def same(a: Signature, b: Signature) -> bool:
+    if a[0] != b[0] or a[0] == "error":
+        return a == b
+    return (a[3] == b[3] and len(a[1]) == len(b[1])
+            and all(map(_close, a[1], b[1])) and all(map(_close, a[2], b[2])))
+
+
+def observe_probes(value_class: Any, probes: Iterable[Probe] = PROBES) -> dict[str, Observation]:
+    """Run every probe with ``value_class`` in this process (trusted code only)."""
+    return {p.name: observe(value_class, p.program, p.point, p.backward_calls) for p in probes}
+
+
+@cache
+def _predict(faults: Faults | None, order_sensitive: bool) -> dict[str, tuple[Signature, ...]]:
+    """What an engine with ``faults`` does on every probe (all outcomes over visit orders)."""
+    seeds: list[int | None] = list(range(_ORDERS)) if order_sensitive else [None]
+    found: dict[str, list[Signature]] = {p.name: [] for p in PROBES}
+    for seed in seeds:
+        engine = _engine(faults or Faults(), seed)
+        for name, obs in observe_probes(engine).items():
+            sig = signature(obs)
+            if not any(same(sig, s) for s in found[name]):
+                found[name].append(sig)
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def _reference() -> dict[str, tuple[Signature, ...]]:
+    return _predict(None, False)
+
+
+@dataclass
+class Evidence:
+    """One probe where the submission parted from the correct engine, and what a code predicts."""
+
+    probe: str
+    source: str
+    point: dict[str, float]
+    expected: str
+    got: str
+    predicted: str
+
+
+@dataclass
+class Diagnosis:
+    """The codes that explain a submission, with evidence; unexplained probes if any."""
+
+    codes: list[str] = field(default_factory=list)
+    evidence: dict[str, list[Evidence]] = field(default_factory=dict)
+    unexplained: list[Evidence] = field(default_factory=list)
+
+    def explanations(self) -> dict[str, str]:
+        return {c: CATALOG[c].explanation for c in self.codes}
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [
+            {"code": c, "explanation": CATALOG[c].explanation,
+             "evidence": [e.__dict__ for e in self.evidence.get(c, [])]}
+            for c in self.codes
+        ]
+
+
+def _describe(sig: Signature, probe: Probe, other: Signature | None = None) -> str:
+    """A short text of an outcome: the error, or the first number that differs from ``other``."""
+    if sig[0] == "error":
+        return f"{sig[1]}: {sig[2]}"
+    names = [n.title for n in probe.program.nodes]
+    if other is not None and other[0] == "ok":
+        for label, mine, theirs in (("data", sig[1], other[1]), ("grad", sig[2], other[2])):
+            for k, (a, b) in enumerate(zip(mine, theirs)):
+                if not _close(a, b):
+                    return f"{names[k]}.{label} = {a:.6g}" if a is not None else f"{names[k]}.{label} = ?"
+        if sig[3] != other[3]:
+            return "needs the output's grad seeded by hand" if sig[3] else "seeds the output's grad"
+    return "grads " + ", ".join(f"{n}={g:.6g}" for n, g in zip(names, sig[2]) if g is not None)[:120]
+
+
+def _explains(predictions: Mapping[str, tuple[Signature, ...]], got: Mapping[str, Signature]) -> bool:
+    return all(any(same(got[name], s) for s in predictions[name]) for name in got)
+
+
+def _evidence(bug_predictions: Mapping[str, tuple[Signature, ...]], got: Mapping[str, Signature],
+              deviating: list[Probe]) -> list[Evidence]:
+    ref = _reference()
+    found = []
+    for p in deviating:
+        expected = ref[p.name][0]
+        options = " or ".join(_describe(s, p, expected) for s in bug_predictions[p.name])
+        found.append(Evidence(p.name, p.source, p.point, _describe(expected, p, got[p.name]),
+                              _describe(got[p.name], p, expected), options))
+    return found
+
+
+def diagnose(observations: Mapping[str, Observation]) -> Diagnosis:
+    """The catalog codes whose predictions explain ``observations`` (probe name -> what the
+    submission did); pairs of codes when no single one does."""
+    diagnosis = Diagnosis()
+    got = {name: signature(obs) for name, obs in observations.items() if name in {p.name for p in PROBES}}
+    unsupported = sorted({o.error.op for o in observations.values() if o.error and o.error.kind == "unsupported"})
+    diagnosis.codes += [f"unsupported:{op}" for op in unsupported if f"unsupported:{op}" in CATALOG]
+    got = {k: v for k, v in got.items() if not (v[0] == "error" and v[1] == "unsupported")}
+    ref = _reference()
+    probes = {p.name: p for p in PROBES}
+    deviating = [probes[k] for k, v in got.items() if not any(same(v, s) for s in ref[k])]
+    if not deviating:
+        return diagnosis
+    simulated: list[Bug] = [b for b in CATALOG.values() if b.faults is not None]
+    singles = [b for b in simulated if _explains(_predict(b.faults, b.order_sensitive), got)]
+    bugs = _simplest(singles) if singles else _combine(simulated, got, deviating)
+    if not bugs:
+        diagnosis.unexplained = _evidence(ref, got, deviating)
+        return diagnosis
+    for bug in bugs:
+        own = _predict(bug.faults, bug.order_sensitive)
+        shown = [p for p in deviating if any(same(got[p.name], s) for s in own[p.name])]
+        diagnosis.codes.append(bug.code)
+        diagnosis.evidence[bug.code] = _evidence(own, got, shown or deviating)
+    return diagnosis
+
+
+def _combine(simulated: list[Bug], got: Mapping[str, Signature], deviating: list[Probe]) -> list[Bug]:
+    """Several bugs at once: greedily add the code that explains the most probes, among
+    codes that change a deviating probe, until every probe is explained."""
+    def score(predictions: Mapping[str, tuple[Signature, ...]]) -> int:
+        return sum(any(same(got[n], s) for s in predictions[n]) for n in got)
+
+    ref = _reference()
+    partial = [b for b in simulated  # codes that change what at least one deviating probe does
+               if any(not any(same(s, r) for r in ref[p.name]) for p in deviating
+                      for s in _predict(b.faults, b.order_sensitive)[p.name])]
+    chosen: list[Bug] = []
+    faults, sensitive, best_score = Faults(), False, score(ref)
+    while len(chosen) < _MAX_BUGS:
+        best: tuple[Bug, Faults, bool] | None = None
+        for bug in partial:
+            assert bug.faults is not None
+            if bug in chosen or bug.faults.clashes(faults):
+                continue
+            trial, trial_sensitive = faults + bug.faults, sensitive or bug.order_sensitive
+            trial_score = score(_predict(trial, trial_sensitive))
+            if trial_score > best_score:
+                best, best_score = (bug, trial, trial_sensitive), trial_score
+        if best is None:
+            return []
+        chosen.append(best[0])
+        faults, sensitive = best[1], best[2]
+        if best_score == len(got):
+            return chosen
+    return []
+
+
+def _simplest(bugs: list[Bug]) -> list[Bug]:
+    """Of several codes that all explain the evidence, the most specific ones: a code for
+    one op (``grad-overwrite:add``) over the general one when both fit."""
+    specific = [b for b in bugs if ":" in b.code]
+    return specific or bugs

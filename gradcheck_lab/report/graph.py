@@ -1,0 +1,177 @@
+"""Graph pictures: a case's computation graph in Graphviz DOT, in the seeds' ``draw_dot`` style.
+
+Every node is a record ``{ label | data | grad }`` and every op a small ellipse between
+its operands and its result, as the course notebooks draw them. When an
+implementation is judged, each record also holds the symbolic gradient, and nodes
+whose value or gradient is wrong are coloured (:data:`COLOURS`). The DOT text needs
+nothing installed; :func:`render_svg` turns it into SVG with the ``graphviz`` package
+when the Graphviz ``dot`` program is on the PATH (``apt-get install graphviz``).
+
+>>> from gradcheck_lab.cases import parse_source
+>>> p = parse_source("n = a * b\\nL = tanh(n)")
+>>> print(graph_dot(p, [2.0, 0.5, 1.0, 0.7616], [0.21, 0.84, 0.42, 1.0]))  # doctest: +NORMALIZE_WHITESPACE
+digraph "graph" {
+  graph [rankdir=LR, bgcolor="transparent", fontname="Helvetica"];
+  node [fontname="Helvetica", fontsize=11];
+  n0 [shape=record, label="{ a | data 2.0000 | grad 0.2100 }"];
+  n1 [shape=record, label="{ b | data 0.5000 | grad 0.8400 }"];
+  n2 [shape=record, label="{ n | data 1.0000 | grad 0.4200 }"];
+  n2op [label="*"];
+  n2op -> n2;
+  n0 -> n2op;
+  n1 -> n2op;
+  n3 [shape=record, label="{ L | data 0.7616 | grad 1.0000 }"];
+  n3op [label="tanh"];
+  n3op -> n3;
+  n2 -> n3op;
+}
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..ops import OPS
+from ..program import Program, Ref
+from .walkthrough import Walkthrough, op_label, parting_node
+
+__all__ = ["COLOURS", "dot_available", "graph_dot", "inline_svg", "render_svg", "walk_dot", "write_graph"]
+
+#: Verdict -> (fill, border) of a node's record.
+COLOURS = {
+    "forward-mismatch": ("#f9d0cc", "#b3261e"),
+    "grad-mismatch": ("#fde3bf", "#a35400"),
+    "nondifferentiable": ("#eeeeee", "#777777"),
+}
+
+
+def _field(text: str) -> str:
+    """Text safe inside one field of a quoted DOT record label (``"`` included)."""
+    text = " ".join(text.split()).replace("\\", "\\\\")
+    return re.sub(r'([{}|<>"])', r"\\\1", text)
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _num(x: float | None) -> str:
+    """``%.4f`` as ``draw_dot`` prints, with ``%.4g`` for what it would show as 0.0000."""
+    if x is None:
+        return "-"
+    return f"{x:.4f}" if x == 0 or 1e-4 <= abs(x) < 1e9 else f"{x:.4g}"
+
+
+def graph_dot(
+    program: Program,
+    values: Sequence[float | None],
+    grads: Sequence[float | None],
+    *,
+    symbolic_values: Sequence[float | None] | None = None,
+    symbolic_grads: Sequence[float | None] | None = None,
+    verdicts: Sequence[str] | None = None,
+    highlight: int | None = None,
+    name: str = "graph",
+) -> str:
+    """The graph as DOT text. ``values``/``grads``: what each record shows (an
+    implementation's, or the truth); ``symbolic_*``: the truth beside them; ``verdicts``
+    colour the records; ``highlight`` draws one (the first wrong node) with a thick border.
+    """
+    lines = [
+        f"digraph {_quote(name)} {{",
+        '  graph [rankdir=LR, bgcolor="transparent", fontname="Helvetica"];',
+        '  node [fontname="Helvetica", fontsize=11];',
+    ]
+    for k, node in enumerate(program.nodes):
+        verdict = verdicts[k] if verdicts is not None else "ok"
+        data = f"data {_num(values[k])}"
+        if verdict == "forward-mismatch" and symbolic_values is not None:
+            data += f" (true {_num(symbolic_values[k])})"
+        fields = [node.title, data, f"grad {_num(grads[k])}"]
+        if symbolic_grads is not None:
+            fields.append(f"symbolic {_num(symbolic_grads[k])}")
+        attrs = ["shape=record", 'label="{ ' + " | ".join(_field(f) for f in fields) + ' }"']  # _field quotes
+        if verdict in COLOURS:
+            fill, border = COLOURS[verdict]
+            attrs += ['style="filled' + (',dashed"' if verdict == "nondifferentiable" else '"'),
+                      f'fillcolor="{fill}"', f'color="{border}"']
+        if k == highlight:
+            attrs.append("penwidth=3")
+        lines.append(f"  n{k} [{', '.join(attrs)}];")
+        if node.op == "input":
+            continue
+        lines += [f"  n{k}op [label={_quote(op_label(node))}];", f"  n{k}op -> n{k};"]
+        for i, a in enumerate(node.args):
+            if isinstance(a, Ref):
+                lines.append(f"  n{a.index} -> n{k}op;")
+            elif not (OPS[node.op].constant_exponent and i == 1):
+                lines += [f"  n{k}c{i} [shape=plaintext, label={_quote(str(a))}];", f"  n{k}c{i} -> n{k}op;"]
+    return "\n".join([*lines, "}"]) + "\n"
+
+
+def walk_dot(w: Walkthrough, name: str = "graph") -> str:
+    """The graph of a walk-through: the implementation's numbers beside the truth when it
+    has them (and where they part, highlighted), else the walk's own."""
+    if w.checks is None:
+        return graph_dot(w.program, w.values, w.grads, name=name)
+    nodes = w.checks.nodes
+    known = all(n.value is not None and n.grad is not None for n in nodes)
+    return graph_dot(
+        w.program, [n.value for n in nodes] if known else w.values, [n.grad for n in nodes] if known else w.grads,
+        symbolic_values=[n.symbolic_value if n.symbolic_value is not None else w.values[n.node] for n in nodes],
+        symbolic_grads=[n.symbolic_grad if n.symbolic_grad is not None else w.grads[n.node] for n in nodes],
+        verdicts=[n.verdict for n in nodes], highlight=parting_node(w), name=name,
+    )
+
+
+def dot_available() -> bool:
+    """Whether the Graphviz ``dot`` program is installed (the ``graphviz`` package needs it)."""
+    return shutil.which("dot") is not None
+
+
+def render_svg(dot: str) -> str | None:
+    """The DOT text as an SVG document, or None when Graphviz's ``dot`` is not installed."""
+    if not dot_available():
+        return None
+    import graphviz  # type: ignore[import-untyped]  # deferred: only pictures need it
+
+    svg: str = graphviz.Source(dot).pipe(format="svg", encoding="utf-8")
+    return svg
+
+
+def inline_svg(svg: str, prefix: str = "") -> str:
+    """An SVG document ready to sit inside HTML: no XML prolog, doctype, comments or
+    namespace URLs, sized in pixels, and element ids prefixed so that several pictures share a page.
+
+    >>> svg = '<?xml version="1.0"?><!-- x --><svg width="80pt" xmlns="http://www.w3.org/2000/svg"><g id="a"/></svg>'
+    >>> inline_svg(svg, "p-")
+    '<svg width="80px"><g id="p-a"/></svg>'
+    """
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
+    svg = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg)
+    end = svg.index(">")  # points as pixels: 3/4 of the size, where 11pt labels read well
+    svg = re.sub(r'\b(width|height)="([\d.]+)pt"', r'\1="\2px"', svg[:end]) + svg[end:]
+    return svg.replace(' id="', f' id="{prefix}').strip()
+
+
+def write_graph(dot: str, path: str | Path) -> tuple[Path, str]:
+    """Write the picture: ``path`` with suffix ``.svg`` when Graphviz is installed, else
+    the DOT text with suffix ``.dot``. Returns the path written and a note for the user."""
+    from ..atomic import write_text
+
+    path = Path(path)
+    if path.suffix != ".dot":
+        svg = render_svg(dot)
+        if svg is not None:
+            return write_text(path.with_suffix(".svg"), svg), ""
+    written = write_text(path.with_suffix(".dot"), dot)
+    note = "" if path.suffix == ".dot" else (
+        "Graphviz's dot program is not installed, so the graph is written as DOT text; "
+        f"install it (apt-get install graphviz, or brew install graphviz) or run: dot -Tsvg {written} -o "
+        f"{written.with_suffix('.svg')}"
+    )
+    return written, note

@@ -1,0 +1,103 @@
+"""Diagnosis: every catalog bug is named exactly, pairs too, and real engines get the right codes."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import pytest
+
+from gradcheck_lab import Value, check, load_case_file
+from gradcheck_lab.diagnose import CATALOG, PROBES, diagnose, observe_probes
+from gradcheck_lab.diagnose.catalog import _engine
+from gradcheck_lab.diagnose.counterexample import minimal_counterexample
+from gradcheck_lab.executors import InProcessExecutor
+from gradcheck_lab.implementations import load_value_class
+
+from .conftest import STUDENT
+
+SIMULATED = [code for code, bug in CATALOG.items() if bug.faults is not None]
+SEEDS = Path(__file__).parent / "data" / "seed_engines"
+
+
+def codes_of(value_class: object) -> list[str]:
+    with contextlib.redirect_stdout(io.StringIO()):  # seed 004's backward() prints
+        return diagnose(observe_probes(value_class)).codes
+
+
+def test_the_reference_engine_gets_no_code() -> None:
+    assert codes_of(Value) == []
+
+
+@pytest.mark.parametrize("code", SIMULATED)
+def test_every_catalog_bug_is_diagnosed_as_itself_and_nothing_else(code: str) -> None:
+    # a visit order other than the predictions' first, as a set-ordered student engine would have
+    assert codes_of(CATALOG[code].engine(order_seed=11)) == [code]
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [
+        ("grad-overwrite:add", "wrong-local:tanh"),
+        ("grad-overwrite:mul", "grad-overwrite:add"),
+        ("missing-chain:exp", "forward:rsub"),
+        ("no-seed-grad", "wrong-local:pow"),
+        ("recursion-limit", "wrong-local:relu"),
+        ("numerics:sigmoid", "numerics:tanh"),
+        ("topo-revisit", "wrong-local:mul"),
+        ("zeroes-on-backward", "wrong-local:div"),
+    ],
+)
+def test_two_bugs_at_once_are_both_named(pair: tuple[str, str]) -> None:
+    a, b = (CATALOG[c].faults for c in pair)
+    assert a is not None and b is not None and not a.clashes(b)
+    assert sorted(codes_of(_engine(a + b, 7))) == sorted(pair)
+
+
+def test_a_student_engine_with_naive_formulas() -> None:
+    # tanh via exp(2x), sigmoid as 1/(1+exp(-x)), a recursive topological sort
+    assert sorted(codes_of(load_value_class(STUDENT))) == ["numerics:sigmoid", "numerics:tanh", "recursion-limit"]
+
+
+@pytest.mark.parametrize(
+    ("seed", "codes"),
+    [
+        ("seed000.py", {"recursion-limit", "unsupported:cos", "unsupported:gelu", "unsupported:max"}),
+        ("seed004.py", {"recursion-limit", "numerics:tanh"}),
+        ("seed004_before.py", {"grad-overwrite", "recursion-limit", "numerics:tanh"}),
+    ],
+)
+def test_the_seeds_value_classes(seed: str, codes: set[str]) -> None:
+    found = set(codes_of(load_value_class(SEEDS / seed)))
+    assert codes <= found
+    assert all(c in codes or c.startswith("unsupported:") for c in found)
+
+
+def test_evidence_names_the_probe_and_the_numbers() -> None:
+    with contextlib.redirect_stdout(io.StringIO()):
+        d = diagnose(observe_probes(CATALOG["grad-overwrite:add"].engine()))
+    evidence = {e.probe: e for e in d.evidence["grad-overwrite:add"]}
+    e = evidence["reuse:add"]
+    assert (e.source, e.expected, e.got) == ("x + x", "x.grad = 2", "x.grad = 1")
+    assert "one path's gradient" in d.explanations()["grad-overwrite:add"]
+
+
+def test_probes_are_a_compact_designed_set() -> None:
+    assert 30 <= len(PROBES) <= 80
+    assert len({p.name for p in PROBES}) == len(PROBES)
+
+
+def test_minimal_counterexample_for_the_overwrite_bug(tmp_path: Path) -> None:
+    bug = CATALOG["grad-overwrite:add"].engine()
+    found = minimal_counterexample(InProcessExecutor(bug))
+    assert found is not None and found.nodes <= 3 and found.source == "L = x + x"
+    # printed as a case a student can paste and rerun
+    (tmp_path / "c.toml").write_text(found.as_case())
+    (case,), errors = load_case_file(tmp_path / "c.toml")
+    assert not errors
+    assert check(case.program, case.points, bug).verdict == "grad-mismatch"
+
+
+def test_no_counterexample_for_the_reference_engine() -> None:
+    assert minimal_counterexample(InProcessExecutor(Value), max_examples=150) is None
