@@ -113,19 +113,20 @@ class Diagnosis:
         ]
 
 
-def _describe(sig: Signature, probe: Probe, other: Signature | None = None) -> str:
-    """A short text of an outcome: the error, or the first number that differs from ``other``."""
+def _describe(sig: Signature, probe: Probe, other: Signature) -> str:
+    """A short text of an outcome, told by how it differs from ``other``."""
     if sig[0] == "error":
         return f"{sig[1]}: {sig[2]}"
+    if other[0] == "error":
+        return "runs without error"
     names = [n.title for n in probe.program.nodes]
-    if other is not None and other[0] == "ok":
-        for label, mine, theirs in (("data", sig[1], other[1]), ("grad", sig[2], other[2])):
-            for k, (a, b) in enumerate(zip(mine, theirs)):
-                if not _close(a, b):
-                    return f"{names[k]}.{label} = {a:.6g}" if a is not None else f"{names[k]}.{label} = ?"
-        if sig[3] != other[3]:
-            return "needs the output's grad seeded by hand" if sig[3] else "seeds the output's grad"
-    return "grads " + ", ".join(f"{n}={g:.6g}" for n, g in zip(names, sig[2]) if g is not None)[:120]
+    for label, mine, theirs in (("data", sig[1], other[1]), ("grad", sig[2], other[2])):
+        for k, (a, b) in enumerate(zip(mine, theirs)):
+            if not _close(a, b):
+                return f"{names[k]}.{label} = {a:.6g}" if a is not None else f"{names[k]}.{label} is not a number"
+    if sig[3] != other[3]:
+        return "needs the output's grad seeded by hand" if sig[3] else "seeds the output's grad"
+    return "the same"
 
 
 def _explains(predictions: Mapping[str, tuple[Signature, ...]], got: Mapping[str, Signature]) -> bool:
@@ -138,7 +139,9 @@ def _evidence(bug_predictions: Mapping[str, tuple[Signature, ...]], got: Mapping
     found = []
     for p in deviating:
         expected = ref[p.name][0]
-        options = " or ".join(_describe(s, p, expected) for s in bug_predictions[p.name])
+        options = " or ".join(dict.fromkeys(
+            _describe(s, p, got[p.name]) if not same(s, got[p.name]) else _describe(got[p.name], p, expected)
+            for s in bug_predictions[p.name]))
         found.append(Evidence(p.name, p.source, p.point, _describe(expected, p, got[p.name]),
                               _describe(got[p.name], p, expected), options))
     return found

@@ -33,15 +33,13 @@ class Probe:
     program: Program
     point: dict[str, float]
     backward_calls: int = 1
-
-    @property
-    def source(self) -> str:
-        return self.program.nodes[self.program.output].text if self.name != "deep-chain" else f"{DEEP} additions"
+    source: str = ""  #: the case source, one line (``;`` between statements)
 
 
 def _probe(name: str, source: str, point: dict[str, float], calls: int = 1) -> Probe:
     program = parse_source(source)
-    return Probe(name, program, {x: point[x] for x in program.inputs}, calls)
+    text = "; ".join(line.removeprefix("L = ") for line in source.splitlines())
+    return Probe(name, program, {x: point[x] for x in program.inputs}, calls, text)
 
 
 def _deep_chain() -> Program:
@@ -84,7 +82,7 @@ def _build() -> list[Probe]:
         _probe("twice", "L = x * y + x", xy, calls=2),
         _probe("extreme:sigmoid", "L = sigmoid(x) * 3", {"x": -1000.0}),
         _probe("extreme:tanh", "L = tanh(x) * 3", {"x": 400.0}),
-        Probe("deep-chain", _deep_chain(), {"x": 0.5}),
+        Probe("deep-chain", _deep_chain(), {"x": 0.5}, source=f"x + 1 + 1 + ... ({DEEP} additions)"),
     ]
     return probes
 
