@@ -92,3 +92,18 @@ def test_tag_filter_and_student_impl(run_cli) -> None:  # type: ignore[no-untype
     code, out, _ = run_cli(str(ROOT / "cases"), "--tag", "seed", "--impl", str(STUDENT))
     assert code == 0 and "failed" in out
     assert "implementation: " + str(STUDENT) in out
+
+
+def test_diagnose_names_the_bug_and_prints_a_pasteable_case(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = STUDENT.read_text()
+    for old, new in OVERWRITE.items():
+        text = text.replace(old, new)
+    impl = tmp_path / "my_value.py"
+    impl.write_text(text)
+    assert main(["diagnose", str(impl)]) == 1
+    out = capsys.readouterr().out
+    assert "grad-overwrite:add: = instead of += in the backward of +" in out
+    assert "grad-overwrite:mul" in out and "recursion-limit" in out
+    assert 'source = "L = x + x"' in out
+    assert main(["diagnose", str(ROOT / "gradcheck_lab" / "engine.py"), "--no-counterexample"]) == 0
+    assert "no known bug found" in capsys.readouterr().out
