@@ -105,5 +105,7 @@ def test_diagnose_names_the_bug_and_prints_a_pasteable_case(tmp_path: Path, caps
     assert "grad-overwrite:add: = instead of += in the backward of +" in out
     assert "grad-overwrite:mul" in out and "recursion-limit" in out
     assert 'source = "L = x + x"' in out
-    assert main(["diagnose", str(ROOT / "gradcheck_lab" / "engine.py"), "--no-counterexample"]) == 0
+    reference = tmp_path / "reference.py"
+    reference.write_text("from gradcheck_lab import Value\n")
+    assert main(["diagnose", str(reference), "--no-counterexample"]) == 0
     assert "no known bug found" in capsys.readouterr().out
