@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import operator
@@ -90,7 +91,7 @@ class Program:
         )
         return cls(nodes, data["output"])
 
-    @property
+    @functools.cached_property  # computed once: answer-key lookups ask for it per point
     def digest(self) -> str:
         """A stable hash of what the program computes (names and positions included)."""
         blob = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,159 @@
+"""``grade``: grade student submissions (``.py``, ``.ipynb``, folders) in a sandbox.
+
+``python -m gradcheck_lab grade submissions/`` grades every file or folder in
+``submissions/`` against ``cases/`` and writes ``reports/grades.csv``,
+``reports/class_summary.md`` and ``reports/submissions/<id>/report.{md,json}``. A rerun
+skips submissions whose content and case set are unchanged (``--force`` regrades).
+
+Exit status: 0 when every submission was graded, whatever its verdict; 2 for usage or
+input errors (no submissions, broken case files) or when the grader itself failed on a
+submission; 130 when interrupted (what was graded is kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import GradcheckError
+
+if TYPE_CHECKING:
+    from ..grading import SubmissionGrade
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "grade", help="grade student submissions (.py, .ipynb, folders) in a sandbox",
+        description="Grade student Value classes: each runs in a sandboxed child process and is judged on the "
+                    "cases; writes grades.csv, class_summary.md and a report per submission.",
+    )
+    p.add_argument("submissions", nargs="+", help="submission files or folders; a folder holds one submission "
+                                                  "per entry (see --single)")
+    p.add_argument("--cases", action="append", metavar="PATH",
+                   help="a case file, folder or file.toml::name; repeatable (default: cases)")
+    p.add_argument("--report-dir", metavar="DIR", default="reports", help="where reports go (default: reports)")
+    p.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="submissions graded at once (default: 1)")
+    p.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                   help="wall-clock seconds for one submission, all cases included (default: 10)")
+    p.add_argument("--case-timeout", type=float, default=2.0, metavar="S",
+                   help="wall-clock seconds for loading or for one case (default: 2)")
+    p.add_argument("--memory", type=int, default=1024, metavar="MB", help="address-space limit (default: 1024)")
+    p.add_argument("--force", action="store_true", help="regrade submissions even if unchanged")
+    p.add_argument("--single", action="store_true", help="each folder given is one submission")
+    p.add_argument("--gradescope", metavar="PATH",
+                   help="also write Gradescope's results.json here (one submission; implies --single)")
+    p.add_argument("--visibility", default="visible", choices=["visible", "hidden", "after_due_date",
+                                                                "after_published"],
+                   help="Gradescope visibility of the tests (hidden cases: after_due_date)")
+    p.add_argument("--stdout-visibility", default="hidden", choices=["visible", "hidden", "after_due_date",
+                                                                      "after_published"],
+                   help="Gradescope visibility of the autograder's stdout (default: hidden)")
+    p.add_argument("--no-partial-credit", action="store_true", help="a case earns all its weight or nothing")
+    p.add_argument("--unsupported-credit", type=float, default=0.0, metavar="F",
+                   help="share of a case's weight earned when it needs an op the class lacks (default: 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random extra points (default: 0)")
+    p.add_argument("--samples", type=int, default=2, metavar="N", help="random extra points per case (default: 2)")
+    p.add_argument("--cache-dir", metavar="DIR", help="where answer keys are cached (default: ~/.cache/gradcheck_lab)")
+    p.add_argument("--no-cache", action="store_true", help="keep answer keys in memory only")
+    p.add_argument("--no-network-namespace", action="store_true", help="do not run children under unshare -rn")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
+    p.set_defaults(run=run)
+
+
+class Progress:
+    """A progress bar on a terminal (rich), plain lines otherwise."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.total, self.done, self.quiet = total, 0, quiet
+        self.bar: Any = None
+        if not quiet and sys.stderr.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as Bar
+
+            self.bar = Bar(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                           TextColumn("{task.description}"), transient=True)
+            self.task = self.bar.add_task("", total=total)
+            self.bar.start()
+
+    def __call__(self, grade: SubmissionGrade, reused: bool) -> None:
+        self.done += 1
+        line = (f"{grade.id}: {grade.verdict} {grade.score:.4g}/{grade.max_score:.4g}"
+                + (" (unchanged, kept)" if reused else f" ({grade.seconds:.1f} s)"))
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, description=line)
+        elif not self.quiet:
+            print(f"[{self.done}/{self.total}] {line}", flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from ..answer_keys import default_cache_dir
+    from ..cases import collect_cases
+    from ..grading import GradeConfig, Rubric, grade_batch
+    from ..report.grades import write_class_reports
+    from ..submissions import Limits, discover
+
+    if args.jobs < 1 or args.samples < 0 or args.timeout <= 0 or args.case_timeout <= 0:
+        raise GradcheckError("--jobs must be 1 or more, --samples 0 or more, timeouts positive")
+    args.cases = args.cases or ["cases"]
+    cases, errors = collect_cases(args.cases)
+    if errors:
+        raise GradcheckError("the case files have errors; fix them before grading:\n"
+                             + "\n".join(f"  {e}" for e in errors))
+    if not cases:
+        raise GradcheckError("no cases to grade with (see --cases)")
+    refs = discover(args.submissions, single=args.single or bool(args.gradescope))
+    if not refs:
+        raise GradcheckError("no submissions found (.py, .ipynb or folders)")
+    if args.gradescope and len(refs) != 1:
+        raise GradcheckError("--gradescope writes the results of one submission; give one")
+    cache = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    report_dir = Path(args.report_dir)
+    hidden = {str(Path(p).resolve()) for p in [*args.cases, report_dir] if not str(p).count("::")}
+    hidden |= {str(Path(c.file).resolve().parent) for c in cases if c.file}
+    hidden |= {str(r.path.resolve().parent) for r in refs}
+    if cache is not None:
+        hidden.add(str(cache.resolve()))
+    config = GradeConfig(
+        cases=tuple(cases),
+        rubric=Rubric(partial_credit=not args.no_partial_credit, unsupported_credit=args.unsupported_credit),
+        limits=Limits(timeout=args.timeout, request_timeout=min(args.case_timeout, args.timeout),
+                      memory_mb=args.memory, network_namespace=False if args.no_network_namespace else None),
+        samples=args.samples, seed=args.seed, cache_dir=str(cache) if cache else None, hidden=tuple(sorted(hidden)),
+    )
+    progress = Progress(len(refs), args.quiet)
+    try:
+        batch = grade_batch(refs, config, report_dir, jobs=args.jobs, force=args.force, on_result=progress)
+    except KeyboardInterrupt:
+        progress.close()
+        print(f"interrupted: the {progress.done} submissions graded so far are kept in {report_dir}; "
+              "run the same command again to grade the rest", file=sys.stderr)
+        return 130
+    finally:
+        progress.close()
+    paths = write_class_reports(report_dir, batch.grades)
+    if args.gradescope:
+        from ..report.gradescope import write_results
+
+        paths.append(write_results(args.gradescope, batch.grades[0], visibility=args.visibility,
+                                   stdout_visibility=args.stdout_visibility))
+    graded = len(batch.grades) - len(batch.reused)
+    final = (f"{len(batch.grades)} submissions: {graded} graded, {len(batch.reused)} unchanged; "
+             f"{batch.seconds:.1f} s; reports in {report_dir}")
+    if not args.quiet:
+        rows = [[g.id, f"{g.score:.4g}/{g.max_score:.4g}", g.verdict, g.finding[:100]] for g in batch.grades]
+        print(tabulate(rows, ["id", "score", "verdict", "finding"], disable_numparse=True))
+        print(f"written: {', '.join(str(p) for p in paths)}")
+    print(final)
+    for sub_id, why in batch.errors.items():
+        print(f"error: {sub_id}: {why}", file=sys.stderr)
+    return 2 if batch.errors else 0

@@ -1,0 +1,197 @@
+"""Grading reports: per submission ``report.md``/``report.json``, and ``grades.csv`` and
+``class_summary.md`` for the class.
+
+A submission's reports lead with its grade (verdict, score, finding, notes, capability
+table, per-case scores with each failing case's first problem) and then reuse the core's
+builders (:func:`.markdown.markdown_text`, :func:`.json_report.run_to_json`) for the
+per-node tables of the few smallest cases that did not pass (``MAX_DETAILED`` in
+:mod:`gradcheck_lab.grading`): small graphs teach best, and a class's reports stay small
+and quick to write.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tabulate import tabulate
+
+from ..atomic import write_text
+from .json_report import run_to_json
+from .markdown import markdown_text
+from .tables import fmt
+
+if TYPE_CHECKING:
+    from ..grading import SubmissionGrade
+    from ..harness import Run
+
+__all__ = ["GRADES_COLUMNS", "class_summary_text", "grades_csv_text", "render_submission", "write_class_reports"]
+
+GRADES_COLUMNS = ["id", "score", "max_score", "verdict", "finding"]
+REPORT_KIND = "gradcheck_lab.grade"
+REPORT_VERSION = 1
+_OUTPUT_SHOWN = 4000
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _clip(text: str, width: int = 160) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _points(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _demote(markdown: str) -> list[str]:
+    """The core's markdown one heading level down (outside code fences)."""
+    out, fenced = [], False
+    for line in markdown.rstrip().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        out.append("#" + line if line.startswith("#") and not fenced else line)
+    return out
+
+
+def score_rows(grade: SubmissionGrade) -> list[list[str]]:
+    """One row per case: name, score, verdict, share of checks that agree, first problem."""
+    return [
+        [c.name + " (hidden)" * c.hidden, f"{_points(c.score)} / {_points(c.max_score)}", c.verdict,
+         f"{c.agreed}/{c.judged}" if c.judged and c.verdict != "unsupported" else "-", c.message]
+        for c in grade.cases
+    ]
+
+
+def grade_header(grade: SubmissionGrade) -> list[str]:
+    """The grade's lines, as every per-submission report starts."""
+    lines = [
+        f"verdict: {grade.verdict}",
+        f"score: {_points(grade.score)} / {_points(grade.max_score)}",
+        f"finding: {grade.finding}",
+        f"submission: {grade.path}" + (f" (graded file: {grade.main})" if grade.main and grade.main != grade.path
+                                       else ""),
+    ]
+    if grade.cells:
+        lines.append(f"notebook cells used: {', '.join(map(str, grade.cells))}")
+    lines.append(f"precision judged: {grade.precision}; {grade.seconds:.2f} s")
+    return lines
+
+
+def submission_markdown(grade: SubmissionGrade, run: Run) -> str:
+    out = [f"# {grade.id}: {grade.verdict}, {_points(grade.score)} / {_points(grade.max_score)}", "",
+           *(f"- {_cell(line)}" for line in grade_header(grade))]
+    if grade.notes:
+        out += ["", "## Notes", "", *(f"- {_cell(n)}" for n in grade.notes)]
+    if grade.error:
+        out += ["", "## Loading failed", "", "```", grade.error.rstrip(), "```"]
+    if grade.capabilities:
+        rows = [[f"`{c.form}`", c.verdict, _cell(c.message)] for c in grade.capabilities]
+        out += ["", "## Capabilities", "", tabulate(rows, ["form", "verdict", "detail"], tablefmt="github",
+                                                     disable_numparse=True)]
+    if grade.cases:
+        rows = [[_cell(x) for x in row] for row in score_rows(grade)]
+        out += ["", "## Cases", "", tabulate(rows, ["case", "score", "verdict", "checks agreeing", "first problem"],
+                                             tablefmt="github", disable_numparse=True)]
+    if grade.output:
+        shown = grade.output[:_OUTPUT_SHOWN]
+        more = f" (first {_OUTPUT_SHOWN} characters)" if len(grade.output) > _OUTPUT_SHOWN else ""
+        out += ["", f"## Printed output{more}", "", "```", shown.rstrip().replace("```", "'''"), "```"]
+    if run.results:
+        out += ["", "## Per-node tables of the smallest cases that did not pass", "", *_demote(markdown_text(run))]
+    return "\n".join(out) + "\n"
+
+
+def submission_json(grade: SubmissionGrade, run: Run) -> dict[str, Any]:
+    return {
+        "kind": REPORT_KIND, "schema_version": REPORT_VERSION, "submission": grade.to_json(),
+        "details": run_to_json(run),
+    }
+
+
+def render_submission(grade: SubmissionGrade, run: Run) -> tuple[str, str]:
+    """``report.md`` and ``report.json`` of one submission."""
+    blob = json.dumps(submission_json(grade, run), separators=(",", ":"), allow_nan=False)  # C encoder: fast
+    return submission_markdown(grade, run), blob + "\n"
+
+
+# --------------------------------------------------------------------------- the class
+
+
+def grades_csv_text(grades: Sequence[SubmissionGrade]) -> str:
+    """``grades.csv``: id, score, max_score, verdict, finding.
+
+    >>> from gradcheck_lab.grading import SubmissionGrade
+    >>> print(grades_csv_text([SubmissionGrade("ann", "ann.py", "", "correct", 3.0, 3.0, "all 3 cases agree")]))
+    id,score,max_score,verdict,finding
+    ann,3,3,correct,all 3 cases agree
+    <BLANKLINE>
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(GRADES_COLUMNS)
+    for g in grades:
+        writer.writerow([g.id, f"{g.score:.6g}", f"{g.max_score:.6g}", g.verdict, g.finding])
+    return buffer.getvalue()
+
+
+def class_summary_text(grades: Sequence[SubmissionGrade]) -> str:
+    """``class_summary.md``: students, each case's pass rate, the ops and cases that fail most."""
+    n = len(grades)
+    verdicts = Counter(g.verdict for g in grades)
+    mean = sum(g.score for g in grades) / n if n else 0.0
+    top = max((g.max_score for g in grades), default=0.0)
+    out = ["# Class summary", "",
+           f"- {n} submission{'s' * (n != 1)}: " + ", ".join(f"{k} {v}" for k, v in verdicts.most_common()),
+           f"- mean score {fmt(mean, 4)} of {fmt(top, 4)}", "", "## Students", ""]
+    rows = [[g.id, _points(g.score), _points(g.max_score), f"{100 * g.score / g.max_score:.0f}%" if g.max_score
+             else "-", g.verdict, _cell(_clip(g.finding))] for g in grades]
+    out.append(tabulate(rows, ["id", "score", "max", "%", "verdict", "finding"], tablefmt="github",
+                        disable_numparse=True))
+
+    graded = [g for g in grades if g.verdict != "invalid"]
+    per_case: dict[str, list[tuple[bool, float, float]]] = {}
+    for g in graded:
+        for c in g.cases:
+            per_case.setdefault(c.name, []).append((c.passed, c.score, c.max_score))
+    stats = []  # (name, passed, seen, share of points earned)
+    for name, seen in per_case.items():
+        most = sum(m for _, _, m in seen)
+        stats.append((name, sum(p for p, _, _ in seen), len(seen), sum(s for _, s, _ in seen) / most if most else 1.0))
+
+    def case_rows(chosen: Sequence[tuple[str, int, int, float]]) -> str:
+        rows = [[name, f"{passed}/{seen}", f"{100 * passed / seen:.0f}%", f"{100 * earned:.0f}%"]
+                for name, passed, seen, earned in chosen]
+        return tabulate(rows, ["case", "passed", "pass rate", "points earned"], tablefmt="github",
+                        disable_numparse=True)
+
+    out += ["", "## Cases: pass rate", "", f"Over the {len(graded)} gradable submissions.", "", case_rows(stats)]
+
+    failing_ops: dict[tuple[str, str], Counter[str]] = {}
+    for g in graded:
+        for cap in g.capabilities:
+            if cap.verdict != "ok":
+                failing_ops.setdefault((cap.form, cap.op), Counter())[cap.verdict] += 1
+    op_rows = [[f"`{form}`", op, str(sum(how.values())), ", ".join(f"{k} {v}" for k, v in how.most_common())]
+               for (form, op), how in sorted(failing_ops.items(), key=lambda kv: -sum(kv[1].values()))]
+    out += ["", "## Ops that fail most", ""]
+    out.append(tabulate(op_rows, ["form", "op", "students", "how"], tablefmt="github", disable_numparse=True)
+               if op_rows else "Every probed op works in every gradable submission.")
+
+    worst = sorted((s for s in stats if s[1] < s[2]), key=lambda s: (s[1] / s[2], s[3], s[0]))[:10]
+    out += ["", "## Cases that fail most", ""]
+    out.append(case_rows(worst) if worst else "Every case passes in every gradable submission.")
+    return "\n".join(out) + "\n"
+
+
+def write_class_reports(report_dir: str | Path, grades: Sequence[SubmissionGrade]) -> list[Path]:
+    """Write ``grades.csv`` and ``class_summary.md`` (atomically)."""
+    directory = Path(report_dir)
+    return [write_text(directory / "grades.csv", grades_csv_text(grades)),
+            write_text(directory / "class_summary.md", class_summary_text(grades))]

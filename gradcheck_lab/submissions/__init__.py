@@ -1,0 +1,28 @@
+"""Student submissions: loading ``.py``/``.ipynb``/folders, the sandboxed child, capability probes.
+
+The grader (:mod:`gradcheck_lab.grading`) uses these; student code only ever runs in
+the child process that :class:`SandboxExecutor` starts.
+"""
+
+from __future__ import annotations
+
+from .loading import Chunk, Submission, SubmissionRef, content_digest, discover, extract_source, load_submission
+from .probe import PROBE_POINT, probe_cases
+from .sandbox import ChildFailure, Limits, LoadReport, SandboxExecutor, network_namespace_available
+
+__all__ = [
+    "PROBE_POINT",
+    "ChildFailure",
+    "Chunk",
+    "Limits",
+    "LoadReport",
+    "SandboxExecutor",
+    "Submission",
+    "SubmissionRef",
+    "content_digest",
+    "discover",
+    "extract_source",
+    "load_submission",
+    "network_namespace_available",
+    "probe_cases",
+]

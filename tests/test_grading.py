@@ -1,0 +1,218 @@
+"""Grading: scores and verdicts, batches on any executor, resuming after an interruption,
+the class reports, and the examples graded from the command line."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import csv
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gradcheck_lab import check
+from gradcheck_lab.cli import main
+from gradcheck_lab.grading import (
+    GradeConfig,
+    Rubric,
+    SubmissionGrade,
+    grade_batch,
+    grade_case,
+    read_grade,
+)
+from gradcheck_lab.report.grades import GRADES_COLUMNS, class_summary_text
+from gradcheck_lab.submissions import discover
+
+from .test_sandbox import ENGINE, EXAMPLES, ROOT, engine_with, tiny_config
+
+BUGGY = engine_with(replace={"            self.grad += out.grad\n            other.grad += out.grad\n":
+                             "            self.grad = out.grad\n            other.grad = out.grad\n"})
+NO_EXP = engine_with(replace={"    def exp(self):": "    def _exp(self):"})
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> GradeConfig:
+    return tiny_config(tmp_path_factory.getbasetemp() / "tiny-grading", probes=False)
+
+
+@pytest.fixture()
+def klass(tmp_path: Path) -> Path:
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "ann.py").write_text(ENGINE)
+    (folder / "bob.py").write_text(BUGGY)
+    (folder / "cat.py").write_text(NO_EXP)
+    (folder / "dan.py").write_text("print('no class here')\n")
+    return folder
+
+
+# --------------------------------------------------------------------------- scores
+
+
+def test_partial_credit_is_the_share_of_checks_that_agree() -> None:
+    ok = grade_case(check("L = n * n + n", {"n": 2.0}), Rubric())
+    assert (ok.verdict, ok.score, ok.agreed, ok.judged) == ("ok", 1.0, 3, 3)
+
+
+def test_batch_verdicts_scores_and_class_reports(tmp_path: Path, config: GradeConfig, klass: Path) -> None:
+    batch = grade_batch(discover([klass]), config, tmp_path / "reports")
+    grades = {g.id: g for g in batch.grades}
+    assert {k: g.verdict for k, g in grades.items()} == {"ann": "correct", "bob": "wrong", "cat": "partial",
+                                                           "dan": "invalid"}
+    assert grades["ann"].score == 4.0 and grades["dan"].score == 0.0
+    bob = {c.name: c for c in grades["bob"].cases}
+    assert bob["reuse"].verdict == "grad-mismatch" and 0 < bob["reuse"].score < 1  # partial credit
+    assert (bob["reuse"].agreed, bob["reuse"].judged) == (4, 6)  # x is wrong at both points
+    assert "finite differences side with the symbolic value" in bob["reuse"].message
+    cat = {c.name: c for c in grades["cat"].cases}
+    assert cat["exp-chain"].verdict == "unsupported" and cat["exp-chain"].score == 0.0
+    assert grades["cat"].score == 2.0 and "exp" in grades["cat"].finding
+
+    assert not (tmp_path / "reports" / "grades.csv").exists()  # grade_batch writes per submission; the CLI the rest
+    for sub_id in grades:
+        folder = tmp_path / "reports" / "submissions" / sub_id
+        assert {p.name for p in folder.iterdir()} == {"report.md", "report.json", "grade.json"}
+    report = json.loads((tmp_path / "reports" / "submissions" / "bob" / "report.json").read_text())
+    assert report["submission"]["verdict"] == "wrong"
+    assert [c["name"] for c in report["details"]["cases"]] == ["reuse"]  # the smallest failing case, in full
+    assert report["details"]["cases"][0]["points"][0]["nodes"][0]["grad"]["finite_difference"] is not None
+    md = (tmp_path / "reports" / "submissions" / "bob" / "report.md").read_text()
+    assert "## Per-node tables" in md and "### reuse: grad-mismatch" in md
+
+
+def test_the_rubric_options(tmp_path: Path, config: GradeConfig, klass: Path) -> None:
+    strict = GradeConfig(config.cases, Rubric(partial_credit=False, unsupported_credit=0.5), config.limits,
+                         config.samples, config.seed, config.cache_dir, config.hidden, probes=False)
+    grades = {g.id: g for g in grade_batch(discover([klass]), strict, tmp_path / "r").grades}
+    assert {c.name: c.score for c in grades["bob"].cases}["reuse"] == 0.0
+    assert {c.name: c.score for c in grades["cat"].cases}["exp-chain"] == 1.0  # half of weight 2
+
+
+def test_class_summary_tables() -> None:
+    from gradcheck_lab.grading import Capability, CaseGrade
+
+    def student(name: str, ok: bool, cap: str) -> SubmissionGrade:
+        cases = [CaseGrade("a", "f::a", 1.0, False, "ok", 1.0, 1, 1),
+                 CaseGrade("b", "f::b", 1.0, False, "ok" if ok else "grad-mismatch", float(ok), 1, 1)]
+        return SubmissionGrade(name, name, "", "correct" if ok else "wrong", 1.0 + ok, 2.0, "f", cases,
+                               [Capability("exp(x)", "exp", cap)])
+
+    text = class_summary_text([student("s1", True, "ok"), student("s2", False, "unsupported"),
+                               student("s3", False, "unsupported")])
+    assert "- 3 submissions: wrong 2, correct 1" in text
+    assert "| b      | 1/3      | 33%" in text
+    assert "| `exp(x)` | exp  | 2          | unsupported 2 |" in text
+    assert text.index("## Cases that fail most") < text.index("| b ", text.index("## Cases that fail most"))
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def test_any_executor_works(tmp_path: Path, config: GradeConfig, klass: Path) -> None:
+    with cf.ThreadPoolExecutor(2) as pool:
+        batch = grade_batch(discover([klass]), config, tmp_path / "r", executor=pool)
+    assert [g.verdict for g in batch.grades] == ["correct", "wrong", "partial", "invalid"]
+
+
+def test_a_process_pool_of_two(tmp_path: Path, config: GradeConfig, klass: Path) -> None:
+    batch = grade_batch(discover([klass]), config, tmp_path / "r", jobs=2)
+    assert [g.verdict for g in batch.grades] == ["correct", "wrong", "partial", "invalid"]
+
+
+def test_resume_after_an_interrupted_batch(tmp_path: Path, config: GradeConfig, klass: Path) -> None:
+    refs = discover([klass])
+    seen: list[str] = []
+
+    def stop_after_two(grade: SubmissionGrade, reused: bool) -> None:
+        seen.append(grade.id)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        grade_batch(refs, config, tmp_path / "r", on_result=stop_after_two)
+    assert [p.name for p in sorted((tmp_path / "r" / "submissions").iterdir())] == ["ann", "bob"]
+    # a submission whose reports were written but not its grade.json counts as not graded
+    (tmp_path / "r" / "submissions" / "bob" / "grade.json").unlink()
+
+    batch = grade_batch(refs, config, tmp_path / "r")
+    assert batch.reused == {"ann"}
+    assert [g.verdict for g in batch.grades] == ["correct", "wrong", "partial", "invalid"]
+
+    again = grade_batch(refs, config, tmp_path / "r")
+    assert again.reused == {"ann", "bob", "cat", "dan"}
+    assert [g.to_json() for g in again.grades] == [g.to_json() for g in batch.grades]
+
+    (klass / "cat.py").write_text(ENGINE)  # cat fixed her engine
+    changed = grade_batch(refs, config, tmp_path / "r")
+    assert changed.reused == {"ann", "bob", "dan"}
+    assert read_grade(tmp_path / "r", "cat").verdict == "correct"  # type: ignore[union-attr]
+    assert grade_batch(refs, config, tmp_path / "r", force=True).reused == set()
+
+
+def test_a_changed_case_set_regrades(tmp_path: Path, config: GradeConfig, klass: Path) -> None:
+    refs = discover([klass])[:1]
+    grade_batch(refs, config, tmp_path / "r")
+    fewer = GradeConfig(config.cases[:2], config.rubric, config.limits, config.samples, config.seed,
+                        config.cache_dir, config.hidden, probes=False)
+    assert grade_batch(refs, fewer, tmp_path / "r").reused == set()
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def test_grade_the_examples_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m gradcheck_lab grade examples/submissions/`: every example gets its verdict,
+    the hanging one within its timeout, and a rerun grades nothing."""
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    for name in ("worked_examples.toml", "fan_out.toml"):
+        shutil.copy(ROOT / "cases" / name, cases / name)
+    reports, cache = tmp_path / "reports", tmp_path / "cache"
+    args = ["grade", str(EXAMPLES), "--cases", str(cases), "--report-dir", str(reports), "--cache-dir", str(cache),
+            "--case-timeout", "0.6", "--timeout", "5", "--jobs", "2"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    rows = list(csv.DictReader(io.StringIO((reports / "grades.csv").read_text())))
+    assert list(rows[0]) == GRADES_COLUMNS
+    verdicts = {r["id"]: r["verdict"] for r in rows}
+    assert verdicts == {"correct": "correct", "dana": "correct", "hangs": "timeout", "missing_ops": "partial",
+                        "notebook": "correct", "overwrite_bug": "wrong"}
+    assert "ran longer than 0.6 s" in {r["id"]: r["finding"] for r in rows}["hangs"]
+    summary = (reports / "class_summary.md").read_text()
+    assert "## Ops that fail most" in summary and "| hangs " in summary
+    notebook = (reports / "submissions" / "notebook" / "report.md").read_text()
+    assert "notebook cells used: 6, 8" in notebook and "grading the last" in notebook
+    assert re.search(r"^\[\d/6\] correct: correct", out, re.M)  # plain progress lines (no terminal)
+    assert "6 submissions: 6 graded, 0 unchanged" in out
+
+    assert main([*args, "-q"]) == 0
+    assert "6 submissions: 0 graded, 6 unchanged" in capsys.readouterr().out
+    assert (reports / "grades.csv").read_text().count("\n") == 7
+
+
+def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["grade", str(tmp_path), "--cases", str(ROOT / "cases" / "ops.toml")]) == 2
+    assert "no submissions found" in capsys.readouterr().err
+    (tmp_path / "a.py").write_text(ENGINE)
+    (tmp_path / "b.py").write_text(ENGINE)
+    assert main(["grade", str(tmp_path / "a.py"), str(tmp_path / "b.py"), "--gradescope", str(tmp_path / "r.json"),
+                 "--cases", str(ROOT / "cases" / "ops.toml")]) == 2
+    assert "one submission" in capsys.readouterr().err
+    assert main(["grade", str(tmp_path / "a.py"), "--cases", str(tmp_path / "none")]) == 2
+
+
+def test_the_seed_notebooks_engines(tmp_path: Path, config: GradeConfig) -> None:
+    """Seed 004's engine prints inside backward() (captured, reported); its version from
+    before the correction has the `=` bug."""
+    from gradcheck_lab.grading import grade_submission
+    from gradcheck_lab.submissions import SubmissionRef
+
+    seeds = ROOT / "tests" / "data" / "seed_engines"
+    grades = {p.stem: grade_submission(SubmissionRef(p.stem, p), config).grade
+              for p in (seeds / "seed004.py", seeds / "seed004_before.py")}
+    assert grades["seed004"].verdict == "correct"
+    assert "Gradients after backprop" in grades["seed004"].output
+    assert grades["seed004_before"].verdict == "wrong"

@@ -1,0 +1,464 @@
+"""The sandbox: every hostile behaviour ends as a verdict, the grader's files stay untouched,
+and nothing but plain floats from the child ever reaches a verdict.
+
+The helpers at the top (a tiny case set, a grading config, grading one source) are
+shared by the other ``test_grading*``/``test_gradescope*`` modules.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gradcheck_lab.cases import collect_cases, parse_source
+from gradcheck_lab.grading import GradeConfig, SubmissionGrade, grade_submission, warm_answer_keys
+from gradcheck_lab.submissions import ChildFailure, Limits, SandboxExecutor, SubmissionRef, extract_source
+from gradcheck_lab.submissions.protocol import ProtocolError, execution_from_json, pack, unpack
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "submissions"
+
+TINY_CASES = '''
+[[case]]
+name = "reuse"
+source = "L = (x + x) * x"
+points = [{x = 1.5}]
+
+[[case]]
+name = "exp-chain"
+source = """
+a = x * y
+L = exp(a) + a
+"""
+points = [{x = 0.5, y = -0.3}]
+weight = 2
+
+[[case]]
+name = "secret-tanh"
+source = "L = tanh(x) * 3"
+points = [{x = 0.2}]
+hidden = true
+'''
+
+#: A correct engine with the ops the tiny cases need; hostile variants are built from it.
+ENGINE = '''
+import math
+
+
+class Value:
+    def __init__(self, data, _children=()):
+        self.data = data
+        self.grad = 0.0
+        self._prev = tuple(_children)
+        self._backward = lambda: None
+
+    def _wrap(self, other):
+        return other if isinstance(other, Value) else Value(other)
+
+    def __add__(self, other):
+        other = self._wrap(other)
+        out = Value(self.data + other.data, (self, other))
+
+        def _backward():
+            self.grad += out.grad
+            other.grad += out.grad
+        out._backward = _backward
+        return out
+
+    __radd__ = __add__
+
+    def __mul__(self, other):
+        other = self._wrap(other)
+        out = Value(self.data * other.data, (self, other))
+
+        def _backward():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+        out._backward = _backward
+        return out
+
+    __rmul__ = __mul__
+
+    def exp(self):
+        out = Value(math.exp(self.data), (self,))
+
+        def _backward():
+            self.grad += out.data * out.grad
+        out._backward = _backward
+        return out
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        out = Value(t, (self,))
+
+        def _backward():
+            self.grad += (1 - t * t) * out.grad
+        out._backward = _backward
+        return out
+
+    def backward(self):
+        order, seen = [], set()
+
+        def visit(v):
+            if id(v) not in seen:
+                seen.add(id(v))
+                for c in v._prev:
+                    visit(c)
+                order.append(v)
+        visit(self)
+        self.grad = 1.0
+        for v in reversed(order):
+            v._backward()
+'''
+
+
+def tiny_config(root: Path, **options: object) -> GradeConfig:
+    """The tiny case set with its answer keys cached under ``root`` (computed once)."""
+    root.mkdir(parents=True, exist_ok=True)
+    cases_file = root / "tiny.toml"
+    if not cases_file.exists():
+        cases_file.write_text(TINY_CASES)
+    cases, errors = collect_cases([cases_file])
+    assert not errors
+    limits = options.pop("limits", Limits(timeout=6.0, request_timeout=1.0, memory_mb=512, max_restarts=1))
+    config = GradeConfig(tuple(cases), limits=limits, samples=1, cache_dir=str(root / "keys"),  # type: ignore[arg-type]
+                         hidden=(str(root),), **options)  # type: ignore[arg-type]
+    warm_answer_keys(config)
+    return config
+
+
+def engine_with(body: str = "", *, replace: dict[str, str] | None = None) -> str:
+    """The correct engine, with text replaced and ``body`` appended (top-level code)."""
+    text = ENGINE
+    for old, new in (replace or {}).items():
+        assert old in text, old
+        text = text.replace(old, new)
+    return text + body
+
+
+def grade_source(tmp_path: Path, config: GradeConfig, source: str, name: str = "student.py") -> SubmissionGrade:
+    path = tmp_path / name
+    path.write_text(source)
+    return grade_submission(SubmissionRef(path.stem, path), config).grade
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> GradeConfig:
+    return tiny_config(tmp_path_factory.getbasetemp() / "tiny-grading", probes=False)
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# --------------------------------------------------------------------------- the baseline
+
+
+def test_the_correct_engine_is_correct(tmp_path: Path, config: GradeConfig) -> None:
+    grade = grade_source(tmp_path, config, ENGINE)
+    assert grade.verdict == "correct", grade.finding
+    assert grade.score == grade.max_score == 4.0
+    assert [c.verdict for c in grade.cases] == ["ok", "ok", "ok"]
+
+
+def test_the_child_never_imports_sympy_nor_the_package_init(tmp_path: Path, config: GradeConfig) -> None:
+    source = engine_with("\nimport sys\nSEEN = print(sorted(m for m in sys.modules if m.startswith(('sympy', "
+                         "'gradcheck_lab'))))\n", replace={"import math": "import math\nimport sys"})
+    source = source.replace("    def backward(self):", "    def backward(self):\n        SEEN", 1)
+    grade = grade_source(tmp_path, config, source)
+    assert "sympy" not in grade.output
+    assert "'gradcheck_lab.executors'" in grade.output and "'gradcheck_lab.harness'" not in grade.output
+
+
+# --------------------------------------------------------------------------- hostile behaviours
+
+
+def test_printing_is_captured_and_cannot_fake_a_reply(tmp_path: Path, config: GradeConfig) -> None:
+    fake = json.dumps({"ok": True, "observations": [{"data": [1.0], "grads": [1.0]}]})
+    source = engine_with(replace={"        self.grad = 1.0\n": f"        self.grad = 1.0\n        print({fake!r})\n"})
+    grade = grade_source(tmp_path, config, source)
+    assert grade.verdict == "correct"
+    assert '"ok": true' in grade.output
+    assert any("prints while it runs" in n for n in grade.notes)
+
+
+def test_writes_outside_the_temporary_folder_are_refused(tmp_path: Path, config: GradeConfig) -> None:
+    target = tmp_path / "grader_owned.txt"
+    target.write_text("the grader's")
+    outside = tmp_path / "new_file.txt"
+    writer = (f"        open({str(target)!r}, 'w').write('pwned')\n"
+              f"        import pathlib; pathlib.Path({str(outside)!r}).write_text('x')\n")
+    source = engine_with(replace={"    def backward(self):\n": "    def backward(self):\n" + writer})
+    before = _snapshot(tmp_path)
+    grade = grade_source(tmp_path, config, source)
+    assert grade.verdict == "wrong"
+    assert "PermissionError" in grade.cases[0].message and "sandbox refuses" in grade.cases[0].message
+    assert target.read_text() == "the grader's" and not outside.exists()
+    assert _snapshot(tmp_path) == {**before, str(tmp_path / "student.py"): (tmp_path / "student.py").read_bytes()}
+
+
+def test_files_inside_its_own_folder_are_fine(tmp_path: Path, config: GradeConfig) -> None:
+    writer = "        open('scratch.txt', 'w').write('ok')\n        open('scratch.txt').read()\n"
+    source = engine_with(replace={"    def backward(self):\n": "    def backward(self):\n" + writer})
+    assert grade_source(tmp_path, config, source).verdict == "correct"
+    assert not (tmp_path / "scratch.txt").exists()
+
+
+@pytest.mark.parametrize("attack, refused", [
+    ("import subprocess; subprocess.run(['touch', MARK])", "subprocess.Popen"),
+    ("import os; os.system('touch ' + MARK)", "os.system"),
+    ("import os; os.kill(os.getppid(), 9)", "os.kill"),
+    ("import socket; socket.socket()", "socket"),
+    ("import ctypes", "ctypes"),
+    ("import os; os.remove(MARK + '.keep')", "os.remove"),
+    ("import resource; resource.setrlimit(resource.RLIMIT_CPU, (-1, -1))", "resource.setrlimit"),
+    ("open(CACHE + '/x.json')", "outside what a submission may read"),
+    ("open('/etc/shadow')", "outside what a submission may read"),
+    ("import os; os.listdir(os.path.dirname(MARK))", "outside what a submission may read"),
+    ("import gradcheck_lab.engine", "refuses importing gradcheck_lab"),
+])
+def test_the_audit_hook_refuses(tmp_path: Path, config: GradeConfig, attack: str, refused: str) -> None:
+    mark = tmp_path / "marker"
+    (tmp_path / "marker.keep").write_text("keep")
+    prelude = f"MARK = {str(mark)!r}\nCACHE = {config.cache_dir!r}\n"
+    backward = "    def backward(self):\n"
+    source = prelude + engine_with(replace={backward: f"{backward}        {attack}\n"})
+    grade = grade_source(tmp_path, config, source)
+    assert grade.verdict == "wrong"
+    assert refused in grade.cases[0].message, grade.cases[0].message
+    assert not mark.exists() and (tmp_path / "marker.keep").exists()
+
+
+@pytest.mark.parametrize("where, code, verdict, words", [
+    ("class", "raise RuntimeError('boom at import')", "crash", "RuntimeError: boom at import"),
+    ("class", "import sys; sys.exit(3)", "crash", "sys.exit(3)"),
+    ("class", "import os; os._exit(4)", "crash", "exit status 4"),
+    ("class", "x = bytearray(2**33)", "memory", "MemoryError"),
+    ("backward", "import os; os._exit(5)", "crash", "exit status 5"),
+    ("backward", "import sys; sys.exit(0)", "crash", "sys.exit(0)"),
+    ("backward", "junk = []\n        while True: junk.append(bytes(10**8))", "memory", "MemoryError"),
+    ("backward", "while True: pass", "timeout", "ran longer than"),
+    ("backward", "import time; time.sleep(60)", "timeout", "ran longer than"),
+    ("init", "Value(data)", "crash", "RecursionError"),
+])
+def test_each_failure_is_a_verdict(tmp_path: Path, config: GradeConfig, where: str, code: str, verdict: str,
+                                   words: str) -> None:
+    anchor = {"class": "class Value:\n", "backward": "    def backward(self):\n",
+              "init": "    def __init__(self, data, _children=()):\n"}[where]
+    indent = "    " if where == "class" else "        "
+    source = engine_with(replace={anchor: anchor + indent + code + "\n"})
+    started = time.monotonic()
+    grade = grade_source(tmp_path, config, source)
+    assert time.monotonic() - started < config.limits.timeout + 3
+    assert grade.verdict == verdict, (grade.verdict, grade.finding)
+    assert grade.score == 0.0
+    assert words in grade.finding + grade.error, grade.finding
+
+
+def test_a_case_that_hangs_does_not_stop_the_others(tmp_path: Path, config: GradeConfig) -> None:
+    source = engine_with(replace={"    def tanh(self):\n": "    def tanh(self):\n        while True: pass\n"})
+    grade = grade_source(tmp_path, config, source)
+    assert [c.verdict for c in grade.cases] == ["ok", "ok", "timeout"]
+    assert grade.verdict == "timeout" and grade.score == 3.0
+
+
+def test_forged_replies_are_refused(tmp_path: Path, config: GradeConfig) -> None:
+    forge = (
+        "import json, os, struct\n\n\n"
+        "def forge():\n"
+        "    body = json.dumps({'nonce': 'guess', 'ok': True, 'result': {'observations': [], 'forwards': []}})\n"
+        "    for fd in range(3, 64):\n"
+        "        try: os.write(fd, struct.pack('>I', len(body)) + body.encode())\n"
+        "        except OSError: pass\n"
+    )
+    source = forge + engine_with(replace={"    def backward(self):\n": "    def backward(self):\n        forge()\n"})
+    grade = grade_source(tmp_path, config, source)
+    assert grade.verdict == "crash"
+    assert "refused" in grade.finding
+    assert grade.score == 0.0
+
+
+def test_grads_that_are_not_numbers_are_not_accepted(tmp_path: Path, config: GradeConfig) -> None:
+    source = engine_with(replace={"        for v in reversed(order):\n            v._backward()\n":
+                                  "        for v in reversed(order):\n            v._backward()\n"
+                                  "        for v in order:\n            v.grad = str(v.grad)\n"})
+    grade = grade_source(tmp_path, config, source)
+    assert grade.verdict == "wrong"
+    assert all(c.verdict == "exception" for c in grade.cases)
+
+
+# --------------------------------------------------------------------------- the flexible contract
+
+
+def test_float32_engines_are_judged_by_float32_bounds(tmp_path: Path, config: GradeConfig) -> None:
+    rounding = "import struct\n\ndef f32(x):\n    return struct.unpack('f', struct.pack('f', float(x)))[0]\n"
+    source = rounding + engine_with(replace={
+        "        self.data = data\n": "        self.data = f32(data)\n",
+        "        self.grad += out.grad\n": "        self.grad = f32(self.grad + out.grad)\n",
+    })
+    grade = grade_source(tmp_path, config, source)
+    assert grade.precision == "float32"
+    assert any("float32" in n for n in grade.notes)
+    assert grade.verdict == "correct", grade.finding
+
+
+def test_a_backward_that_needs_seeding_is_judged_seeded(tmp_path: Path, config: GradeConfig) -> None:
+    grade = grade_source(tmp_path, config, engine_with(replace={"        self.grad = 1.0\n": ""}))
+    assert grade.verdict == "correct"
+    assert any("seeding it by hand" in n for n in grade.notes)
+
+
+def test_odd_but_legal_classes_are_graded(tmp_path: Path, config: GradeConfig) -> None:
+    """__slots__ (no label attribute), an __eq__ that makes nodes unhashable, a broken
+    __repr__, int grads, and a backward() that clears the graph afterwards."""
+    odd = engine_with(replace={
+        "class Value:\n": "class Value:\n    __slots__ = ('data', 'grad', '_prev', '_backward')\n\n"
+                          "    def __repr__(self):\n        raise RuntimeError('no repr')\n\n"
+                          "    def __eq__(self, other):\n        return Value(0)\n\n    __hash__ = None\n\n",
+        "        self.grad = 0.0\n": "        self.grad = 0\n",
+        "        self.grad = 1.0\n": "        self.grad = 1\n",
+        "        for v in reversed(order):\n            v._backward()\n":
+            "        for v in reversed(order):\n            v._backward()\n        for v in order:\n"
+            "            v._prev = ()\n",
+    })
+    grade = grade_source(tmp_path, config, odd)
+    assert grade.verdict == "correct", grade.finding
+
+
+def test_sibling_modules_of_a_folder_are_importable_and_copied(tmp_path: Path, config: GradeConfig) -> None:
+    folder = tmp_path / "erin"
+    folder.mkdir()
+    (folder / "helpers.py").write_text("import math\n\ndef slope_of_tanh(t):\n    return 1 - t * t\n")
+    (folder / "engine.py").write_text(engine_with(replace={
+        "import math\n": "import math\nfrom helpers import slope_of_tanh\n",
+        "(1 - t * t)": "slope_of_tanh(t)",
+    }))
+    before = _snapshot(folder)
+    grade = grade_submission(SubmissionRef("erin", folder), config).grade
+    assert grade.verdict == "correct", grade.finding
+    assert grade.main.endswith("engine.py")
+    assert _snapshot(folder) == before  # no __pycache__ or anything else written beside the originals
+
+
+def test_the_examples_run_in_the_sandbox(tmp_path: Path, config: GradeConfig) -> None:
+    grades = {p.stem: grade_submission(SubmissionRef(p.stem, p), config).grade
+              for p in (EXAMPLES / "correct.py", EXAMPLES / "notebook.ipynb", EXAMPLES / "dana")}
+    assert {k: g.verdict for k, g in grades.items()} == {"correct": "correct", "notebook": "correct",
+                                                          "dana": "correct"}
+
+
+# --------------------------------------------------------------------------- the executor itself
+
+
+def test_the_executor_restarts_after_a_failure_then_gives_up(tmp_path: Path) -> None:
+    sub = extract_source("s", engine_with(replace={"    def exp(self):\n": "    def exp(self):\n        import os; "
+                                                                          "os._exit(9)\n"}))
+    program, exp = parse_source("L = x * x"), parse_source("L = exp(x)")
+    with SandboxExecutor(sub, Limits(timeout=10, request_timeout=2, max_restarts=1)) as ex:
+        ex.start()
+        assert ex.execute(program, [{"x": 2.0}], []).observations[0].grads == [4.0, 1.0]
+        with pytest.raises(ChildFailure, match="exit status 9"):
+            ex.execute(exp, [{"x": 1.0}], [])
+        assert ex.execute(program, [{"x": 3.0}], []).observations[0].grads == [6.0, 1.0]  # a fresh child
+        with pytest.raises(ChildFailure, match="exit status 9"):
+            ex.execute(exp, [{"x": 1.0}], [])
+        with pytest.raises(ChildFailure, match="not run"):
+            ex.execute(program, [{"x": 3.0}], [])
+        assert ex.restarts == 1
+
+
+def test_the_whole_budget_bounds_a_slow_submission(tmp_path: Path) -> None:
+    sub = extract_source("s", engine_with(replace={"    def backward(self):\n": "    def backward(self):\n"
+                                                                                 "        import time; "
+                                                                                 "time.sleep(0.4)\n"}))
+    program = parse_source("L = x * x")
+    started = time.monotonic()
+    with SandboxExecutor(sub, Limits(timeout=1.0, request_timeout=1.0)) as ex:
+        ex.start()
+        with pytest.raises(ChildFailure) as failure:
+            for _ in range(10):
+                ex.execute(program, [{"x": 2.0}], [])
+    assert failure.value.kind == "timeout"
+    assert time.monotonic() - started < 2.5
+
+
+# --------------------------------------------------------------------------- the parent's checks
+
+
+def _reply(data: object = (1.0, 2.0), grads: object = (3.0, 4.0), **extra: object) -> dict[str, object]:
+    def packed(x: object) -> object:
+        return pack(list(x)) if isinstance(x, tuple) else x
+
+    obs = {"data": packed(data), "grads": packed(grads), "notes": [], "error": None, **extra}
+    return {"observations": [obs], "forwards": pack([0.5])}
+
+
+@pytest.mark.parametrize("reply", [
+    _reply(data=["1.0", 2.0]),
+    _reply(grads=[3.0, 4.0]),  # plain JSON numbers are not how numbers travel
+    _reply(grads={"f64": "AAAAAAAA8D8=", "none": []}),  # one double, not two
+    _reply(grads={"f64": "not base64!", "none": []}),
+    _reply(grads={**pack([1.0, 2.0]), "none": [2]}),
+    _reply(grads={**pack([1.0, 2.0]), "none": [True]}),
+    _reply(error={"kind": "ok-really", "message": ""}),
+    _reply(error={"kind": "exception", "message": "x", "node": 7}),
+    _reply(notes="not a list"),
+    {"observations": [], "forwards": pack([0.5])},
+    {"observations": _reply()["observations"] * 2, "forwards": pack([0.5])},
+    {**_reply(), "forwards": [0.5]},
+    "not even an object",
+])
+def test_malformed_replies_raise(reply: object) -> None:
+    with pytest.raises(ProtocolError):
+        execution_from_json(reply, nodes=2, observed=1, forwarded=1)
+
+
+def test_a_well_formed_reply_is_rebuilt() -> None:
+    execution = execution_from_json(_reply(), nodes=2, observed=1, forwarded=1)
+    assert execution.observations[0].grads == [3.0, 4.0] and execution.forwards == [0.5]
+
+
+@given(st.lists(st.none() | st.floats(allow_nan=True, allow_infinity=True), max_size=50))
+def test_numbers_travel_bit_for_bit(values: list[float | None]) -> None:
+    back = unpack(pack(values), len(values), "numbers")
+    assert [None if v is None else struct.pack("d", v) for v in back] == \
+           [None if v is None else struct.pack("d", v) for v in values]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["observations", "forwards", "data", "grads", "notes", "error", "kind", "node", "f64", "none"]),
+        inner, max_size=5),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON)
+def test_anything_the_child_sends_is_refused_or_plain_floats(reply: object) -> None:
+    try:
+        execution = execution_from_json(reply, nodes=2, observed=1, forwarded=1)
+    except ProtocolError:
+        return
+    for obs in execution.observations:
+        for x in [*obs.data, *obs.grads]:
+            assert x is None or type(x) is float
+    assert all(x is None or (type(x) is float and math.isfinite(x)) for x in execution.forwards)
+
+
+def test_the_sandbox_module_documents_its_layers() -> None:
+    from gradcheck_lab.submissions import sandbox
+
+    doc = sandbox.__doc__ or ""
+    assert doc.count("*Not stopped:*") >= 5
+    assert sys.executable and os.path.exists(sandbox.CHILD)
