@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--hangs", type=int, default=0, help="add this many copies of the hanging example")
     parser.add_argument("--repeats", type=int, default=5, help="timings per example for the ratio")
     parser.add_argument("--quick", action="store_true", help="20 submissions, 2 repeats")
+    parser.add_argument("--no-diagnose", action="store_true", help="grade without naming bugs (what diagnosis costs)")
     args = parser.parse_args()
     if args.quick:
         args.submissions, args.repeats = 20, 2
@@ -85,7 +86,7 @@ def main() -> None:
     assert not errors, errors
     work = Path(tempfile.mkdtemp(prefix="gradcheck-bench-grading-"))
     try:
-        config = GradeConfig(tuple(cases), cache_dir=str(default_cache_dir()))
+        config = GradeConfig(tuple(cases), cache_dir=str(default_cache_dir()), diagnose=not args.no_diagnose)
         started = time.perf_counter()
         new = warm_answer_keys(config)
         warm = time.perf_counter() - started
@@ -103,7 +104,7 @@ def main() -> None:
               f"{len(refs) / seconds:.1f} submissions/s  ({mix})")
 
         rows = []
-        trusted = GradeConfig(tuple(cases), cache_dir=config.cache_dir, sandbox=False)
+        trusted = GradeConfig(tuple(cases), cache_dir=config.cache_dir, sandbox=False, diagnose=config.diagnose)
         for name, _ in MIX:
             ref = SubmissionRef(Path(name).stem, EXAMPLES / name)
             times = {}

@@ -75,8 +75,16 @@ class Executor(Protocol):
     """Runs a case's program with some implementation. Parents judge the numbers."""
 
     def execute(
-        self, program: Program, observe: Sequence[Mapping[str, float]], forward: Sequence[Mapping[str, float]]
-    ) -> Execution: ...
+        self,
+        program: Program,
+        observe: Sequence[Mapping[str, float]],
+        forward: Sequence[Mapping[str, float]],
+        *,
+        backward_calls: int = 1,
+    ) -> Execution:
+        """Observe ``program`` at each ``observe`` point (``backward_calls`` calls of
+        backward() on one graph) and give the output's value at each ``forward`` point."""
+        ...
 
 
 def to_float(x: Any) -> float | None:
@@ -229,8 +237,10 @@ class InProcessExecutor:
         program: Program,
         observe_points: Sequence[Mapping[str, float]],
         forward_points: Sequence[Mapping[str, float]],
+        *,
+        backward_calls: int = 1,
     ) -> Execution:
         return Execution(
-            [observe(self.value_class, program, p) for p in observe_points],
+            [observe(self.value_class, program, p, backward_calls) for p in observe_points],
             [forward_value(self.value_class, program, p) for p in forward_points],
         )

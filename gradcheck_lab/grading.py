@@ -96,6 +96,7 @@ class GradeConfig:
     cache_dir: str | None = None  #: answer-key cache shared by all workers (None: memory only)
     hidden: tuple[str, ...] = ()  #: folders the child may not read (caches, reports, cases...)
     probes: bool = True  #: probe every op form for the capability table
+    diagnose: bool = True  #: name known bugs (catalog probes) and search a minimal counterexample
     sandbox: bool = True  #: False runs submissions in the grader's process: trusted code only (benchmarks)
 
     @cached_property
@@ -107,7 +108,7 @@ class GradeConfig:
             for c in self.cases
         ]
         blob = json.dumps([GRADER_VERSION, __version__, cases, asdict(self.rubric), asdict(self.limits),
-                           self.samples, self.seed, self.probes], sort_keys=True, default=str)
+                           self.samples, self.seed, self.probes, self.diagnose], sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -165,7 +166,15 @@ class SubmissionGrade:
     output: str = ""  #: what the submission printed (bounded)
     error: str = ""  #: the loading failure's traceback, if any
     incident: str = ""  #: the first crash, timeout or memory failure: where and what
+    diagnosis: list[dict[str, Any]] = field(default_factory=list)  #: codes, explanations, evidence
+    unexplained: list[dict[str, Any]] = field(default_factory=list)  #: probes no known bug explains
+    counterexample: str = ""  #: a minimal disagreeing case, as a [[case]] table
     seconds: float = 0.0
+
+    @property
+    def codes(self) -> list[str]:
+        """The diagnosis codes, e.g. ``["grad-overwrite:mul"]``."""
+        return [d["code"] for d in self.diagnosis]
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -278,7 +287,8 @@ def _answer_keys(cache_dir: str | None) -> AnswerKeys:
 
 def warm_answer_keys(config: GradeConfig) -> int:
     """Compute every answer key the batch will need, once, before it starts (the
-    reference engine walks every case, probes included); return how many were new."""
+    reference engine walks every case, probes included), and the bug catalog's
+    predictions; return how many answer keys were new."""
     from .engine import Value
     from .executors import InProcessExecutor
 
@@ -289,6 +299,10 @@ def warm_answer_keys(config: GradeConfig) -> int:
         for case in cases:
             check_case(case, executor, samples=samples, seed=config.seed, answer_keys=keys,
                        finite_differences="never")
+    if config.diagnose:
+        from .diagnose.match import warm_predictions
+
+        warm_predictions(config.cache_dir)  # the bug catalog's predictions, stored beside the keys
     return keys.computed - before
 
 
@@ -315,7 +329,9 @@ def _finding(grade: SubmissionGrade) -> str:
     if grade.verdict == "wrong":
         bad = [c for c in cases if c.verdict in FAILURES and c.verdict != "unsupported"]
         small = min(bad, key=lambda c: c.judged)  # the smallest failing case shows the bug best
-        return f"{len(bad)} of {len(cases)} cases disagree; e.g. {small.name}: {small.message}"
+        named = [c for c in grade.codes if not c.startswith("unsupported:")]
+        prefix = f"{', '.join(named)}: " if named else ""
+        return f"{prefix}{len(bad)} of {len(cases)} cases disagree; e.g. {small.name}: {small.message}"
     if grade.verdict == "partial":
         missing = sorted({c.form for c in grade.capabilities if c.verdict == "unsupported"}
                          or {m.group(1) for c in cases if (m := re.search(r"has no (\w+)", c.message))})
@@ -377,6 +393,36 @@ def _judge_all(ex: SandboxExecutor | TrustedExecutor, grade: SubmissionGrade, co
     return results
 
 
+def _diagnose(ex: SandboxExecutor | TrustedExecutor, grade: SubmissionGrade, unit_roundoff: float,
+              cache_dir: str | None) -> None:
+    """Name known bugs from the catalog probes; for a wrong submission, find a minimal
+    counterexample. Skipped after a timeout, crash or memory failure (the probes would
+    only repeat it)."""
+    from .diagnose import diagnose, run_probes
+    from .diagnose.counterexample import confirm, counterexample_for, minimal_counterexample
+    from .diagnose.match import warm_predictions
+
+    if grade.verdict in _INCIDENTS:
+        return
+    warm_predictions(cache_dir)  # loaded from the cache once per process
+    rel = 1e-6 if unit_roundoff <= UNIT_ROUNDOFF else 1e-3
+    found = diagnose(run_probes(ex), rel=rel)
+    grade.diagnosis = found.to_json()
+    grade.unexplained = [dict(e.__dict__) for e in found.unexplained]
+    if grade.verdict == "wrong":
+        named = tuple(c for c in found.codes if not c.startswith("unsupported:"))
+        try:
+            # the named bugs' own minimal counterexample (searched once per process), if the
+            # submission fails it too; else a search through the sandbox
+            known = counterexample_for(named) if named else None
+            example = (confirm(ex, known, rel) if known else None) or minimal_counterexample(ex, max_examples=150,
+                                                                                           rel=rel)
+        except ChildFailure:
+            example = None
+        if example is not None:
+            grade.counterexample = example.as_case()
+
+
 def grade_submission(ref: SubmissionRef, config: GradeConfig, digest: str = "") -> GradeOutcome:
     """Grade one submission in a sandboxed child; never raises for anything the submission does."""
     from .report.grades import render_submission
@@ -406,8 +452,15 @@ def grade_submission(ref: SubmissionRef, config: GradeConfig, digest: str = "") 
             else:
                 run = replace(run, unit_roundoff=FLOAT32_ROUNDOFF if load.float32 else UNIT_ROUNDOFF)
                 results = _judge_all(ex, grade, config, run)
+                if config.diagnose:
+                    _diagnose(ex, grade, run.unit_roundoff, config.cache_dir)
             grade.output = "".join(ex.output)[:16_000]
             _notes(grade, sub, results, ex)
+    if grade.verdict in _INCIDENTS and grade.verdict not in grade.codes:
+        from .diagnose import CATALOG
+
+        grade.diagnosis.insert(0, {"code": grade.verdict, "explanation": CATALOG[grade.verdict].explanation,
+                                   "evidence": []})
     grade.score = round(sum(c.score for c in grade.cases), 6)
     grade.finding = _finding(grade)
     grade.seconds = time.perf_counter() - started

@@ -181,6 +181,14 @@ def test_grade_the_examples_from_the_command_line(tmp_path: Path, capsys: pytest
     assert verdicts == {"correct": "correct", "dana": "correct", "hangs": "timeout", "missing_ops": "partial",
                         "notebook": "correct", "overwrite_bug": "wrong"}
     assert "ran longer than 0.6 s" in {r["id"]: r["finding"] for r in rows}["hangs"]
+    codes = {r["id"]: r["diagnosis"].split() for r in rows}
+    assert "grad-overwrite" in codes["overwrite_bug"] and codes["hangs"] == ["timeout"]
+    assert not [c for c in codes["correct"] if not c.startswith(("recursion", "numerics"))]
+    assert {r["id"]: r["finding"] for r in rows}["overwrite_bug"].startswith("grad-overwrite")
+    assert "1 student: `grad-overwrite` (overwrite_bug)" in (reports / "class_summary.md").read_text()
+    feedback = (reports / "submissions" / "overwrite_bug" / "report.md").read_text()
+    assert "## Diagnosis" in feedback and 'source = "L = x + x"' in feedback
+    assert "| reuse:add " in feedback  # the evidence, smallest probe first: expected, got, what the bug predicts
     summary = (reports / "class_summary.md").read_text()
     assert "## Ops that fail most" in summary and "| hangs " in summary
     notebook = (reports / "submissions" / "notebook" / "report.md").read_text()

@@ -19,6 +19,7 @@ import ast
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 
 from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
@@ -27,11 +28,11 @@ from hypothesis.errors import NoSuchExample
 from ..cases import parse_source
 from ..engine import Value
 from ..errors import CaseError
-from ..executors import Executor, Observation, observe
+from ..executors import Executor, InProcessExecutor, Observation, observe
 from ..program import Program
 from .strategies import expressions
 
-__all__ = ["Counterexample", "minimal_counterexample"]
+__all__ = ["Counterexample", "confirm", "counterexample_for", "minimal_counterexample"]
 
 _INPUTS = ("x", "y")
 _POINTS = st.fixed_dictionaries({x: st.integers(-20, 20).map(lambda v: v / 10) for x in _INPUTS})
@@ -101,3 +102,26 @@ def minimal_counterexample(executor: Executor, *, max_examples: int = 400, rel: 
     point = {x: values[x] for x in program.inputs}
     expected, got = cache[(source, tuple(point.values()))] or ("", "")
     return Counterexample(source, point, len(program.nodes), expected, got)
+
+
+@cache
+def counterexample_for(codes: tuple[str, ...]) -> Counterexample | None:
+    """The minimal counterexample of the catalog bugs ``codes`` together, searched once per
+    process on their engine (in this process: it is our own code)."""
+    from .catalog import CATALOG, Faults, _engine
+
+    faults = Faults()
+    for code in codes:
+        bug_faults = CATALOG[code].faults
+        if bug_faults is None:
+            return None
+        faults = faults + bug_faults
+    return minimal_counterexample(InProcessExecutor(_engine(faults, None)))
+
+
+def confirm(executor: Executor, example: Counterexample, rel: float = 1e-6) -> Counterexample | None:
+    """``example`` if ``executor``'s implementation disagrees there too (with its own numbers)."""
+    program = parse_source(example.source)
+    mine = executor.execute(program, [example.point], []).observations[0]
+    found = _disagreement(mine, observe(Value, program, example.point), program, rel)
+    return None if found is None else Counterexample(example.source, example.point, example.nodes, *found)

@@ -16,17 +16,22 @@ pairs of codes are tried (two bugs at once). Each code comes with its evidence.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
-from ..executors import Observation, observe
+from ..atomic import write_text
+from ..executors import ExecError, Executor, Observation, observe
 from .catalog import CATALOG, Bug, Faults, _engine
 from .probes import PROBES, Probe
 
-__all__ = ["Diagnosis", "Evidence", "diagnose", "observe_probes"]
+__all__ = ["Diagnosis", "Evidence", "diagnose", "observe_probes", "predictions", "run_probes", "warm_predictions"]
 
 _ORDERS = 6  #: visit orders tried for an order-sensitive bug
 _MAX_BUGS = 5  #: the most bugs one diagnosis names
@@ -44,16 +49,19 @@ def signature(obs: Observation) -> Signature:
     return ("ok", tuple(obs.data), tuple(obs.grads), seeded)
 
 
+_tolerance = [_REL]  #: relative tolerance of the diagnosis under way (wider for float32 engines)
+
+
 def _close(a: float | None, b: float | None) -> bool:
     if a is None or b is None:
         return a is b
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
-    return abs(a - b) <= _ABS + _REL * max(abs(a), abs(b))
+    return abs(a - b) <= _ABS + _tolerance[0] * max(abs(a), abs(b))
 
 
 def same(a: Signature, b: Signature) -> bool:
-    if a[0] != b[0] or a[0] == "error":
+    if a[0] != b[0] or a[0] == "error" or a == b:  # equal tuples: compared in C, no loop here
         return a == b
     return (a[3] == b[3] and len(a[1]) == len(b[1])
             and all(map(_close, a[1], b[1])) and all(map(_close, a[2], b[2])))
@@ -62,6 +70,19 @@ def same(a: Signature, b: Signature) -> bool:
 def observe_probes(value_class: Any, probes: Iterable[Probe] = PROBES) -> dict[str, Observation]:
     """Run every probe with ``value_class`` in this process (trusted code only)."""
     return {p.name: observe(value_class, p.program, p.point, p.backward_calls) for p in probes}
+
+
+def run_probes(executor: Executor, probes: Iterable[Probe] = PROBES) -> dict[str, Observation]:
+    """Run every probe through ``executor`` (a sandboxed child for student code). A probe the
+    executor could not run (a timeout, a crash of the child) is recorded with that kind."""
+    found = {}
+    for p in probes:
+        try:
+            found[p.name] = executor.execute(p.program, [p.point], [], backward_calls=p.backward_calls).observations[0]
+        except Exception as exc:  # the sandbox's ChildFailure: timeout, memory, crash
+            kind = getattr(exc, "kind", "exception")
+            found[p.name] = Observation(error=ExecError(kind, f"{kind}: {exc}"))
+    return found
 
 
 @cache
@@ -80,6 +101,58 @@ def _predict(faults: Faults | None, order_sensitive: bool) -> dict[str, tuple[Si
 
 def _reference() -> dict[str, tuple[Signature, ...]]:
     return _predict(None, False)
+
+
+_SINGLES: dict[str, dict[str, tuple[Signature, ...]]] = {}  #: code -> predictions, this process
+
+
+def predictions(bug: Bug) -> dict[str, tuple[Signature, ...]]:
+    """What ``bug``'s engine does on every probe (computed once per process, or loaded)."""
+    if bug.code not in _SINGLES:
+        _SINGLES[bug.code] = _predict(bug.faults, bug.order_sensitive)
+    return _SINGLES[bug.code]
+
+
+@cache
+def _changes(code: str) -> frozenset[str]:
+    """The probes where bug ``code`` can do something the correct engine does not."""
+    ref, own = _reference(), predictions(CATALOG[code])
+    return frozenset(k for k, sigs in own.items() if any(not any(same(s, r) for r in ref[k]) for s in sigs))
+
+
+def _catalog_digest() -> str:
+    """Changes whenever the code that makes predictions changes."""
+    from .. import engine, executors, ops
+    from . import catalog, probes
+
+    blob = "".join(Path(m.__file__).read_text() for m in (engine, executors, ops, catalog, probes) if m.__file__)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def warm_predictions(directory: str | Path | None = None) -> int:
+    """Make every catalog bug's predictions ready: from ``directory`` (a cache) when it
+    holds them, else computed (about 3 s) and stored there. Returns how many were computed."""
+    path = Path(directory) / f"predictions-{_catalog_digest()}.json" if directory else None
+    if path is not None and path.exists() and not _SINGLES:
+        try:
+            stored = json.loads(path.read_text())
+            _SINGLES.update({code: {probe: tuple(_as_signature(s) for s in sigs) for probe, sigs in table.items()}
+                             for code, table in stored.items()})
+        except (OSError, ValueError, TypeError):
+            _SINGLES.clear()
+    missing = [b for b in CATALOG.values() if b.faults is not None and b.code not in _SINGLES]
+    for bug in missing:
+        predictions(bug)
+    if path is not None and missing:
+        with contextlib.suppress(OSError):
+            write_text(path, json.dumps(_SINGLES))
+    return len(missing)
+
+
+def _as_signature(data: list[Any]) -> Signature:
+    if data[0] == "ok":
+        return ("ok", tuple(data[1]), tuple(data[2]), data[3])
+    return tuple(data)
 
 
 @dataclass
@@ -137,7 +210,7 @@ def _evidence(bug_predictions: Mapping[str, tuple[Signature, ...]], got: Mapping
               deviating: list[Probe]) -> list[Evidence]:
     ref = _reference()
     found = []
-    for p in deviating:
+    for p in sorted(deviating, key=lambda p: len(p.program.nodes)):  # the smallest teach best
         expected = ref[p.name][0]
         options = " or ".join(dict.fromkeys(
             _describe(s, p, got[p.name]) if not same(s, got[p.name]) else _describe(got[p.name], p, expected)
@@ -147,13 +220,28 @@ def _evidence(bug_predictions: Mapping[str, tuple[Signature, ...]], got: Mapping
     return found
 
 
-def diagnose(observations: Mapping[str, Observation]) -> Diagnosis:
+def diagnose(observations: Mapping[str, Observation], *, rel: float = _REL) -> Diagnosis:
     """The catalog codes whose predictions explain ``observations`` (probe name -> what the
-    submission did); pairs of codes when no single one does."""
-    diagnosis = Diagnosis()
-    got = {name: signature(obs) for name, obs in observations.items() if name in {p.name for p in PROBES}}
+    submission did); several codes when no single one does. ``rel``: how close a number
+    must be to a prediction (1e-6; wider for a float32 engine)."""
+    _tolerance[0] = rel
+    try:
+        return _diagnose(observations)
+    finally:
+        _tolerance[0] = _REL
+
+
+def _diagnose(observations: Mapping[str, Observation]) -> Diagnosis:
+    diagnosis = _name_bugs(observations)
     unsupported = sorted({o.error.op for o in observations.values() if o.error and o.error.kind == "unsupported"})
     diagnosis.codes += [f"unsupported:{op}" for op in unsupported if f"unsupported:{op}" in CATALOG]
+    return diagnosis
+
+
+def _name_bugs(observations: Mapping[str, Observation]) -> Diagnosis:
+    """The bug codes (missing ops aside) that explain ``observations``."""
+    diagnosis = Diagnosis()
+    got = {name: signature(obs) for name, obs in observations.items() if name in {p.name for p in PROBES}}
     got = {k: v for k, v in got.items() if not (v[0] == "error" and v[1] == "unsupported")}
     ref = _reference()
     probes = {p.name: p for p in PROBES}
@@ -161,13 +249,13 @@ def diagnose(observations: Mapping[str, Observation]) -> Diagnosis:
     if not deviating:
         return diagnosis
     simulated: list[Bug] = [b for b in CATALOG.values() if b.faults is not None]
-    singles = [b for b in simulated if _explains(_predict(b.faults, b.order_sensitive), got)]
+    singles = [b for b in simulated if _explains(predictions(b), got)]
     bugs = _simplest(singles) if singles else _combine(simulated, got, deviating)
     if not bugs:
         diagnosis.unexplained = _evidence(ref, got, deviating)
         return diagnosis
     for bug in bugs:
-        own = _predict(bug.faults, bug.order_sensitive)
+        own = predictions(bug)
         shown = [p for p in deviating if any(same(got[p.name], s) for s in own[p.name])]
         diagnosis.codes.append(bug.code)
         diagnosis.evidence[bug.code] = _evidence(own, got, shown or deviating)
@@ -180,10 +268,9 @@ def _combine(simulated: list[Bug], got: Mapping[str, Signature], deviating: list
     def score(predictions: Mapping[str, tuple[Signature, ...]]) -> int:
         return sum(any(same(got[n], s) for s in predictions[n]) for n in got)
 
+    names = {p.name for p in deviating}
+    partial = [b for b in simulated if _changes(b.code) & names]  # codes that change a deviating probe
     ref = _reference()
-    partial = [b for b in simulated  # codes that change what at least one deviating probe does
-               if any(not any(same(s, r) for r in ref[p.name]) for p in deviating
-                      for s in _predict(b.faults, b.order_sensitive)[p.name])]
     chosen: list[Bug] = []
     faults, sensitive, best_score = Faults(), False, score(ref)
     while len(chosen) < _MAX_BUGS:

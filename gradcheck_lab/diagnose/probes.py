@@ -22,7 +22,7 @@ from ..program import Node, Program, Ref
 
 __all__ = ["PROBES", "Probe"]
 
-DEEP = 1500  #: nodes in the deep chain: past the default recursion limit of 1,000
+DEEP = 1100  #: nodes in the deep chain: past the default recursion limit of 1,000
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,12 @@ if TYPE_CHECKING:
     from ..grading import SubmissionGrade
     from ..harness import Run
 
-__all__ = ["GRADES_COLUMNS", "class_summary_text", "grades_csv_text", "render_submission", "write_class_reports"]
+__all__ = [
+    "GRADES_COLUMNS", "class_summary_text", "diagnosis_lines", "grades_csv_text", "render_submission",
+    "write_class_reports",
+]
 
-GRADES_COLUMNS = ["id", "score", "max_score", "verdict", "finding"]
+GRADES_COLUMNS = ["id", "score", "max_score", "verdict", "finding", "diagnosis"]
 REPORT_KIND = "gradcheck_lab.grade"
 REPORT_VERSION = 1
 _OUTPUT_SHOWN = 4000
@@ -84,9 +87,36 @@ def grade_header(grade: SubmissionGrade) -> list[str]:
     return lines
 
 
+def diagnosis_lines(grade: SubmissionGrade, *, markdown: bool = True) -> list[str]:
+    """The diagnosis as a student reads it: each code, its explanation, its evidence;
+    then what no known bug explains, and the minimal counterexample."""
+    fmt_table = "github" if markdown else "simple"
+    out: list[str] = []
+    for entry in grade.diagnosis:
+        code = f"`{entry['code']}`" if markdown else entry["code"]
+        out += [f"- {code}: {entry['explanation']}" if markdown else f"{code}: {entry['explanation']}"]
+        rows = [[e["probe"], e["source"], ", ".join(f"{k}={v:g}" for k, v in e["point"].items()), e["expected"],
+                 e["got"], e["predicted"]] for e in entry["evidence"][:3]]
+        if rows:
+            out += ["", tabulate([[_cell(x) for x in r] for r in rows],
+                                 ["probe", "source", "point", "expected", "got", "this bug predicts"],
+                                 tablefmt=fmt_table, disable_numparse=True), ""]
+    if grade.unexplained:
+        rows = [[e["probe"], e["source"], e["expected"], e["got"]] for e in grade.unexplained]
+        out += ["", "Not explained by any known bug:", "",
+                tabulate([[_cell(x) for x in r] for r in rows], ["probe", "source", "expected", "got"],
+                         tablefmt=fmt_table, disable_numparse=True)]
+    if grade.counterexample:
+        out += ["", "The smallest disagreement found: paste it into a case file and rerun it.", "",
+                "```toml" if markdown else "", grade.counterexample.rstrip(), "```" if markdown else ""]
+    return out
+
+
 def submission_markdown(grade: SubmissionGrade, run: Run) -> str:
     out = [f"# {grade.id}: {grade.verdict}, {_points(grade.score)} / {_points(grade.max_score)}", "",
            *(f"- {_cell(line)}" for line in grade_header(grade))]
+    if grade.diagnosis or grade.unexplained or grade.counterexample:
+        out += ["", "## Diagnosis", "", *diagnosis_lines(grade)]
     if grade.notes:
         out += ["", "## Notes", "", *(f"- {_cell(n)}" for n in grade.notes)]
     if grade.error:
@@ -129,15 +159,15 @@ def grades_csv_text(grades: Sequence[SubmissionGrade]) -> str:
 
     >>> from gradcheck_lab.grading import SubmissionGrade
     >>> print(grades_csv_text([SubmissionGrade("ann", "ann.py", "", "correct", 3.0, 3.0, "all 3 cases agree")]))
-    id,score,max_score,verdict,finding
-    ann,3,3,correct,all 3 cases agree
+    id,score,max_score,verdict,finding,diagnosis
+    ann,3,3,correct,all 3 cases agree,
     <BLANKLINE>
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(GRADES_COLUMNS)
     for g in grades:
-        writer.writerow([g.id, f"{g.score:.6g}", f"{g.max_score:.6g}", g.verdict, g.finding])
+        writer.writerow([g.id, f"{g.score:.6g}", f"{g.max_score:.6g}", g.verdict, g.finding, " ".join(g.codes)])
     return buffer.getvalue()
 
 
@@ -183,6 +213,20 @@ def class_summary_text(grades: Sequence[SubmissionGrade]) -> str:
     out += ["", "## Ops that fail most", ""]
     out.append(tabulate(op_rows, ["form", "op", "students", "how"], tablefmt="github", disable_numparse=True)
                if op_rows else "Every probed op works in every gradable submission.")
+
+    by_code: dict[str, list[str]] = {}
+    for g in graded:
+        for code in g.codes:
+            by_code.setdefault(code, []).append(g.id)
+    out += ["", "## Diagnoses", ""]
+    if by_code:
+        from ..diagnose import CATALOG
+
+        ranked = sorted(by_code.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        out += [f"- {len(ids)} student{'s' * (len(ids) != 1)}: `{code}` ({_cell(_clip(', '.join(ids), 120))}): "
+                f"{CATALOG[code].explanation if code in CATALOG else ''}" for code, ids in ranked]
+    else:
+        out.append("No known bug in any gradable submission.")
 
     worst = sorted((s for s in stats if s[1] < s[2]), key=lambda s: (s[1] / s[2], s[3], s[0]))[:10]
     out += ["", "## Cases that fail most", ""]

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from tabulate import tabulate
 
 from ..atomic import write_text
-from .grades import grade_header
+from .grades import diagnosis_lines, grade_header
 
 if TYPE_CHECKING:
     from ..grading import SubmissionGrade
@@ -48,6 +48,8 @@ def results_json(
     if visibility not in VISIBILITIES or stdout_visibility not in VISIBILITIES:
         raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)}")
     summary = [*grade_header(grade), *(f"note: {n}" for n in grade.notes)]
+    if grade.diagnosis or grade.unexplained or grade.counterexample:
+        summary += ["", "Diagnosis:", *diagnosis_lines(grade, markdown=False)]
     if grade.capabilities:
         rows = [[c.form, c.verdict, c.message] for c in grade.capabilities]
         summary += ["", "What the Value class can do:", tabulate(rows, ["form", "verdict", "detail"],
@@ -59,6 +61,14 @@ def results_json(
         "output": _clip("\n".join(grade_header(grade)[:3]) + (f"\n\n{grade.error}" if grade.error else "")),
         "visibility": visibility,
     }]
+    if grade.diagnosis:
+        tests.append({
+            "name": "Diagnosis: known bugs",
+            "status": "failed" if any(not d["code"].startswith("unsupported:") for d in grade.diagnosis) else "passed",
+            "output": _clip("\n".join(diagnosis_lines(grade, markdown=False))),
+            "tags": grade.codes,
+            "visibility": visibility,
+        })
     for k, c in enumerate(grade.cases, 1):
         tests.append({
             "name": c.name,

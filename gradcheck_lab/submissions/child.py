@@ -250,7 +250,9 @@ def _serve(value_class: Any, req: int, rep: int, out: Capture) -> None:
             if "program" in request:
                 programs[request["program_key"]] = Program.from_json(request["program"])
             program = programs[request["program_key"]]
-            execution = executor.execute(program, request["observe"], request["forward"])
+            calls = request.get("backward_calls", 1)
+            calls = calls if type(calls) is int and 1 <= calls <= 3 else 1
+            execution = executor.execute(program, request["observe"], request["forward"], backward_calls=calls)
             reply.update(ok=True, result=execution_to_json(execution))
         except BaseException as exc:
             reply.update(ok=False, **_failure(exc, "this case"))

@@ -327,6 +327,8 @@ class SandboxExecutor:
         program: Program,
         observe_points: Sequence[Mapping[str, float]],
         forward_points: Sequence[Mapping[str, float]],
+        *,
+        backward_calls: int = 1,
     ) -> Execution:
         if not self._pid:
             if self._last is not None and self.restarts >= self.limits.max_restarts:
@@ -337,6 +339,7 @@ class SandboxExecutor:
             self.start()
         request: dict[str, Any] = {
             "op": "execute", "observe": [dict(p) for p in observe_points], "forward": [dict(p) for p in forward_points],
+            "backward_calls": backward_calls,
         }
         known = self._programs.get(id(program))
         if known is None:  # the child keeps programs it has seen: send each once (training sends 100s of steps)
@@ -516,10 +519,12 @@ class TrustedExecutor:
         program: Program,
         observe_points: Sequence[Mapping[str, float]],
         forward_points: Sequence[Mapping[str, float]],
+        *,
+        backward_calls: int = 1,
     ) -> Execution:
         assert self._executor is not None
         with contextlib.redirect_stdout(self._capture):
-            execution = self._executor.execute(program, observe_points, forward_points)
+            execution = self._executor.execute(program, observe_points, forward_points, backward_calls=backward_calls)
         self.output.append(self._capture.take())
         return execution
 

@@ -1,0 +1,53 @@
+"""Diagnosis in the grading path: catalog bugs written out as submission files are named,
+and the codes reach report.json, grades.csv, the class summary and Gradescope's results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gradcheck_lab.diagnose import CATALOG
+from gradcheck_lab.grading import GradeConfig, grade_submission
+from gradcheck_lab.report.gradescope import results_json
+from gradcheck_lab.submissions import SubmissionRef
+
+from .test_sandbox import tiny_config
+
+#: One bug of every family, written as a submission file that builds its engine from the catalog.
+CODES = ["grad-overwrite:mul", "topo-revisit", "topo-order", "missing-chain:tanh", "wrong-local:tanh",
+         "forward:rsub", "no-seed-grad", "zeroes-on-backward", "numerics:sigmoid", "wrong-local:div"]
+
+
+@pytest.fixture(scope="module")
+def trusted(tmp_path_factory: pytest.TempPathFactory) -> GradeConfig:
+    # sandbox=False: the child refuses to import gradcheck_lab (a student must not submit our engine),
+    # so files that build the catalog's engines are graded in process, through the same pipeline
+    return tiny_config(tmp_path_factory.getbasetemp() / "tiny-diagnosis", probes=False, sandbox=False)
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_catalog_bugs_as_submissions_are_named(code: str, trusted: GradeConfig, tmp_path: Path) -> None:
+    path = tmp_path / f"{code.replace(':', '_')}.py"
+    path.write_text(f"from gradcheck_lab.diagnose.catalog import CATALOG\n\n"
+                    f"class Value(CATALOG[{code!r}].engine(order_seed=3)):\n    __slots__ = ()\n")
+    grade = grade_submission(SubmissionRef(path.stem, path), trusted).grade
+    assert grade.codes == [code]
+    entry = grade.diagnosis[0]
+    assert entry["explanation"] == CATALOG[code].explanation and entry["evidence"]
+
+
+def test_codes_reach_gradescope_and_the_finding(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path / "tiny")
+    path = tmp_path / "ow.py"
+    path.write_text((Path(__file__).parent / "engines" / "student_value.py").read_text()
+                    .replace("self.grad += out.grad  # ADD-SELF", "self.grad = out.grad  # ADD-SELF")
+                    .replace("other.grad += out.grad  # ADD-OTHER", "other.grad = out.grad  # ADD-OTHER"))
+    grade = grade_submission(SubmissionRef("ow", path), config).grade
+    assert grade.verdict == "wrong"
+    assert "grad-overwrite:add" in grade.codes and grade.finding.startswith("grad-overwrite:add")
+    assert 'source = "L = x + x"' in grade.counterexample
+    results = results_json(grade)
+    diagnosis = next(t for t in results["tests"] if t["name"] == "Diagnosis: known bugs")
+    assert diagnosis["status"] == "failed" and "grad-overwrite:add" in diagnosis["tags"]
+    assert "grad-overwrite:add: = instead of += in the backward of +" in results["output"]
