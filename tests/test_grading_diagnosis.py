@@ -10,7 +10,7 @@ import pytest
 from gradcheck_lab.diagnose import CATALOG
 from gradcheck_lab.grading import GradeConfig, grade_submission
 from gradcheck_lab.report.gradescope import results_json
-from gradcheck_lab.submissions import SubmissionRef
+from gradcheck_lab.submissions import Limits, SubmissionRef
 
 from .test_sandbox import tiny_config
 
@@ -38,7 +38,8 @@ def test_catalog_bugs_as_submissions_are_named(code: str, trusted: GradeConfig, 
 
 
 def test_codes_reach_gradescope_and_the_finding(tmp_path: Path) -> None:
-    config = tiny_config(tmp_path / "tiny")
+    # a generous budget: the probes run after the cases, within the submission's time limit
+    config = tiny_config(tmp_path / "tiny", limits=Limits(timeout=60.0, request_timeout=10.0, memory_mb=512))
     path = tmp_path / "ow.py"
     path.write_text((Path(__file__).parent / "engines" / "student_value.py").read_text()
                     .replace("self.grad += out.grad  # ADD-SELF", "self.grad = out.grad  # ADD-SELF")

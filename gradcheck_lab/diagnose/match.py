@@ -17,6 +17,7 @@ pairs of codes are tried (two bugs at once). Each code comes with its evidence.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -49,22 +50,21 @@ def signature(obs: Observation) -> Signature:
     return ("ok", tuple(obs.data), tuple(obs.grads), seeded)
 
 
-_tolerance = [_REL]  #: relative tolerance of the diagnosis under way (wider for float32 engines)
-
-
-def _close(a: float | None, b: float | None) -> bool:
+def _close(a: float | None, b: float | None, rel: float = _REL) -> bool:
     if a is None or b is None:
         return a is b
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
-    return abs(a - b) <= _ABS + _tolerance[0] * max(abs(a), abs(b))
+    return abs(a - b) <= _ABS + rel * max(abs(a), abs(b))
 
 
-def same(a: Signature, b: Signature) -> bool:
+def same(a: Signature, b: Signature, rel: float = _REL) -> bool:
+    """Two outcomes agree: the same error kind, or every number within ``rel``."""
     if a[0] != b[0] or a[0] == "error" or a == b:  # equal tuples: compared in C, no loop here
         return a == b
+    close = functools.partial(_close, rel=rel)
     return (a[3] == b[3] and len(a[1]) == len(b[1])
-            and all(map(_close, a[1], b[1])) and all(map(_close, a[2], b[2])))
+            and all(map(close, a[1], b[1])) and all(map(close, a[2], b[2])))
 
 
 def observe_probes(value_class: Any, probes: Iterable[Probe] = PROBES) -> dict[str, Observation]:
@@ -186,110 +186,110 @@ class Diagnosis:
         ]
 
 
-def _describe(sig: Signature, probe: Probe, other: Signature) -> str:
-    """A short text of an outcome, told by how it differs from ``other``."""
-    if sig[0] == "error":
-        return f"{sig[1]}: {sig[2]}"
-    if other[0] == "error":
-        return "runs without error"
-    names = [n.title for n in probe.program.nodes]
-    for label, mine, theirs in (("data", sig[1], other[1]), ("grad", sig[2], other[2])):
-        for k, (a, b) in enumerate(zip(mine, theirs)):
-            if not _close(a, b):
-                return f"{names[k]}.{label} = {a:.6g}" if a is not None else f"{names[k]}.{label} is not a number"
-    if sig[3] != other[3]:
-        return "needs the output's grad seeded by hand" if sig[3] else "seeds the output's grad"
-    return "the same"
+@dataclass
+class _Matcher:
+    """One submission's probe outcomes, and how close a prediction must come to them."""
 
+    got: dict[str, Signature]
+    rel: float
 
-def _explains(predictions: Mapping[str, tuple[Signature, ...]], got: Mapping[str, Signature]) -> bool:
-    return all(any(same(got[name], s) for s in predictions[name]) for name in got)
+    def same(self, a: Signature, b: Signature) -> bool:
+        return same(a, b, self.rel)
 
+    def explains(self, predicted: Mapping[str, tuple[Signature, ...]]) -> bool:
+        return all(any(self.same(self.got[n], s) for s in predicted[n]) for n in self.got)
 
-def _evidence(bug_predictions: Mapping[str, tuple[Signature, ...]], got: Mapping[str, Signature],
-              deviating: list[Probe]) -> list[Evidence]:
-    ref = _reference()
-    found = []
-    for p in sorted(deviating, key=lambda p: len(p.program.nodes)):  # the smallest teach best
-        expected = ref[p.name][0]
-        options = " or ".join(dict.fromkeys(
-            _describe(s, p, got[p.name]) if not same(s, got[p.name]) else _describe(got[p.name], p, expected)
-            for s in bug_predictions[p.name]))
-        found.append(Evidence(p.name, p.source, p.point, _describe(expected, p, got[p.name]),
-                              _describe(got[p.name], p, expected), options))
-    return found
+    def score(self, predicted: Mapping[str, tuple[Signature, ...]]) -> int:
+        """How many probes the prediction explains."""
+        return sum(any(self.same(self.got[n], s) for s in predicted[n]) for n in self.got)
+
+    def describe(self, sig: Signature, probe: Probe, other: Signature) -> str:
+        """A short text of an outcome, told by how it differs from ``other``."""
+        if sig[0] == "error":
+            return f"{sig[1]}: {sig[2]}"
+        if other[0] == "error":
+            return "runs without error"
+        names = [n.title for n in probe.program.nodes]
+        for label, mine, theirs in (("data", sig[1], other[1]), ("grad", sig[2], other[2])):
+            for k, (a, b) in enumerate(zip(mine, theirs)):
+                if not _close(a, b, self.rel):
+                    return f"{names[k]}.{label} = {a:.6g}" if a is not None else f"{names[k]}.{label} is not a number"
+        if sig[3] != other[3]:
+            return "needs the output's grad seeded by hand" if sig[3] else "seeds the output's grad"
+        return "the same"
+
+    def evidence(self, predicted: Mapping[str, tuple[Signature, ...]], probes: list[Probe]) -> list[Evidence]:
+        """The probes, smallest first, with what the correct engine does, what the submission
+        did, and what ``predicted`` says."""
+        ref = _reference()
+        found = []
+        for p in sorted(probes, key=lambda p: len(p.program.nodes)):  # the smallest teach best
+            got, expected = self.got[p.name], ref[p.name][0]
+            options = " or ".join(dict.fromkeys(
+                self.describe(s, p, got) if not self.same(s, got) else self.describe(got, p, expected)
+                for s in predicted[p.name]))
+            found.append(Evidence(p.name, p.source, p.point, self.describe(expected, p, got),
+                                  self.describe(got, p, expected), options))
+        return found
+
+    def combine(self, simulated: list[Bug], deviating: list[Probe]) -> list[Bug]:
+        """Several bugs at once: greedily add the code that explains the most probes, among
+        codes that change a deviating probe, until every probe is explained."""
+        names = {p.name for p in deviating}
+        partial = [b for b in simulated if _changes(b.code) & names]
+        chosen: list[Bug] = []
+        faults, sensitive, best_score = Faults(), False, self.score(_reference())
+        while len(chosen) < _MAX_BUGS:
+            best: tuple[Bug, Faults, bool] | None = None
+            for bug in partial:
+                assert bug.faults is not None
+                if bug in chosen or bug.faults.clashes(faults):
+                    continue
+                trial, trial_sensitive = faults + bug.faults, sensitive or bug.order_sensitive
+                trial_score = self.score(_predict(trial, trial_sensitive))
+                if trial_score > best_score:
+                    best, best_score = (bug, trial, trial_sensitive), trial_score
+            if best is None:
+                return []
+            chosen.append(best[0])
+            faults, sensitive = best[1], best[2]
+            if best_score == len(self.got):
+                return chosen
+        return []
+
+    def name_bugs(self) -> Diagnosis:
+        """The bug codes (missing ops aside) that explain the outcomes."""
+        diagnosis = Diagnosis()
+        ref = _reference()
+        probes = {p.name: p for p in PROBES}
+        deviating = [probes[k] for k, v in self.got.items() if not any(self.same(v, s) for s in ref[k])]
+        if not deviating:
+            return diagnosis
+        simulated: list[Bug] = [b for b in CATALOG.values() if b.faults is not None]
+        singles = [b for b in simulated if self.explains(predictions(b))]
+        bugs = _simplest(singles) if singles else self.combine(simulated, deviating)
+        if not bugs:
+            diagnosis.unexplained = self.evidence(ref, deviating)
+            return diagnosis
+        for bug in bugs:
+            own = predictions(bug)
+            shown = [p for p in deviating if any(self.same(self.got[p.name], s) for s in own[p.name])]
+            diagnosis.codes.append(bug.code)
+            diagnosis.evidence[bug.code] = self.evidence(own, shown or deviating)
+        return diagnosis
 
 
 def diagnose(observations: Mapping[str, Observation], *, rel: float = _REL) -> Diagnosis:
     """The catalog codes whose predictions explain ``observations`` (probe name -> what the
-    submission did); several codes when no single one does. ``rel``: how close a number
-    must be to a prediction (1e-6; wider for a float32 engine)."""
-    _tolerance[0] = rel
-    try:
-        return _diagnose(observations)
-    finally:
-        _tolerance[0] = _REL
-
-
-def _diagnose(observations: Mapping[str, Observation]) -> Diagnosis:
-    diagnosis = _name_bugs(observations)
+    submission did); several codes when no single one does; then its missing ops.
+    ``rel``: how close a number must be to a prediction (1e-6; wider for a float32 engine)."""
+    known = {p.name for p in PROBES}
+    got = {k: signature(o) for k, o in observations.items() if k in known}
+    diagnosis = _Matcher({k: v for k, v in got.items() if not (v[0] == "error" and v[1] == "unsupported")},
+                         rel).name_bugs()
     unsupported = sorted({o.error.op for o in observations.values() if o.error and o.error.kind == "unsupported"})
     diagnosis.codes += [f"unsupported:{op}" for op in unsupported if f"unsupported:{op}" in CATALOG]
     return diagnosis
-
-
-def _name_bugs(observations: Mapping[str, Observation]) -> Diagnosis:
-    """The bug codes (missing ops aside) that explain ``observations``."""
-    diagnosis = Diagnosis()
-    got = {name: signature(obs) for name, obs in observations.items() if name in {p.name for p in PROBES}}
-    got = {k: v for k, v in got.items() if not (v[0] == "error" and v[1] == "unsupported")}
-    ref = _reference()
-    probes = {p.name: p for p in PROBES}
-    deviating = [probes[k] for k, v in got.items() if not any(same(v, s) for s in ref[k])]
-    if not deviating:
-        return diagnosis
-    simulated: list[Bug] = [b for b in CATALOG.values() if b.faults is not None]
-    singles = [b for b in simulated if _explains(predictions(b), got)]
-    bugs = _simplest(singles) if singles else _combine(simulated, got, deviating)
-    if not bugs:
-        diagnosis.unexplained = _evidence(ref, got, deviating)
-        return diagnosis
-    for bug in bugs:
-        own = predictions(bug)
-        shown = [p for p in deviating if any(same(got[p.name], s) for s in own[p.name])]
-        diagnosis.codes.append(bug.code)
-        diagnosis.evidence[bug.code] = _evidence(own, got, shown or deviating)
-    return diagnosis
-
-
-def _combine(simulated: list[Bug], got: Mapping[str, Signature], deviating: list[Probe]) -> list[Bug]:
-    """Several bugs at once: greedily add the code that explains the most probes, among
-    codes that change a deviating probe, until every probe is explained."""
-    def score(predictions: Mapping[str, tuple[Signature, ...]]) -> int:
-        return sum(any(same(got[n], s) for s in predictions[n]) for n in got)
-
-    names = {p.name for p in deviating}
-    partial = [b for b in simulated if _changes(b.code) & names]  # codes that change a deviating probe
-    ref = _reference()
-    chosen: list[Bug] = []
-    faults, sensitive, best_score = Faults(), False, score(ref)
-    while len(chosen) < _MAX_BUGS:
-        best: tuple[Bug, Faults, bool] | None = None
-        for bug in partial:
-            assert bug.faults is not None
-            if bug in chosen or bug.faults.clashes(faults):
-                continue
-            trial, trial_sensitive = faults + bug.faults, sensitive or bug.order_sensitive
-            trial_score = score(_predict(trial, trial_sensitive))
-            if trial_score > best_score:
-                best, best_score = (bug, trial, trial_sensitive), trial_score
-        if best is None:
-            return []
-        chosen.append(best[0])
-        faults, sensitive = best[1], best[2]
-        if best_score == len(got):
-            return chosen
-    return []
 
 
 def _simplest(bugs: list[Bug]) -> list[Bug]:
