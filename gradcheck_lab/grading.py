@@ -97,6 +97,7 @@ class GradeConfig:
     hidden: tuple[str, ...] = ()  #: folders the child may not read (caches, reports, cases...)
     probes: bool = True  #: probe every op form for the capability table
     diagnose: bool = True  #: name known bugs (catalog probes) and search a minimal counterexample
+    html: bool = False  #: also write each submission's report.html (and the class's)
     sandbox: bool = True  #: False runs submissions in the grader's process: trusted code only (benchmarks)
 
     @cached_property
@@ -108,7 +109,8 @@ class GradeConfig:
             for c in self.cases
         ]
         blob = json.dumps([GRADER_VERSION, __version__, cases, asdict(self.rubric), asdict(self.limits),
-                           self.samples, self.seed, self.probes, self.diagnose], sort_keys=True, default=str)
+                           self.samples, self.seed, self.probes, self.diagnose, self.html], sort_keys=True,
+                          default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -194,6 +196,7 @@ class GradeOutcome:
     grade: SubmissionGrade
     report_md: str
     report_json: str
+    report_html: str = ""
 
 
 @dataclass
@@ -425,7 +428,7 @@ def _diagnose(ex: SandboxExecutor | TrustedExecutor, grade: SubmissionGrade, uni
 
 def grade_submission(ref: SubmissionRef, config: GradeConfig, digest: str = "") -> GradeOutcome:
     """Grade one submission in a sandboxed child; never raises for anything the submission does."""
-    from .report.grades import render_submission
+    from .report.grades import render_submission, submission_html
 
     started = time.perf_counter()
     sub = load_submission(ref)
@@ -466,8 +469,9 @@ def grade_submission(ref: SubmissionRef, config: GradeConfig, digest: str = "") 
     grade.seconds = time.perf_counter() - started
     failing = [r for r in results if r.verdict not in ("ok", "unsupported")]
     detailed = sorted(failing, key=lambda r: len(r.case.program.nodes))[:MAX_DETAILED]  # the smallest teach best
-    report_md, report_json = render_submission(grade, replace(run, results=detailed, seconds=grade.seconds))
-    return GradeOutcome(grade, report_md, report_json)
+    shown = replace(run, results=detailed, seconds=grade.seconds)
+    report_md, report_json = render_submission(grade, shown)
+    return GradeOutcome(grade, report_md, report_json, submission_html(grade, shown) if config.html else "")
 
 
 # --------------------------------------------------------------------------- batches
@@ -492,6 +496,8 @@ def write_outcome(report_dir: str | Path, outcome: GradeOutcome) -> None:
     folder = submission_dir(report_dir, outcome.grade.id)
     write_text(folder / "report.md", outcome.report_md)
     write_text(folder / "report.json", outcome.report_json)
+    if outcome.report_html:
+        write_text(folder / "report.html", outcome.report_html)
     write_text(folder / "grade.json", json.dumps(outcome.grade.to_json(), separators=(",", ":")) + "\n")
 
 

@@ -52,3 +52,22 @@ def test_codes_reach_gradescope_and_the_finding(tmp_path: Path) -> None:
     diagnosis = next(t for t in results["tests"] if t["name"] == "Diagnosis: known bugs")
     assert diagnosis["status"] == "failed" and "grad-overwrite:add" in diagnosis["tags"]
     assert "grad-overwrite:add: = instead of += in the backward of +" in results["output"]
+
+
+def test_html_reports_for_a_submission_and_the_class(tmp_path: Path) -> None:
+    import re
+    from dataclasses import replace
+
+    from gradcheck_lab.report.grades import class_summary_html
+
+    config = replace(tiny_config(tmp_path / "tiny", limits=Limits(timeout=60.0, request_timeout=10.0)), html=True)
+    path = tmp_path / "ow.py"
+    path.write_text((Path(__file__).parent / "engines" / "student_value.py").read_text()
+                    .replace("self.grad += out.grad  # ADD-SELF", "self.grad = out.grad  # ADD-SELF"))
+    outcome = grade_submission(SubmissionRef("ow", path), config)
+    html = outcome.report_html
+    assert html.startswith("<!DOCTYPE html>") and "<strong>Diagnosis</strong>" in html
+    assert "grad-overwrite:add" in html and "L = x + x" in html
+    assert not re.search(r"(src|href)=\"(https?:)?//", html)  # self-contained: nothing fetched
+    page = class_summary_html([outcome.grade])
+    assert 'href="submissions/ow/report.html"' in page and "grad-overwrite:add" in page

@@ -60,6 +60,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--cache-dir", metavar="DIR", help="where answer keys are cached (default: ~/.cache/gradcheck_lab)")
     p.add_argument("--no-cache", action="store_true", help="keep answer keys in memory only")
     p.add_argument("--no-network-namespace", action="store_true", help="do not run children under unshare -rn")
+    p.add_argument("--html", action="store_true",
+                   help="also write each submission's report.html and class_summary.html (self-contained)")
     p.add_argument("--no-diagnose", action="store_true",
                    help="skip naming known bugs and the minimal counterexample (faster: about 11 instead of 8 "
                         "submissions/s on 2 cores)")
@@ -132,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         limits=Limits(timeout=args.timeout, request_timeout=min(args.case_timeout, args.timeout),
                       memory_mb=args.memory, network_namespace=False if args.no_network_namespace else None),
         samples=args.samples, seed=args.seed, cache_dir=str(cache) if cache else None, hidden=tuple(sorted(hidden)),
-        diagnose=not args.no_diagnose,
+        diagnose=not args.no_diagnose, html=args.html,
     )
     progress = Progress(len(refs), args.quiet)
     try:
@@ -144,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         return 130
     finally:
         progress.close()
-    paths = write_class_reports(report_dir, batch.grades)
+    paths = write_class_reports(report_dir, batch.grades, html=args.html)
     if args.gradescope:
         from ..report.gradescope import write_results
 

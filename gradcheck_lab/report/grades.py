@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from ..harness import Run
 
 __all__ = [
-    "GRADES_COLUMNS", "class_summary_text", "diagnosis_lines", "grades_csv_text", "render_submission",
-    "write_class_reports",
+    "GRADES_COLUMNS", "class_summary_html", "class_summary_text", "diagnosis_lines", "grades_csv_text",
+    "render_submission", "submission_html", "write_class_reports",
 ]
 
 GRADES_COLUMNS = ["id", "score", "max_score", "verdict", "finding", "diagnosis"]
@@ -234,8 +234,43 @@ def class_summary_text(grades: Sequence[SubmissionGrade]) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_class_reports(report_dir: str | Path, grades: Sequence[SubmissionGrade]) -> list[Path]:
-    """Write ``grades.csv`` and ``class_summary.md`` (atomically)."""
+def submission_html(grade: SubmissionGrade, run: Run) -> str:
+    """A submission's report as one self-contained HTML page: the grade, the diagnosis with
+    its evidence and counterexample, every case's score, and the per-node tables and graphs
+    of the smallest cases that did not pass."""
+    from .html import badge, escape, page, run_sections, table
+
+    parts = ["".join(f'<p class="meta">{escape(line)}</p>' for line in grade_header(grade))]
+    if grade.diagnosis or grade.unexplained or grade.counterexample:
+        parts.append(f'<div class="diagnosis"><strong>Diagnosis</strong><pre>'
+                     f'{escape(chr(10).join(diagnosis_lines(grade, markdown=False)))}</pre></div>')
+    rows = [[escape(r[0]), escape(r[1]), badge(r[2]), escape(r[3]), escape(r[4])] for r in score_rows(grade)]
+    parts.append("<h2>Cases</h2>" + table(["case", "score", "verdict", "checks agreeing", "first problem"], rows,
+                                          raw=True))
+    if run.results:
+        parts.append("<h2>The smallest cases that did not pass</h2>" + run_sections(run))
+    title = f"{grade.id}: {grade.verdict}, {_points(grade.score)} / {_points(grade.max_score)}"
+    return page(title, "\n".join(parts))
+
+
+def class_summary_html(grades: Sequence[SubmissionGrade]) -> str:
+    """The class summary as one self-contained HTML page, each student linked to their report."""
+    from .html import badge, escape, page, table
+
+    rows = [[f'<a href="submissions/{escape(g.id)}/report.html">{escape(g.id)}</a>',
+             f"{_points(g.score)} / {_points(g.max_score)}", badge(g.verdict), escape(_clip(g.finding)),
+             escape(" ".join(c for c in g.codes if not c.startswith("unsupported:")))] for g in grades]
+    students = table(["id", "score", "verdict", "finding", "diagnosis"], rows, raw=True)
+    summary = class_summary_text(grades).split("## Cases: pass rate", 1)[-1]
+    return page("Class summary", f"<h2>Students</h2>{students}<h2>Cases: pass rate, ops, diagnoses</h2>"
+                                 f"<pre>{escape(summary.strip())}</pre>")
+
+
+def write_class_reports(report_dir: str | Path, grades: Sequence[SubmissionGrade], html: bool = False) -> list[Path]:
+    """Write ``grades.csv`` and ``class_summary.md`` (and ``class_summary.html``), atomically."""
     directory = Path(report_dir)
-    return [write_text(directory / "grades.csv", grades_csv_text(grades)),
-            write_text(directory / "class_summary.md", class_summary_text(grades))]
+    paths = [write_text(directory / "grades.csv", grades_csv_text(grades)),
+             write_text(directory / "class_summary.md", class_summary_text(grades))]
+    if html:
+        paths.append(write_text(directory / "class_summary.html", class_summary_html(grades)))
+    return paths
