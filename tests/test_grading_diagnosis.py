@@ -14,6 +14,11 @@ from gradcheck_lab.submissions import Limits, SubmissionRef
 
 from .test_sandbox import tiny_config
 
+#: The seed-style student engine with `=` for `+=` in the backward of +.
+OVERWRITE_ADD = ((Path(__file__).parent / "engines" / "student_value.py").read_text()
+                 .replace("self.grad += out.grad  # ADD-SELF", "self.grad = out.grad  # ADD-SELF")
+                 .replace("other.grad += out.grad  # ADD-OTHER", "other.grad = out.grad  # ADD-OTHER"))
+
 #: One bug of every family, written as a submission file that builds its engine from the catalog.
 CODES = ["grad-overwrite:mul", "topo-revisit", "topo-order", "missing-chain:tanh", "wrong-local:tanh",
          "forward:rsub", "no-seed-grad", "zeroes-on-backward", "numerics:sigmoid", "wrong-local:div"]
@@ -41,9 +46,7 @@ def test_codes_reach_gradescope_and_the_finding(tmp_path: Path) -> None:
     # a generous budget: the probes run after the cases, within the submission's time limit
     config = tiny_config(tmp_path / "tiny", limits=Limits(timeout=60.0, request_timeout=10.0, memory_mb=512))
     path = tmp_path / "ow.py"
-    path.write_text((Path(__file__).parent / "engines" / "student_value.py").read_text()
-                    .replace("self.grad += out.grad  # ADD-SELF", "self.grad = out.grad  # ADD-SELF")
-                    .replace("other.grad += out.grad  # ADD-OTHER", "other.grad = out.grad  # ADD-OTHER"))
+    path.write_text(OVERWRITE_ADD)
     grade = grade_submission(SubmissionRef("ow", path), config).grade
     assert grade.verdict == "wrong"
     assert "grad-overwrite:add" in grade.codes and grade.finding.startswith("grad-overwrite:add")
@@ -62,8 +65,7 @@ def test_html_reports_for_a_submission_and_the_class(tmp_path: Path) -> None:
 
     config = replace(tiny_config(tmp_path / "tiny", limits=Limits(timeout=60.0, request_timeout=10.0)), html=True)
     path = tmp_path / "ow.py"
-    path.write_text((Path(__file__).parent / "engines" / "student_value.py").read_text()
-                    .replace("self.grad += out.grad  # ADD-SELF", "self.grad = out.grad  # ADD-SELF"))
+    path.write_text(OVERWRITE_ADD)
     outcome = grade_submission(SubmissionRef("ow", path), config)
     html = outcome.report_html
     assert html.startswith("<!DOCTYPE html>") and "<strong>Diagnosis</strong>" in html
