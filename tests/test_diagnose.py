@@ -68,8 +68,13 @@ def test_a_student_engine_with_naive_formulas() -> None:
         ("seed004_before.py", {"grad-overwrite", "recursion-limit", "numerics:tanh"}),
     ],
 )
-def test_the_seeds_value_classes(seed: str, codes: set[str]) -> None:
-    found = set(codes_of(load_value_class(SEEDS / seed)))
+def test_the_seeds_value_classes(seed: str, codes: set[str], tmp_path: Path) -> None:
+    path = SEEDS / seed
+    if seed == "seed004_before.py":  # seed 004 "before correction": = where += belongs, as the notebook shows
+        text = (SEEDS / "seed004.py").read_text()
+        path = tmp_path / seed
+        path.write_text(text.replace("self.grad += ", "self.grad = ").replace("other.grad += ", "other.grad = "))
+    found = set(codes_of(load_value_class(path)))
     assert codes <= found
     assert all(c in codes or c.startswith("unsupported:") for c in found)
 

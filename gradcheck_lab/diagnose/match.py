@@ -120,8 +120,9 @@ def _changes(code: str) -> frozenset[str]:
     return frozenset(k for k, sigs in own.items() if any(not any(same(s, r) for r in ref[k]) for s in sigs))
 
 
+@cache
 def _catalog_digest() -> str:
-    """Changes whenever the code that makes predictions changes."""
+    """Changes whenever the code that makes predictions changes (read once per process)."""
     from .. import engine, executors, ops
     from . import catalog, probes
 
