@@ -17,6 +17,17 @@ ROOT = Path(__file__).resolve().parent.parent
 ENGINES = Path(__file__).resolve().parent / "engines"
 STUDENT = ENGINES / "student_value.py"
 
+SEED_ENGINES = Path(__file__).resolve().parent / "data" / "seed_engines"
+
+
+def seed004_before(folder: Path) -> Path:
+    """Seed 004's Value "before correction" (= where += belongs, as the notebook shows), written to ``folder``."""
+    text = (SEED_ENGINES / "seed004.py").read_text()
+    path = folder / "seed004_before.py"
+    path.write_text(text.replace("self.grad += ", "self.grad = ").replace("other.grad += ", "other.grad = "))
+    return path
+
+
 #: `=` instead of `+=` in the backward of + and * (the seeds' classic bug).
 OVERWRITE = {
     "self.grad += out.grad  # ADD-SELF": "self.grad = out.grad  # ADD-SELF",

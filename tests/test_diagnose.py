@@ -15,10 +15,9 @@ from gradcheck_lab.diagnose.counterexample import minimal_counterexample
 from gradcheck_lab.executors import InProcessExecutor
 from gradcheck_lab.implementations import load_value_class
 
-from .conftest import STUDENT
+from .conftest import SEED_ENGINES, STUDENT, seed004_before
 
 SIMULATED = [code for code, bug in CATALOG.items() if bug.faults is not None]
-SEEDS = Path(__file__).parent / "data" / "seed_engines"
 
 
 def codes_of(value_class: object) -> list[str]:
@@ -69,11 +68,7 @@ def test_a_student_engine_with_naive_formulas() -> None:
     ],
 )
 def test_the_seeds_value_classes(seed: str, codes: set[str], tmp_path: Path) -> None:
-    path = SEEDS / seed
-    if seed == "seed004_before.py":  # seed 004 "before correction": = where += belongs, as the notebook shows
-        text = (SEEDS / "seed004.py").read_text()
-        path = tmp_path / seed
-        path.write_text(text.replace("self.grad += ", "self.grad = ").replace("other.grad += ", "other.grad = "))
+    path = seed004_before(tmp_path) if seed == "seed004_before.py" else SEED_ENGINES / seed
     found = set(codes_of(load_value_class(path)))
     assert codes <= found
     assert all(c in codes or c.startswith("unsupported:") for c in found)

@@ -218,9 +218,10 @@ def test_the_seed_notebooks_engines(tmp_path: Path, config: GradeConfig) -> None
     from gradcheck_lab.grading import grade_submission
     from gradcheck_lab.submissions import SubmissionRef
 
-    seeds = ROOT / "tests" / "data" / "seed_engines"
+    from .conftest import SEED_ENGINES, seed004_before
+
     grades = {p.stem: grade_submission(SubmissionRef(p.stem, p), config).grade
-              for p in (seeds / "seed004.py", seeds / "seed004_before.py")}
+              for p in (SEED_ENGINES / "seed004.py", seed004_before(tmp_path))}
     assert grades["seed004"].verdict == "correct"
     assert "Gradients after backprop" in grades["seed004"].output
     assert grades["seed004_before"].verdict == "wrong"
