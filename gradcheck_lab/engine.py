@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
-from .ops import OPS, Op
+from .ops import OPS, REFLECTED, Op, compile_rule
 
-__all__ = ["Value", "stepper", "topological_order", "variant"]
+__all__ = ["Value", "stepper", "topological_order"]
 
 
 class Value:
@@ -121,24 +121,10 @@ def _interior_order(root: Value) -> list[Value]:
     return order
 
 
-def stepper(op: Op, accumulate: bool = True, chain: bool = True) -> Callable[[Value], None]:
-    """The chain-rule step of ``op``: each operand's grad += local slope * out.grad.
-
-    ``accumulate=False`` assigns instead of adding and ``chain=False`` drops the
-    ``out.grad`` factor: the fault injections of :mod:`gradcheck_lab.diagnose`.
-    """
+def stepper(op: Op) -> Callable[[Value], None]:
+    """The chain-rule step of ``op``: each operand's grad += local slope * out.grad."""
     local = op.local
     assert local is not None
-
-    def step(out: Value) -> None:
-        prev = out._prev
-        slopes = local((*(p.data for p in prev), *out._const), out.data)
-        g = out.grad if chain else 1.0
-        for operand, slope in zip(prev, slopes):
-            operand.grad = operand.grad + slope * g if accumulate else slope * g
-
-    if not (accumulate and chain):
-        return step
     if op.constant_exponent:
 
         def step_power(out: Value) -> None:
@@ -202,57 +188,16 @@ def _method(cls: type[Value], name: str) -> Callable[..., Value]:
 
 
 def _install(cls: type[Value]) -> None:
-    """Give ``cls`` a method per primitive row of its table."""
+    """Give ``cls`` a method per row of its table: primitives, composites, reflected forms."""
     for name, op in cls._rows.items():
-        if op.primitive:
+        if op.compose is not None:
+            setattr(cls, op.method, op.compose)
+        else:
             setattr(cls, op.method, _method(cls, name))
-
-
-def variant(
-    name: str,
-    rows: dict[str, Op] | None = None,
-    steps: dict[str, Callable[[Value], None]] | None = None,
-    methods: dict[str, Any] | None = None,
-    base: type[Value] = Value,
-) -> type[Value]:
-    """A subclass of ``base`` with some op rows, chain-rule steps or methods replaced.
-
-    A method given as None is removed (the op becomes unsupported).
-
-    >>> Doubled = variant("Doubled", steps={"add": stepper(OPS["add"], accumulate=False)})
-    >>> n = Doubled(4.0); (n + n).backward(); n.grad
-    1.0
-    """
-    new_rows = {**base._rows, **(rows or {})}
-    new_steps = {**base._steps, **{k: stepper(v) for k, v in (rows or {}).items() if v.primitive}, **(steps or {})}
-    namespace: dict[str, Any] = {"__slots__": (), "_rows": new_rows, "_steps": new_steps}
-    cls = type(name, (base,), namespace)
-    _install(cls)
-    for key, value in (methods or {}).items():
-        setattr(cls, key, _Missing(key) if value is None else value)
-    return cls
-
-
-class _Missing:
-    """A descriptor that makes an inherited method disappear (hasattr is False)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __get__(self, obj: Any, owner: Any = None) -> Any:
-        raise AttributeError(f"{owner.__name__ if owner else 'Value'} has no {self.name}")
+    for method, text in REFLECTED.items():
+        setattr(cls, method, compile_rule(("self", "other"), text))
 
 
 Value._rows = dict(OPS)
 Value._steps = {op.name: stepper(op) for op in OPS.values() if op.primitive}
-
 _install(Value)
-for _op in OPS.values():
-    if not _op.primitive:
-        setattr(Value, _op.method, lambda self, *other, _c=_op.compose: _c(self, *other))
-
-# Reflected forms: the constant on the left.
-Value.__radd__ = lambda self, other: self + other  # type: ignore[attr-defined]
-Value.__rmul__ = lambda self, other: self * other  # type: ignore[attr-defined]
-Value.__rsub__ = lambda self, other: type(self)(other) + (-self)  # type: ignore[attr-defined]
-Value.__rtruediv__ = lambda self, other: type(self)(other) * self**-1  # type: ignore[attr-defined]

@@ -8,7 +8,9 @@ SymPy builder (:mod:`.symbolic`), the case parser's whitelist (:mod:`.cases`) an
 Hypothesis strategies in the tests all derive from this table.
 
 Primitives have a ``forward`` and a ``local`` rule; composites (``sub``, ``div``,
-``neg``) are built from primitives by ``compose``, as micrograd does.
+``neg``) are built from primitives by ``compose``, as micrograd does. The rules are
+written as Python text and compiled once, so the same text makes the reference engine
+and the student-style files of the bug catalog (:mod:`.diagnose.render`).
 
 The ``local`` rules feed the reference engine and the explain trace only. The truth
 always comes from ``sympy.diff``; ``tests/test_ops.py`` holds every rule against it.
@@ -21,16 +23,15 @@ always comes from ``sympy.diff``; ``tests/test_ops.py`` holds every rule against
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FUNCTIONS", "OPERATORS", "OPS", "Op", "sigmoid"]
+__all__ = ["FUNCTIONS", "OPERATORS", "OPS", "REFLECTED", "Op", "compile_local", "compile_rule"]
 
 Number = float
-_SQRT2 = math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _EXP_MAX = 709.0  # math.exp overflows just above 709.78
 
 
@@ -38,26 +39,6 @@ def _sympy() -> Any:
     import sympy  # deferred: the forward-only paths (engine, sandbox child) never need it
 
     return sympy
-
-
-def sigmoid(x: float) -> float:
-    """Numerically stable logistic function: never overflows, never returns nan.
-
-    >>> sigmoid(0.0), sigmoid(-1000.0), sigmoid(1000.0)
-    (0.5, 0.0, 1.0)
-    """
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    z = math.exp(x)
-    return z / (1.0 + z)
-
-
-def _gelu(x: float) -> float:
-    return 0.5 * x * (1.0 + math.erf(x / _SQRT2))
-
-
-def _gelu_slope(x: float) -> float:
-    return 0.5 * (1.0 + math.erf(x / _SQRT2)) + x * _INV_SQRT_2PI * math.exp(-0.5 * x * x)
 
 
 def _is_integer(k: float) -> bool:
@@ -74,16 +55,50 @@ def _always(*_: float) -> bool:
     return True
 
 
+_NAMESPACE = {"math": math}  #: what rule texts may use (a student file imports math too)
+
+
+@functools.cache
+def compile_rule(params: tuple[str, ...], text: str) -> Callable[..., Any]:
+    """``text``, a Python expression over ``params``, as a function of them.
+
+    >>> compile_rule(("a", "b"), "a * b")(3.0, 4.0)
+    12.0
+    """
+    rule: Callable[..., Any] = eval(f"lambda {', '.join(params)}: {text}", dict(_NAMESPACE))
+    return rule
+
+
+@functools.cache
+def compile_local(params: tuple[str, ...], texts: tuple[str, ...]) -> Callable[[tuple[float, ...], float], Any]:
+    """Local-derivative texts (over ``params`` and ``y``, the output) as ``local(args, y)``.
+
+    >>> compile_local(("a",), ("1.0 - y * y",))((0.5,), 0.5)
+    (0.75,)
+    """
+    source = f"def local(args, y):\n    {', '.join(params)}, = args\n    return ({', '.join(texts)},)\n"
+    namespace: dict[str, Any] = dict(_NAMESPACE)
+    exec(source, namespace)
+    local: Callable[[tuple[float, ...], float], Any] = namespace["local"]
+    return local
+
+
 @dataclass(frozen=True)
 class Op:
     """One row of the op table.
 
-    ``args`` of the callables are floats in source order; for ``pow`` the second
-    argument is the constant exponent. ``rounding(args, out)`` is the forward error a
-    correct float64 implementation may commit, in units of the unit roundoff ``u``;
-    ``slope_rounding(args, out, slope)`` the same for a local derivative. Both are
-    generous on purpose: ``tanh`` computed as (e^2x - 1)/(e^2x + 1) is correct, and
-    its error is absolute (about 2u), not relative to a tiny result.
+    The rules are Python text, compiled once: ``forward_text`` over the operands ``a``,
+    ``b`` (``pow``: ``a`` and the constant exponent ``k``); ``local_text`` the derivative
+    of the output by each operand, over the operands and ``y``, the output; a composite's
+    ``compose_text`` over ``self`` and ``other``. The same text becomes the reference
+    engine and the student-style files of :mod:`gradcheck_lab.diagnose.render`.
+    ``forward``, ``local(args, y)`` and ``compose`` are the compiled callables.
+
+    ``rounding(args, out)`` is the forward error a correct float64 implementation may
+    commit, in units of the unit roundoff ``u``; ``slope_rounding(args, out, slope)``
+    the same for a local derivative. Both are generous on purpose: ``tanh`` computed as
+    (e^2x - 1)/(e^2x + 1) is correct, and its error is absolute (about 2u), not
+    relative to a tiny result.
     """
 
     name: str
@@ -93,25 +108,45 @@ class Op:
     sympy: Callable[..., Any]
     rounding: Callable[[tuple[float, ...], float], float]
     slope_rounding: Callable[[tuple[float, ...], float, float], float]
-    forward: Callable[..., float] | None = None
-    local: Callable[[tuple[float, ...], float], tuple[float, ...]] | None = None
-    formula: tuple[str, ...] = ()  #: local derivatives as text ({0}, {1}: inputs)
-    compose: Callable[..., Any] | None = None  #: composites: built from primitives
+    forward_text: str | None = None  #: primitives: the output, over the operands
+    local_text: tuple[str, ...] = ()  #: primitives: d output / d operand, over the operands and y
+    compose_text: str | None = None  #: composites: built from primitives, over self and other
+    formula: tuple[str, ...] = ()  #: local derivatives as shown to a student ({0}, {1}: inputs)
     domain: Callable[..., bool] = _always
     domain_text: str = ""
     kink: Callable[..., float] | None = None  #: signed distance to a non-differentiable point
     sample: tuple[float, float] = (-2.0, 2.0)  #: where random inputs for this op come from
     sampled: tuple[int, ...] = (0,)  #: which operands ``sample`` is for (div: the divisor)
     constant_exponent: bool = False  #: pow: the second operand must be a number
+    forward: Callable[..., float] | None = field(init=False, compare=False, repr=False)
+    local: Callable[[tuple[float, ...], float], tuple[float, ...]] | None = field(init=False, compare=False, repr=False)
+    compose: Callable[..., Any] | None = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        forward = compile_rule(self.params, self.forward_text) if self.forward_text else None
+        local = compile_local(self.params, self.local_text) if self.local_text else None
+        compose = compile_rule(("self", "other")[: self.arity], self.compose_text) if self.compose_text else None
+        object.__setattr__(self, "forward", forward)
+        object.__setattr__(self, "local", local)
+        object.__setattr__(self, "compose", compose)
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """The operands' names in the rule texts: ``("a", "b")``, ``("a",)``, pow ``("a", "k")``."""
+        return ("a", "k") if self.constant_exponent else ("a", "b")[: self.arity]
 
     @property
     def primitive(self) -> bool:
-        return self.forward is not None
+        return self.forward_text is not None
 
     @property
     def is_function(self) -> bool:
         """Written as a call (``tanh(x)`` / ``x.tanh()``), not an operator."""
         return self.symbol.isidentifier()
+
+
+_SIGMOID = "1.0 / (1.0 + math.exp(-a)) if a >= 0.0 else math.exp(a) / (1.0 + math.exp(a))"  # never overflows
+_PHI = "0.5 * (1.0 + math.erf(a / math.sqrt(2.0)))"  # the standard normal CDF at a
 
 
 def _rows() -> list[Op]:
@@ -120,8 +155,8 @@ def _rows() -> list[Op]:
         Op(
             "add", 2, "+", "__add__",
             sympy=lambda a, b: a + b,
-            forward=lambda a, b: a + b,
-            local=lambda args, out: (1.0, 1.0),
+            forward_text="a + b",
+            local_text=("1.0", "1.0"),
             formula=("1", "1"),
             rounding=lambda args, out: abs(out),
             slope_rounding=lambda args, out, s: 0.0,
@@ -129,8 +164,8 @@ def _rows() -> list[Op]:
         Op(
             "mul", 2, "*", "__mul__",
             sympy=lambda a, b: a * b,
-            forward=lambda a, b: a * b,
-            local=lambda args, out: (args[1], args[0]),
+            forward_text="a * b",
+            local_text=("b", "a"),
             formula=("{1}", "{0}"),
             rounding=lambda args, out: abs(out),
             slope_rounding=lambda args, out, s: 0.0,
@@ -138,8 +173,8 @@ def _rows() -> list[Op]:
         Op(
             "pow", 2, "**", "__pow__",
             sympy=lambda x, k: x**k,
-            forward=lambda x, k: x**k,
-            local=lambda args, out: (args[1] * args[0] ** (args[1] - 1),),
+            forward_text="a ** k",
+            local_text=("k * a ** (k - 1)",),
             formula=("{1} * {0}**({1} - 1)",),
             domain=_pow_domain,
             domain_text="a non-integer power needs a positive base; a negative one a nonzero base",
@@ -152,8 +187,8 @@ def _rows() -> list[Op]:
         Op(
             "exp", 1, "exp", "exp",
             sympy=lambda x: sp().exp(x),
-            forward=math.exp,
-            local=lambda args, out: (out,),
+            forward_text="math.exp(a)",
+            local_text=("y",),
             formula=("exp({0})",),
             domain=lambda x: x <= _EXP_MAX,
             domain_text=f"exp overflows a float above {_EXP_MAX}",
@@ -163,8 +198,8 @@ def _rows() -> list[Op]:
         Op(
             "log", 1, "log", "log",
             sympy=lambda x: sp().log(x),
-            forward=math.log,
-            local=lambda args, out: (1.0 / args[0],),
+            forward_text="math.log(a)",
+            local_text=("1.0 / a",),
             formula=("1 / {0}",),
             domain=lambda x: x > 0.0,
             domain_text="log needs a positive argument",
@@ -175,8 +210,8 @@ def _rows() -> list[Op]:
         Op(
             "sin", 1, "sin", "sin",
             sympy=lambda x: sp().sin(x),
-            forward=math.sin,
-            local=lambda args, out: (math.cos(args[0]),),
+            forward_text="math.sin(a)",
+            local_text=("math.cos(a)",),
             formula=("cos({0})",),
             rounding=lambda args, out: abs(out) + 2.0,
             slope_rounding=lambda args, out, s: abs(s) + 2.0,
@@ -185,8 +220,8 @@ def _rows() -> list[Op]:
         Op(
             "cos", 1, "cos", "cos",
             sympy=lambda x: sp().cos(x),
-            forward=math.cos,
-            local=lambda args, out: (-math.sin(args[0]),),
+            forward_text="math.cos(a)",
+            local_text=("-math.sin(a)",),
             formula=("-sin({0})",),
             rounding=lambda args, out: abs(out) + 2.0,
             slope_rounding=lambda args, out, s: abs(s) + 2.0,
@@ -195,8 +230,8 @@ def _rows() -> list[Op]:
         Op(
             "tanh", 1, "tanh", "tanh",
             sympy=lambda x: sp().tanh(x),
-            forward=math.tanh,
-            local=lambda args, out: (1.0 - out * out,),
+            forward_text="math.tanh(a)",
+            local_text=("1.0 - y * y",),
             formula=("1 - out**2",),
             rounding=lambda args, out: abs(out) + 4.0,
             slope_rounding=lambda args, out, s: abs(s) + 10.0,
@@ -205,8 +240,8 @@ def _rows() -> list[Op]:
         Op(
             "relu", 1, "relu", "relu",
             sympy=lambda x: sp().Max(0, x),
-            forward=lambda x: x if x > 0.0 else 0.0,
-            local=lambda args, out: (1.0 if args[0] > 0.0 else 0.0,),
+            forward_text="a if a > 0.0 else 0.0",
+            local_text=("1.0 if a > 0.0 else 0.0",),
             formula=("1 if {0} > 0 else 0",),
             kink=lambda x: x,
             rounding=lambda args, out: 0.0,
@@ -215,8 +250,8 @@ def _rows() -> list[Op]:
         Op(
             "sigmoid", 1, "sigmoid", "sigmoid",
             sympy=lambda x: 1 / (1 + sp().exp(-x)),
-            forward=sigmoid,
-            local=lambda args, out: (out * (1.0 - out),),
+            forward_text=_SIGMOID,
+            local_text=("y * (1.0 - y)",),
             formula=("out * (1 - out)",),
             rounding=lambda args, out: abs(out) + 4.0,
             slope_rounding=lambda args, out, s: abs(s) + 10.0,
@@ -225,8 +260,8 @@ def _rows() -> list[Op]:
         Op(
             "gelu", 1, "gelu", "gelu",
             sympy=lambda x: x * (1 + sp().erf(x / sp().sqrt(2))) / 2,
-            forward=_gelu,
-            local=lambda args, out: (_gelu_slope(args[0]),),
+            forward_text=f"a * {_PHI}",
+            local_text=(f"{_PHI} + a * math.exp(-0.5 * a * a) / math.sqrt(2.0 * math.pi)",),
             formula=("Phi({0}) + {0} * phi({0})",),
             rounding=lambda args, out: 2.0 * abs(out) + 4.0 * (1.0 + abs(args[0])),
             slope_rounding=lambda args, out, s: abs(s) + 4.0 * (1.0 + abs(args[0])),
@@ -235,8 +270,8 @@ def _rows() -> list[Op]:
         Op(
             "max", 2, "max", "max",
             sympy=lambda a, b: sp().Max(a, b),
-            forward=lambda a, b: a if a >= b else b,
-            local=lambda args, out: (1.0, 0.0) if args[0] >= args[1] else (0.0, 1.0),
+            forward_text="a if a >= b else b",
+            local_text=("1.0 if a >= b else 0.0", "0.0 if a >= b else 1.0"),
             formula=("1 if {0} >= {1} else 0", "1 if {1} > {0} else 0"),
             kink=lambda a, b: a - b,
             rounding=lambda args, out: 0.0,
@@ -246,14 +281,14 @@ def _rows() -> list[Op]:
         Op(
             "sub", 2, "-", "__sub__",
             sympy=lambda a, b: a - b,
-            compose=lambda a, b: a + (-b),
+            compose_text="self + (-other)",
             rounding=lambda args, out: abs(out),
             slope_rounding=lambda args, out, s: 0.0,
         ),
         Op(
             "div", 2, "/", "__truediv__",
             sympy=lambda a, b: a / b,
-            compose=lambda a, b: a * b**-1,
+            compose_text="self * other ** -1",
             domain=lambda a, b: b != 0.0,
             domain_text="division by zero",
             rounding=lambda args, out: 2.0 * abs(out),
@@ -264,7 +299,7 @@ def _rows() -> list[Op]:
         Op(
             "neg", 1, "-", "__neg__",
             sympy=lambda a: -a,
-            compose=lambda a: a * -1,
+            compose_text="self * -1",
             rounding=lambda args, out: 0.0,
             slope_rounding=lambda args, out, s: 0.0,
         ),
@@ -277,4 +312,9 @@ FUNCTIONS: dict[str, Op] = {op.name: op for op in OPS.values() if op.is_function
 #: Binary operators of a case source by Python ``ast`` operator class name.
 OPERATORS: dict[str, Op] = {
     "Add": OPS["add"], "Sub": OPS["sub"], "Mult": OPS["mul"], "Div": OPS["div"], "Pow": OPS["pow"],
+}
+#: The reflected operators (a constant on the left, ``2 - v``), as micrograd writes them.
+REFLECTED: dict[str, str] = {
+    "__radd__": "self + other", "__rmul__": "self * other",
+    "__rsub__": "other + (-self)", "__rtruediv__": "other * self ** -1",
 }

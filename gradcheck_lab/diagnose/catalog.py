@@ -5,7 +5,9 @@ that assigns instead of adding, a backward() that sorts the graph wrongly...).
 Every :class:`Bug` has a stable code (``grad-overwrite:mul``), a one-line explanation for
 a student, and the :class:`Faults` that turn the reference engine into it. Codes that only
 the sandbox can observe (``timeout``, ``memory``, ``crash``) and ``unsupported:OP``
-(found by capability probing) have no variant.
+(found by capability probing) have no prediction. Every code, those included, can be
+written out as an ordinary student file (:meth:`Bug.source`): a variant's engine is that
+file's text run in process.
 
 >>> bug = CATALOG["grad-overwrite:add"]
 >>> V = bug.engine()
@@ -17,17 +19,14 @@ True
 
 from __future__ import annotations
 
-import math
-import random
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
 from typing import Any
 
-from ..engine import Value, stepper, variant
-from ..ops import OPS, Op
+from ..ops import OPS
+from .faults import Backward, Faults, Step, compile_engine, student_source
 
-__all__ = ["CATALOG", "OP_NAMES", "Bug", "Faults"]
+__all__ = ["CATALOG", "OP_NAMES", "Bug", "Faults", "submission_source"]
 
 #: The ops a code may name.
 OP_NAMES = (
@@ -35,29 +34,6 @@ OP_NAMES = (
     "div", "sub", "rsub", "rtruediv", "neg",
 )
 _PRIMITIVES = [op.name for op in OPS.values() if op.primitive]
-
-
-@dataclass(frozen=True)
-class Faults:
-    """What a bug changes in the reference engine: op rows, chain-rule steps, methods."""
-
-    rows: tuple[tuple[str, Op], ...] = ()
-    steps: tuple[tuple[str, Callable[[Value], None]], ...] = ()
-    methods: tuple[tuple[str, Any], ...] = ()
-
-    def __add__(self, other: Faults) -> Faults:
-        return Faults(self.rows + other.rows, self.steps + other.steps, self.methods + other.methods)
-
-    def clashes(self, other: Faults) -> bool:
-        """Two faults cannot be combined when they replace the same row, step or method,
-        or when one replaces a step and the other that op's local rule (the step would
-        drop the rule)."""
-        def keys(f: Faults) -> set[tuple[str, str]]:
-            changed_rules = {("step", k) for k, row in f.rows if row.local is not OPS[k].local}
-            return ({("row", k) for k, _ in f.rows} | {("step", k) for k, _ in f.steps}
-                    | {("method", k) for k, _ in f.methods} | changed_rules)
-
-        return bool(keys(self) & keys(other))
 
 
 @dataclass(frozen=True)
@@ -71,149 +47,107 @@ class Bug:
     note_only: bool = False  #: a semantics note, not a wrong gradient
     family: str = field(default="", compare=False)
 
-    def engine(self, order_seed: int | None = None) -> type[Value]:
-        """The variant engine; ``order_seed`` shuffles the order backward() visits operands."""
+    def engine(self, order_seed: int | None = None) -> type[Any]:
+        """The variant engine (its student file, run here); ``order_seed`` shuffles the order
+        in which each node's operands are visited, as a set of Values would."""
         assert self.faults is not None, f"{self.code} has no variant engine"
         return _engine(self.faults, order_seed)
 
+    def source(self) -> str:
+        """This bug written out as an ordinary student file, every code included: a missing
+        method for ``unsupported:OP``, an endless loop for ``timeout``...
 
-# --------------------------------------------------------------------------- backward passes
-
-
-def _operands(v: Value, rng: random.Random | None) -> list[Value]:
-    """A node's distinct operands, as a student's ``set(_children)`` yields them: in an
-    order that depends on object ids, here shuffled by ``rng``."""
-    distinct = list({id(c): c for c in v._prev}.values())
-    if rng is not None:
-        rng.shuffle(distinct)
-    return distinct
+        >>> "def tanh" in CATALOG["unsupported:tanh"].source()
+        False
+        """
+        return submission_source([self.code])
 
 
-def _visit_order(root: Value, rng: random.Random | None, visited: bool = True) -> list[Value]:
-    """A student-style depth-first topological order: operands visited as a set would
-    yield them (each distinct operand once), in an order ``rng`` may shuffle. Without
-    ``visited``, a node reachable by several paths is listed once per path."""
-    order: list[Value] = []
-    seen: set[int] = set()
-
-    def children(v: Value) -> list[Value]:
-        return _operands(v, rng)
-
-    stack: list[tuple[Value, Any]] = [(root, iter(children(root)))]
-    if visited:
-        seen.add(id(root))
-    while stack:
-        node, it = stack[-1]
-        for child in it:
-            if visited:
-                if id(child) in seen:
-                    continue
-                seen.add(id(child))
-            stack.append((child, iter(children(child))))
-            break
-        else:
-            stack.pop()
-            order.append(node)
-    return order
+def _engine(faults: Faults, order_seed: int | None) -> type[Any]:
+    return compile_engine(faults, order_seed)
 
 
-def _backward(*, seed: bool = True, reverse: bool = True, visited: bool = True, zero: bool = False,
-              recursive: bool = False) -> Callable[[Value], None]:
-    def backward(self: Value) -> None:
-        rng = type(self)._order_rng  # type: ignore[attr-defined]
-        if recursive:
-            order: list[Value] = []
-
-            def build(v: Value, done: set[int]) -> None:
-                if id(v) not in done:
-                    done.add(id(v))
-                    for child in _operands(v, rng):
-                        build(child, done)
-                    order.append(v)
-
-            build(self, set())
-        else:
-            order = _visit_order(self, rng, visited)
-        if zero:
-            for node in order:
-                node.grad = 0.0
-        if seed:
-            self.grad = 1.0
-        for node in reversed(order) if reverse else order:
-            node._backward()
-
-    return backward
+#: What the sandbox-only codes do first thing in backward().
+_HOSTILE = {"timeout": "while True:\n    pass", "memory": "hoard = bytearray(2**40)",
+            "crash": "import os\nos._exit(70)"}
 
 
-@cache
-def _engine(faults: Faults, order_seed: int | None) -> type[Value]:
-    methods = dict(faults.methods)
-    methods.setdefault("backward", _backward())
-    cls = variant("Variant", rows=dict(faults.rows), steps=dict(faults.steps), methods=methods)
-    cls._order_rng = random.Random(order_seed) if order_seed is not None else None  # type: ignore[attr-defined]
-    return cls
+def submission_source(codes: Sequence[str]) -> str:
+    """A student file with every bug of ``codes`` (none: a correct engine).
+
+    >>> source = submission_source(["grad-overwrite:add", "wrong-local:tanh"])
+    >>> "self.grad = 1.0 * out.grad" in source and "(1.0 - a ** 2) * out.grad" in source
+    True
+    """
+    faults = sum((CATALOG[c].faults or _unsimulated(c) for c in codes), Faults())
+    bugs = "".join(f"\n\n{c}: {CATALOG[c].explanation}." for c in codes) or "\n\nNo known bug."
+    return student_source(faults, f"A micrograd-style Value class.{bugs}\n\nWritten out by gradcheck_lab "
+                                  "from its op table and bug catalog.")
+
+
+def _unsimulated(code: str) -> Faults:
+    """The faults of a code with no prediction: a missing method, or a hostile backward()."""
+    if code in _HOSTILE:
+        return Faults(backward=Backward(hostile=_HOSTILE[code]))
+    op = code.removeprefix("unsupported:")
+    method = f"__{op}__" if op in ("rsub", "rtruediv") else OPS[op].method
+    return Faults(methods=((method, None),))
 
 
 # --------------------------------------------------------------------------- the catalog
 
 
-def _row(name: str, **changes: Any) -> Faults:
-    return Faults(rows=((name, replace(OPS[name], **changes)),))
+def _row(name: str, **texts: Any) -> Faults:
+    return Faults(rows=((name, replace(OPS[name], **texts)),))
 
 
-def _primitive(name: str, forward: Callable[..., float], local: Callable[..., tuple[float, ...]]) -> Faults:
+def _primitive(name: str, forward: str, local: tuple[str, ...]) -> Faults:
     """A composite (``/``, ``-``, negation) written as its own primitive with its own rule."""
-    return _row(name, forward=forward, local=local, compose=None)
+    return _row(name, forward_text=forward, local_text=local, compose_text=None)
 
 
 _WRONG_LOCAL: dict[str, tuple[Faults, str]] = {
-    "mul": (_row("mul", local=lambda a, out: (a[0], a[1])), "the local derivatives of * are swapped: d(a*b)/da is b"),
-    "pow": (_row("pow", local=lambda a, out: (a[1] * a[0] ** a[1],)),
+    "mul": (_row("mul", local_text=("a", "b")), "the local derivatives of * are swapped: d(a*b)/da is b"),
+    "pow": (_row("pow", local_text=("k * a ** k",)),
             "the exponent is off by one in the derivative of **: d(x**k)/dx = k * x**(k-1)"),
-    "exp": (_row("exp", local=lambda a, out: (a[0],)),
-            "exp's derivative uses its input; d exp(x)/dx = exp(x), the output"),
-    "log": (_row("log", local=lambda a, out: (1.0 / out if out else math.inf,)),
+    "exp": (_row("exp", local_text=("a",)), "exp's derivative uses its input; d exp(x)/dx = exp(x), the output"),
+    "log": (_row("log", local_text=("1.0 / y if y else math.inf",)),
             "log's derivative divides by the output; d log(x)/dx = 1/x, the input"),
-    "tanh": (_row("tanh", local=lambda a, out: (1.0 - a[0] ** 2,)),
+    "tanh": (_row("tanh", local_text=("1.0 - a ** 2",)),
              "tanh's derivative uses its input; d tanh(x)/dx = 1 - tanh(x)**2, the output squared"),
-    "sigmoid": (_row("sigmoid", local=lambda a, out: (a[0] * (1.0 - a[0]),)),
+    "sigmoid": (_row("sigmoid", local_text=("a * (1.0 - a)",)),
                 "sigmoid's derivative uses its input; it is s * (1 - s) with s the output"),
-    "relu": (_row("relu", local=lambda a, out: (1.0 if a[0] <= 0 else 0.0,)),
+    "relu": (_row("relu", local_text=("1.0 if a <= 0 else 0.0",)),
              "relu passes the gradient on the wrong side: it flows where the input is positive"),
-    "sin": (_row("sin", local=lambda a, out: (-math.cos(a[0]),)),
-            "the sign of sin's derivative is wrong: it is +cos(x)"),
-    "cos": (_row("cos", local=lambda a, out: (math.sin(a[0]),)),
-            "the sign of cos's derivative is wrong: it is -sin(x)"),
-    "gelu": (_row("gelu", local=lambda a, out: (0.5 * (1.0 + math.erf(a[0] / math.sqrt(2.0))),)),
+    "sin": (_row("sin", local_text=("-math.cos(a)",)), "the sign of sin's derivative is wrong: it is +cos(x)"),
+    "cos": (_row("cos", local_text=("math.sin(a)",)), "the sign of cos's derivative is wrong: it is -sin(x)"),
+    "gelu": (_row("gelu", local_text=("0.5 * (1.0 + math.erf(a / math.sqrt(2.0)))",)),
              "gelu's derivative misses the x * pdf(x) term: it is Phi(x) + x * phi(x)"),
-    "max": (_row("max", local=lambda a, out: (1.0, 1.0)),
-            "max sends the gradient to both inputs; only the larger gets it"),
-    "add": (_row("add", local=lambda a, out: (1.0, -1.0)), "+ passes a negated gradient to its second operand"),
-    "div": (_primitive("div", lambda a, b: a / b, lambda a, out: (1.0 / a[1], a[0] / a[1] ** 2)),
-            "the sign of d(a/b)/db is wrong: it is -a/b**2"),
-    "sub": (_primitive("sub", lambda a, b: a - b, lambda a, out: (1.0, 1.0)),
-            "the sign of d(a-b)/db is wrong: it is -1"),
-    "neg": (_primitive("neg", lambda a: -a, lambda a, out: (1.0,)), "negation passes the gradient unchanged; it is -1"),
+    "max": (_row("max", local_text=("1.0", "1.0")), "max sends the gradient to both inputs; only the larger gets it"),
+    "add": (_row("add", local_text=("1.0", "-1.0")), "+ passes a negated gradient to its second operand"),
+    "div": (_primitive("div", "a / b", ("1.0 / b", "a / b ** 2")), "the sign of d(a/b)/db is wrong: it is -a/b**2"),
+    "sub": (_primitive("sub", "a - b", ("1.0", "1.0")), "the sign of d(a-b)/db is wrong: it is -1"),
+    "neg": (_primitive("neg", "-a", ("1.0",)), "negation passes the gradient unchanged; it is -1"),
 }
 
 _WRONG_FORWARD: dict[str, tuple[Faults, str]] = {
-    "rsub": (Faults(methods=(("__rsub__", lambda self, other: self + (-other)),)),
+    "rsub": (Faults(methods=(("__rsub__", "self + (-other)"),)),
              "2 - v computes v - 2: __rsub__ has its operands the wrong way round"),
-    "rtruediv": (Faults(methods=(("__rtruediv__", lambda self, other: self * (1.0 / other)),)),
+    "rtruediv": (Faults(methods=(("__rtruediv__", "self * (1.0 / other)"),)),
                  "2 / v computes v / 2: __rtruediv__ has its operands the wrong way round"),
-    "tanh": (_row("tanh", forward=lambda x: (math.exp(x) - 1) / (math.exp(x) + 1)),
+    "tanh": (_row("tanh", forward_text="(math.exp(a) - 1) / (math.exp(a) + 1)"),
              "tanh computes (e^x - 1)/(e^x + 1), which is tanh(x/2): the exponent must be 2x"),
-    "sigmoid": (_row("sigmoid", forward=lambda x: 1.0 / (1.0 + math.exp(min(x, 700.0)))),
+    "sigmoid": (_row("sigmoid", forward_text="1.0 / (1.0 + math.exp(min(a, 700.0)))"),
                 "sigmoid computes 1/(1 + e^x): the sign of the exponent is wrong"),
-    "gelu": (_row("gelu", forward=lambda x: 0.5 * x * (1 + math.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))),
+    "gelu": (_row("gelu", forward_text="0.5 * a * (1 + math.tanh(math.sqrt(2 / math.pi) * (a + 0.044715 * a ** 3)))"),
              "gelu uses the tanh approximation, not the exact x * Phi(x)"),
-    "log": (_row("log", forward=math.log10), "log computes log10; the natural logarithm is meant"),
+    "log": (_row("log", forward_text="math.log10(a)"), "log computes log10; the natural logarithm is meant"),
 }
 
 _NUMERICS: dict[str, tuple[Faults, str]] = {
-    "sigmoid": (_row("sigmoid", forward=lambda x: 1.0 / (1.0 + math.exp(-x))),
+    "sigmoid": (_row("sigmoid", forward_text="1.0 / (1.0 + math.exp(-a))"),
                 "sigmoid as 1/(1 + exp(-x)) overflows for large negative x; branch on the sign of x"),
-    "tanh": (_row("tanh", forward=lambda x: (math.exp(2 * x) - 1) / (math.exp(2 * x) + 1)),
+    "tanh": (_row("tanh", forward_text="(math.exp(2 * a) - 1) / (math.exp(2 * a) + 1)"),
              "tanh via exp(2x) overflows for large x; use math.tanh"),
 }
 
@@ -221,18 +155,18 @@ _NUMERICS: dict[str, tuple[Faults, str]] = {
 def _build_catalog() -> dict[str, Bug]:
     bugs: list[Bug] = [
         Bug("grad-overwrite", "= instead of += in every backward: a node used twice keeps only one path's gradient",
-            Faults(steps=tuple((n, stepper(OPS[n], accumulate=False)) for n in _PRIMITIVES)), True, family="overwrite"),
+            Faults(steps=tuple((n, Step(accumulate=False)) for n in _PRIMITIVES)), True, family="overwrite"),
         Bug("topo-revisit", "the topological sort has no visited set: a shared node runs its _backward once per path",
-            Faults(methods=(("backward", _backward(visited=False)),)), True, family="order"),
+            Faults(backward=Backward(visited=False)), True, family="order"),
         Bug("topo-order", "backward() runs the nodes in forward order: reverse the topological order",
-            Faults(methods=(("backward", _backward(reverse=False)),)), family="order"),
+            Faults(backward=Backward(reverse=False)), family="order"),
         Bug("no-seed-grad", "backward() does not set the output's grad to 1 first",
-            Faults(methods=(("backward", _backward(seed=False)),)), family="seed"),
+            Faults(backward=Backward(seed=False)), family="seed"),
         Bug("zeroes-on-backward", "backward() resets every grad first, so gradients do not accumulate across calls "
             "(micrograd and PyTorch accumulate): a semantics note, not a wrong gradient",
-            Faults(methods=(("backward", _backward(zero=True)),)), note_only=True, family="seed"),
+            Faults(backward=Backward(zero=True)), note_only=True, family="seed"),
         Bug("recursion-limit", "the topological sort is recursive: graphs deeper than about 1,000 nodes fail; "
-            "use an explicit stack", Faults(methods=(("backward", _backward(recursive=True)),)), family="order"),
+            "use an explicit stack", Faults(backward=Backward(recursive=True)), family="order"),
         Bug("timeout", "the submission ran past its time limit (an infinite loop?)", family="sandbox"),
         Bug("memory", "the submission ran out of memory", family="sandbox"),
         Bug("crash", "the submission's process died (sys.exit, os._exit, a fatal error)", family="sandbox"),
@@ -241,9 +175,9 @@ def _build_catalog() -> dict[str, Bug]:
         op = OPS[name]
         bugs.append(Bug(f"grad-overwrite:{name}", f"= instead of += in the backward of {op.symbol}: a node it reads "
                         "twice, or that is also read elsewhere, keeps only one path's gradient",
-                        Faults(steps=((name, stepper(op, accumulate=False)),)), True, family="overwrite"))
+                        Faults(steps=((name, Step(accumulate=False)),)), True, family="overwrite"))
         bugs.append(Bug(f"missing-chain:{name}", f"the backward of {op.symbol} does not multiply its local derivative "
-                        "by out.grad", Faults(steps=((name, stepper(op, chain=False)),)), family="chain"))
+                        "by out.grad", Faults(steps=((name, Step(chain=False)),)), family="chain"))
     for name, (faults, text) in _WRONG_LOCAL.items():
         bugs.append(Bug(f"wrong-local:{name}", text, faults, family="local"))
     for name, (faults, text) in _WRONG_FORWARD.items():
