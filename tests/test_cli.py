@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from gradcheck_lab.cli import main
+from gradcheck_lab.report.json_report import SCHEMA_PATH
 
 from .conftest import OVERWRITE, ROOT, STUDENT
 
@@ -34,16 +38,27 @@ def test_python_dash_m_on_the_shipped_cases(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert " 0 failed" in proc.stdout
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [
-        "report.csv", "report.json", "report.md", "summary.txt",
-    ]
+        "report.csv", "report.json", "report.md", "summary.txt", "training.csv",
+    ]  # no temporary file left behind: every report is written atomically
+    with (tmp_path / "training.csv").open() as f:
+        assert {r["case"] for r in csv.DictReader(f)} == {"descent-quadratic"}
+    data = json.loads((tmp_path / "report.json").read_text())
+    jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))
+    assert len(next(c for c in data["cases"] if c["training"])["training"]["exact"]["losses"]) == 101
 
 
-def test_overwrite_impl_exits_1_with_the_oracles_side_by_side(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+def _overwrite_impl(folder: Path) -> Path:
+    """The student engine with `=` instead of `+=` in the backward of + and *, as my_value.py."""
     text = STUDENT.read_text()
     for old, new in OVERWRITE.items():
         text = text.replace(old, new)
-    impl = tmp_path / "my_value.py"
+    impl = folder / "my_value.py"
     impl.write_text(text)
+    return impl
+
+
+def test_overwrite_impl_exits_1_with_the_oracles_side_by_side(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    impl = _overwrite_impl(tmp_path)
     code, out, _ = run_cli(str(ROOT / "cases" / "fan_out.toml"), "--impl", str(impl))
     assert code == 1
     assert "grad-mismatch" in out and "finite differences side with the symbolic value" in out
@@ -95,11 +110,7 @@ def test_tag_filter_and_student_impl(run_cli) -> None:  # type: ignore[no-untype
 
 
 def test_diagnose_names_the_bug_and_prints_a_pasteable_case(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = STUDENT.read_text()
-    for old, new in OVERWRITE.items():
-        text = text.replace(old, new)
-    impl = tmp_path / "my_value.py"
-    impl.write_text(text)
+    impl = _overwrite_impl(tmp_path)
     assert main(["diagnose", str(impl)]) == 1
     out = capsys.readouterr().out
     assert "grad-overwrite:add: = instead of += in the backward of +" in out
@@ -109,3 +120,35 @@ def test_diagnose_names_the_bug_and_prints_a_pasteable_case(tmp_path: Path, caps
     reference.write_text("from gradcheck_lab import Value\n")
     assert main(["diagnose", str(reference), "--no-counterexample"]) == 0
     assert "no known bug found" in capsys.readouterr().out
+
+
+def test_check_diagnose_prints_the_diagnosis_after_the_cases_and_reports_it(  # type: ignore[no-untyped-def]
+    tmp_path: Path, run_cli
+) -> None:
+    impl = _overwrite_impl(tmp_path)
+    code, out, _ = run_cli(f"{ROOT / 'cases' / 'ops.toml'}::exp-alone", "--impl", str(impl),
+                           "--samples", "0", "--diagnose")
+    assert code == 1  # the one case passes (no node is read twice there), but the probes find the bug
+    assert "1 cases: 1 ok" in out
+    diagnosis = out[out.index("1 cases: 1 ok"):]
+    assert "grad-overwrite:add: = instead of += in the backward of +" in diagnosis
+    assert "reuse:add" in diagnosis and "the bug predicts" in diagnosis
+    assert 'source = "L = x + x"' in diagnosis and diagnosis.index("L = x + x") < diagnosis.index("reports: ")
+    data = json.loads((tmp_path / "reports" / "report.json").read_text())
+    jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))
+    assert data["exit_code"] == 1 and data["cases"][0]["verdict"] == "ok"
+    assert any(d["code"].startswith("grad-overwrite") for d in data["diagnosis"])
+    assert data["counterexample"]["source"] == "L = x + x"
+    md = (tmp_path / "reports" / "report.md").read_text()
+    assert "## Diagnosis" in md and "`grad-overwrite:add`" in md
+
+
+def test_check_diagnose_on_the_reference_engine_has_nothing_to_diagnose(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run_cli(f"{ROOT / 'cases' / 'worked_examples.toml'}::log-sin-product", "--samples", "0",
+                           "--diagnose", "-q")
+    assert code == 0 and out.splitlines()[-1] == "diagnosis: no known bug"
+    data = json.loads((tmp_path / "reports" / "report.json").read_text())
+    assert (data["diagnosis"], data["counterexample"]) == ([], None)
+    code, out, _ = run_cli(f"{ROOT / 'cases' / 'worked_examples.toml'}::log-sin-product", "--samples", "0",
+                           "--diagnose")
+    assert code == 0 and "reference engine): nothing to diagnose" in out and "--impl FILE" in out

@@ -1,11 +1,20 @@
-"""``check``: judge a Value implementation on case files (the default subcommand)."""
+"""``check``: judge a Value implementation on case files (the default subcommand).
+
+``--diagnose`` then runs the bug catalog's probes and the minimal-counterexample search
+on it (as the ``diagnose`` subcommand does), prints what they find after the cases, and
+adds it to ``report.md`` and ``report.json``.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import GradcheckError
+
+if TYPE_CHECKING:
+    from ..diagnose.findings import Findings
 
 __all__ = ["add_parser", "run"]
 
@@ -25,7 +34,35 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--no-cache", action="store_true", help="compute every answer key afresh, store none")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the totals line")
     p.add_argument("--html", action="store_true", help="also write index.html: every case, its graph and walk-through")
+    p.add_argument("--diagnose", action="store_true",
+                   help="also name the implementation's bugs (catalog probes) and find a minimal counterexample")
     p.set_defaults(run=run)
+
+
+REFERENCE = "gradcheck_lab.Value (reference engine)"
+
+
+def _diagnose(value_class: Any, implementation: str, *, reference: bool, cache: Path | None) -> tuple[Findings, str]:
+    """The findings on ``value_class`` and their text. The ``reference`` engine is what the
+    probes and the search compare against: its probes still run (they hold it to the
+    catalog's own correct engine) but no counterexample is searched, and the text says so.
+    ``cache``: the answer keys' folder, which keeps the catalog's predictions too."""
+    from ..diagnose.findings import find_bugs
+    from .diagnose import findings_text
+
+    found = find_bugs(value_class, counterexample=not reference, cache_dir=cache)
+    text = findings_text(found, implementation)
+    if reference and not found.found:
+        text = (f"{implementation}: nothing to diagnose: it is the engine the probes compare against "
+                "(give --impl FILE to diagnose yours)\n")
+    return found, text
+
+
+def _codes_line(found: Findings) -> str:
+    """The diagnosis in a few words, for ``--quiet``."""
+    if found.codes:
+        return ", ".join(found.codes)
+    return "a disagreement no known bug explains" if found.found else "no known bug"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from ..executors import InProcessExecutor
     from ..harness import check_cases
     from ..report import write_reports
+    from ..report.json_report import exit_code
     from ..report.text import summary_text
 
     if args.samples < 0:
@@ -45,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         from ..engine import Value as value_class
 
-        implementation = "gradcheck_lab.Value (reference engine)"
+        implementation = REFERENCE
     cases, errors = collect_cases(args.cases)
     if args.tag:
         cases = [c for c in cases if set(args.tag) & set(c.tags)]
@@ -56,14 +94,20 @@ def run(args: argparse.Namespace) -> int:
         cases, InProcessExecutor(value_class), errors=errors, implementation=implementation,
         samples=args.samples, seed=args.seed, answer_keys=AnswerKeys(cache),
     )
-    paths = write_reports(run, args.report_dir)
+    found, diagnosis = (_diagnose(value_class, implementation, reference=not args.impl, cache=cache)
+                        if args.diagnose else (None, ""))
+    paths = write_reports(run, args.report_dir, found)
     if args.html:
         from ..report.html import write_html
 
         paths.append(write_html(run, args.report_dir))
     if args.quiet:
         print(summary_text(run).rstrip().splitlines()[-1])
+        if found is not None:
+            print(f"diagnosis: {_codes_line(found)}")
     else:
         print(summary_text(run), end="")
+        if found is not None:
+            print(f"\nDiagnosis\n\n{diagnosis}", end="")
         print(f"reports: {', '.join(str(p) for p in paths)}")
-    return run.exit_code
+    return exit_code(run, found)

@@ -1,17 +1,21 @@
 """``diagnose``: name the bugs of a Value implementation, with evidence and a minimal counterexample.
 
     python -m gradcheck_lab diagnose my_value.py
+
+:func:`findings_text` is what it prints; ``check --diagnose`` prints the same after its cases.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
+from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
-__all__ = ["add_parser", "run"]
+if TYPE_CHECKING:
+    from ..diagnose.findings import Findings
+
+__all__ = ["add_parser", "findings_text", "run"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -24,32 +28,41 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..diagnose import diagnose, observe_probes
-    from ..diagnose.counterexample import minimal_counterexample
-    from ..executors import InProcessExecutor
-    from ..implementations import load_value_class
+def findings_text(found: Findings, subject: str) -> str:
+    """Each code with its explanation and evidence table, the unexplained probes, and the
+    minimal counterexample as a ``[[case]]`` to paste; ``subject`` names the implementation.
 
-    value_class = load_value_class(args.impl)
-    with contextlib.redirect_stdout(io.StringIO()):  # what the implementation prints is not ours to show
-        result = diagnose(observe_probes(value_class))
-        found = None if args.no_counterexample else minimal_counterexample(InProcessExecutor(value_class))
+    >>> from gradcheck_lab.diagnose import Diagnosis
+    >>> from gradcheck_lab.diagnose.findings import Findings
+    >>> findings_text(Findings(Diagnosis()), "my_value.py")
+    'my_value.py: no known bug found by the probes\\n'
+    """
+    result = found.diagnosis
+    out: list[str] = []
     if not result.codes and not result.unexplained:
-        print(f"{args.impl}: no known bug found by the probes")
+        out.append(f"{subject}: no known bug found by the probes")
     for code in result.codes:
-        print(f"{code}: {result.explanations()[code]}")
+        out.append(f"{code}: {result.explanations()[code]}")
         rows = [[e.probe, e.source, ", ".join(f"{k}={v:g}" for k, v in e.point.items()), e.expected, e.got, e.predicted]
                 for e in result.evidence.get(code, [])[:4]]
         if rows:
-            headers = ["probe", "source", "point", "expected", "got", "the bug predicts"]
-            print(tabulate(rows, headers, tablefmt="simple"))
-        print()
+            out.append(tabulate(rows, ["probe", "source", "point", "expected", "got", "the bug predicts"],
+                                tablefmt="simple"))
+        out.append("")
     if result.unexplained:
-        print("Not explained by any known bug:")
         rows = [[e.probe, e.source, e.expected, e.got] for e in result.unexplained]
-        print(tabulate(rows, ["probe", "source", "expected", "got"], tablefmt="simple"))
-        print()
-    if found is not None:
-        print(f"Smallest disagreement found ({found.nodes} nodes): paste into a case file and rerun")
-        print(found.as_case())
-    return 1 if result.codes or result.unexplained or found is not None else 0
+        out += ["Not explained by any known bug:", tabulate(rows, ["probe", "source", "expected", "got"],
+                                                            tablefmt="simple"), ""]
+    if found.counterexample is not None:
+        out += [f"Smallest disagreement found ({found.counterexample.nodes} nodes): paste into a case file and rerun",
+                found.counterexample.as_case()]
+    return "\n".join(out) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..diagnose.findings import find_bugs
+    from ..implementations import load_value_class
+
+    found = find_bugs(load_value_class(args.impl), counterexample=not args.no_counterexample)
+    print(findings_text(found, args.impl), end="")
+    return 1 if found.found else 0

@@ -1,7 +1,10 @@
 """``report.json``: every number of a run. Its schema: ``report.schema.json`` beside this file.
 
 Non-finite numbers are written as null (JSON has no NaN); ``schema_version`` changes
-whenever a field changes meaning or goes away.
+whenever a field changes meaning or goes away (new fields keep it). A training case's
+``training`` holds both descents step by step, as columns ready to plot: ``losses[k]``
+and ``params[name][k]`` are the loss and a parameter before step ``k + 1``. With
+``check --diagnose`` the run also carries ``diagnosis``, ``unexplained`` and ``counterexample``.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..compare import NodeCheck, PointCheck
 from ..program import Program
+from ..training import RTOL, Training, Trajectory
 from .tables import rerun_command, totals_line
 
 if TYPE_CHECKING:
+    from ..diagnose.findings import Findings
     from ..harness import CaseResult, Run
 
-__all__ = ["SCHEMA_PATH", "SCHEMA_VERSION", "json_text", "run_to_json"]
+__all__ = ["SCHEMA_PATH", "SCHEMA_VERSION", "exit_code", "json_text", "run_to_json", "training_to_json"]
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
@@ -48,6 +53,32 @@ def _point(p: PointCheck, ops: list[str], program: Program) -> dict[str, Any]:
     }
 
 
+def _trajectory(t: Trajectory, names: list[str]) -> dict[str, Any]:
+    return {
+        "losses": [_num(x) for x in t.losses],
+        "params": {x: [_num(p.get(x)) for p in t.params] for x in names},
+        "error": t.error, "error_kind": t.error_kind,
+    }
+
+
+def training_to_json(t: Training) -> dict[str, Any]:
+    """Both descents of a training case, as columns: ``implementation.losses[k]`` beside
+    ``exact.losses[k]``, ``params[name][k]`` likewise; ``parted_at`` the first step apart.
+
+    >>> from gradcheck_lab.training import Training, Trajectory
+    >>> exact = Trajectory([{"w": 2.0}, {"w": 1.8}], [2.0, 1.62])
+    >>> t = training_to_json(Training(1, 0.1, exact, Trajectory([{"w": 2.0}, {"w": 1.9}], [2.0, 1.805]), 1))
+    >>> t["implementation"]["params"], t["exact"]["losses"], t["parted_at"], t["verdict"]
+    ({'w': [2.0, 1.9]}, [2.0, 1.62], 1, 'grad-mismatch')
+    """
+    names = list(dict.fromkeys(x for traj in (t.exact, t.implementation) for p in traj.params for x in p))
+    return {
+        "steps": t.steps, "lr": t.lr, "rtol": RTOL, "verdict": t.verdict, "parted_at": t.parted_at,
+        "summary": t.summary, "parameters": names,
+        "implementation": _trajectory(t.implementation, names), "exact": _trajectory(t.exact, names),
+    }
+
+
 def _case(r: CaseResult, run: Run) -> dict[str, Any]:
     c = r.case
     ops = [n.op for n in c.program.nodes]
@@ -57,18 +88,30 @@ def _case(r: CaseResult, run: Run) -> dict[str, Any]:
         "verdict": r.verdict, "nodes_checked": r.nodes_checked, "worst_error": _num(r.worst_error),
         "seconds": r.seconds, "notes": r.notes, "expect_errors": [str(e) for e in r.expect_errors],
         "points": [_point(p, ops, c.program) for p in r.points],
+        "training": None if r.training is None else training_to_json(r.training),
     }
 
 
-def run_to_json(run: Run) -> dict[str, Any]:
-    return {
+def exit_code(run: Run, findings: Findings | None = None) -> int:
+    """The run's exit status, raised to 1 when the diagnosis found a bug that no case showed.
+
+    A run with input errors keeps its 2; a clean run becomes 1 if the probes or the
+    counterexample search disagree with the truth.
+    """
+    return max(run.exit_code, 1 if findings is not None and findings.found else 0)
+
+
+def run_to_json(run: Run, findings: Findings | None = None) -> dict[str, Any]:
+    """The run as JSON data; ``findings`` (``check --diagnose``) adds ``diagnosis``,
+    ``unexplained`` and ``counterexample``."""
+    data = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "gradcheck_lab", "version": __version__},
         "implementation": run.implementation,
         "seed": run.seed,
         "samples": run.samples,
         "unit_roundoff": run.unit_roundoff,
-        "exit_code": run.exit_code,
+        "exit_code": exit_code(run, findings),
         "seconds": run.seconds,
         "totals": totals_line(run),
         "errors": [
@@ -76,7 +119,9 @@ def run_to_json(run: Run) -> dict[str, Any]:
         ],
         "cases": [_case(r, run) for r in run.results],
     }
+    return data if findings is None else {**data, **findings.to_json()}
 
 
-def json_text(run: Run) -> str:
-    return json.dumps(run_to_json(run), allow_nan=False) + "\n"  # no indent: the C encoder, 5x faster
+def json_text(run: Run, findings: Findings | None = None) -> str:
+    """``report.json``'s text: :func:`run_to_json` on one line."""
+    return json.dumps(run_to_json(run, findings), allow_nan=False) + "\n"  # no indent: the C encoder, 5x faster

@@ -1,4 +1,6 @@
-"""``report.md``: a GitHub summary table, then one table per case and point."""
+"""``report.md``: a GitHub summary table, the diagnosis (``check --diagnose``), then one
+table per case and point; a training case says how its descent went and where to find
+every step."""
 
 from __future__ import annotations
 
@@ -12,22 +14,46 @@ from .text import run_header
 from .walkthrough import case_walk, walkthrough_markdown
 
 if TYPE_CHECKING:
-    from ..harness import Run
+    from ..diagnose.findings import Findings
+    from ..harness import CaseResult, Run
 
-__all__ = ["markdown_text"]
+__all__ = ["diagnosis_markdown", "markdown_text"]
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def markdown_text(run: Run) -> str:
+def diagnosis_markdown(found: Findings, implementation: str) -> list[str]:
+    """The diagnosis as the grading reports show it: each code, its explanation and
+    evidence table, the unexplained probes, the minimal counterexample as a ``[[case]]``."""
+    from ..grading import SubmissionGrade
+    from .grades import diagnosis_lines
+
+    data = found.to_json()
+    example = found.counterexample.as_case() if found.counterexample else ""
+    shown = SubmissionGrade(implementation, implementation, "", "", 0.0, 0.0, "", diagnosis=data["diagnosis"],
+                            unexplained=data["unexplained"], counterexample=example)
+    return diagnosis_lines(shown) or [f"No known bug found by the probes in `{implementation}`."]
+
+
+def _training_lines(r: CaseResult) -> list[str]:
+    if r.training is None:
+        return []
+    said = r.training.summary in r.notes
+    return [*([] if said else [f"- {r.training.summary}"]),
+            "- every step of both descents: `training` in `report.json` (and `training.csv` from `check`)"]
+
+
+def markdown_text(run: Run, findings: Findings | None = None) -> str:
     out = ["# gradcheck_lab report", "", *(f"- {line}" for line in run_header(run).splitlines()),
            f"- {totals_line(run)}", "", "## Summary", "",
            tabulate(summary_rows(run.results), SUMMARY_HEADERS, tablefmt="github", disable_numparse=True)]
     errors = [*run.errors, *(e for r in run.results for e in r.expect_errors)]
     if errors:
         out += ["", "## Case-file errors", "", *(f"- `{e}`" for e in errors)]
+    if findings is not None:
+        out += ["", "## Diagnosis", "", *diagnosis_markdown(findings, run.implementation)]
     for r in run.results:
         out += ["", f"## {r.case.name}: {r.verdict}", ""]
         if r.case.about:
@@ -36,6 +62,7 @@ def markdown_text(run: Run) -> str:
         if r.verdict in FAILURES:
             out += ["", f"Rerun just this case: `{rerun_command(r, run)}`"]
         out += [f"- {note}" for note in r.notes]
+        out += _training_lines(r)
         for p in r.points:
             out += ["", f"### {point_title(p)}: {p.verdict}"]
             if p.message:
