@@ -18,7 +18,7 @@ graph of a million nodes is fine (micrograd's recursive sort stops near 1,000).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from typing import Any
 
 from .ops import OPS, REFLECTED, Op, compile_rule
 
@@ -41,8 +41,6 @@ class Value:
     _op: str
     label: str
     _step: Callable[[Value], None] | None
-    _rows: ClassVar[dict[str, Op]]  #: op name -> row: the forward each op uses
-    _steps: ClassVar[dict[str, Callable[[Value], None]]]  #: op name -> its chain-rule step
     _const: tuple[float, ...]
 
     def __init__(self, data: Any, _children: Iterable[Value] = (), _op: str = "", label: str = "") -> None:
@@ -150,20 +148,16 @@ def stepper(op: Op) -> Callable[[Value], None]:
     return step_binary
 
 
-def _method(cls: type[Value], name: str) -> Callable[..., Value]:
-    """The method of ``cls`` for primitive ``name``: forward, record operands and step.
-
-    Closures over the class's own row and step, so a variant's methods use its faults.
-    """
-    op, step = cls._rows[name], cls._steps[name]
-    forward, symbol = op.forward, op.symbol
+def _method(op: Op) -> Callable[..., Value]:
+    """The method of primitive ``op``: forward, record the operands and the chain-rule step."""
+    step, forward, symbol = stepper(op), op.forward, op.symbol
     assert forward is not None
     if op.constant_exponent:
 
         def power(self: Value, k: float) -> Value:
             if isinstance(k, Value):
                 raise TypeError("Value ** Value is not supported: the exponent must be a number")
-            out = cls(forward(self.data, k), (self,), f"{symbol}{k}")
+            out = Value(forward(self.data, k), (self,), f"{symbol}{k}")
             out._step, out._const = step, (k,)
             return out
 
@@ -171,7 +165,7 @@ def _method(cls: type[Value], name: str) -> Callable[..., Value]:
     if op.arity == 1:
 
         def unary(self: Value) -> Value:
-            out = cls(forward(self.data), (self,), symbol)
+            out = Value(forward(self.data), (self,), symbol)
             out._step = step
             return out
 
@@ -179,25 +173,20 @@ def _method(cls: type[Value], name: str) -> Callable[..., Value]:
 
     def binary(self: Value, other: Any) -> Value:
         if not isinstance(other, Value):
-            other = cls(other)
-        out = cls(forward(self.data, other.data), (self, other), symbol)
+            other = Value(other)
+        out = Value(forward(self.data, other.data), (self, other), symbol)
         out._step = step
         return out
 
     return binary
 
 
-def _install(cls: type[Value]) -> None:
-    """Give ``cls`` a method per row of its table: primitives, composites, reflected forms."""
-    for name, op in cls._rows.items():
-        if op.compose is not None:
-            setattr(cls, op.method, op.compose)
-        else:
-            setattr(cls, op.method, _method(cls, name))
+def _install() -> None:
+    """Give ``Value`` a method per row of the table: primitives, composites, reflected forms."""
+    for op in OPS.values():
+        setattr(Value, op.method, op.compose if op.compose is not None else _method(op))
     for method, text in REFLECTED.items():
-        setattr(cls, method, compile_rule(("self", "other"), text))
+        setattr(Value, method, compile_rule(("self", "other"), text))
 
 
-Value._rows = dict(OPS)
-Value._steps = {op.name: stepper(op) for op in OPS.values() if op.primitive}
-_install(Value)
+_install()
