@@ -89,3 +89,18 @@ def test_a_folder_of_catalog_files_graded_in_the_sandbox(tmp_path: Path) -> None
     assert {g.id: g.verdict for g in result.grades if g.verdict in HOSTILE} == {c: c for c in HOSTILE}
     report = (tmp_path / "reports" / "submissions" / "grad-overwrite_add" / "report.md").read_text()
     assert "[[case]]" in report and 'source = "L = x + x"' in report
+
+
+def test_the_diagnose_command_lists_and_writes_the_catalog(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gradcheck_lab.cli import main
+
+    assert main(["diagnose", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(code in listed for code in CATALOG)
+    assert main(["diagnose", "--write-bugs", str(tmp_path), "--codes", "wrong-local:exp", "crash"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["correct.py", "crash.py", "wrong-local_exp.py"]
+    capsys.readouterr()
+    assert main(["diagnose", str(tmp_path / "wrong-local_exp.py"), "--no-counterexample"]) == 1
+    assert capsys.readouterr().out.startswith("wrong-local:exp: exp's derivative uses its input")
+    assert main(["diagnose", "--write-bugs", str(tmp_path), "--codes", "no-such-bug"]) == 2
+    assert "no such code: no-such-bug" in capsys.readouterr().err

@@ -1,6 +1,8 @@
 """``diagnose``: name the bugs of a Value implementation, with evidence and a minimal counterexample.
 
     python -m gradcheck_lab diagnose my_value.py
+    python -m gradcheck_lab diagnose --list
+    python -m gradcheck_lab diagnose --write-bugs DIR [--codes CODE ...]
 
 :func:`findings_text` is what it prints; ``check --diagnose`` prints the same after its cases.
 """
@@ -8,6 +10,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tabulate import tabulate
@@ -15,7 +20,7 @@ from tabulate import tabulate
 if TYPE_CHECKING:
     from ..diagnose.findings import Findings
 
-__all__ = ["add_parser", "findings_text", "run"]
+__all__ = ["add_parser", "catalog_text", "findings_text", "run", "write_bugs"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -23,8 +28,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "diagnose", help="name the bugs of a Value implementation (codes, evidence, minimal counterexample)",
         description="Run the probes on a Value implementation and name its bugs from the catalog.",
     )
-    p.add_argument("impl", metavar="FILE", help="a .py file defining class Value (runs in this process)")
+    p.add_argument("impl", metavar="FILE", nargs="?", help="a .py file defining class Value (runs in this process)")
     p.add_argument("--no-counterexample", action="store_true", help="skip the search for a minimal counterexample")
+    p.add_argument("--list", action="store_true", help="list the bug catalog: every code and what it means")
+    p.add_argument("--write-bugs", metavar="DIR",
+                   help="write each catalog bug out as the student file that has it (CODE.py), and correct.py")
+    p.add_argument("--codes", nargs="+", metavar="CODE", help="with --write-bugs: only these codes (default: all)")
     p.set_defaults(run=run)
 
 
@@ -59,9 +68,52 @@ def findings_text(found: Findings, subject: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def catalog_text() -> str:
+    """The bug catalog as a table: code, family, what it means.
+
+    >>> "grad-overwrite:add" in catalog_text()
+    True
+    """
+    from ..diagnose import CATALOG
+
+    rows = [[b.code, b.family, b.explanation] for b in CATALOG.values()]
+    return tabulate(rows, ["code", "family", "what it means"], tablefmt="simple", maxcolwidths=[None, None, 90]) + "\n"
+
+
+def write_bugs(folder: Path, codes: Sequence[str]) -> list[Path]:
+    """Each of ``codes`` written out as ``folder/CODE.py`` (``:`` as ``_``), plus ``correct.py``."""
+    from ..atomic import write_text
+    from ..diagnose.catalog import submission_source
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for code in ("", *codes):
+        path = folder / f"{code.replace(':', '_') or 'correct'}.py"
+        write_text(path, submission_source([code] if code else []))
+        written.append(path)
+    return written
+
+
 def run(args: argparse.Namespace) -> int:
+    from ..diagnose import CATALOG
     from ..diagnose.findings import find_bugs
     from ..implementations import load_value_class
+
+    if args.list:
+        print(catalog_text(), end="")
+        return 0
+    if args.write_bugs:
+        unknown = sorted(set(args.codes or ()) - set(CATALOG))
+        if unknown:
+            print(f"error: no such code: {', '.join(unknown)} (see diagnose --list)", file=sys.stderr)
+            return 2
+        written = write_bugs(Path(args.write_bugs), args.codes or list(CATALOG))
+        print(f"wrote {len(written)} files to {args.write_bugs} (grade them: python -m gradcheck_lab grade "
+              f"{args.write_bugs})")
+        return 0
+    if args.impl is None:
+        print("error: give a FILE to diagnose, or --list, or --write-bugs DIR", file=sys.stderr)
+        return 2
 
     found = find_bugs(load_value_class(args.impl), counterexample=not args.no_counterexample)
     print(findings_text(found, args.impl), end="")
