@@ -1,10 +1,22 @@
-"""The smallest expression where an implementation disagrees with the truth.
+"""The smallest program where an implementation disagrees with the truth.
 
-Hypothesis searches random expressions over x and y (every op of the table) and random
-points, and shrinks the first disagreement it finds to a minimal one: for ``=`` instead
-of ``+=`` in the backward of ``+``, ``L = x + x``. The search compares against the
-reference engine (held to SymPy by the test suite) so it needs no SymPy per example;
-the result is printed as a case to paste into a case file.
+Hypothesis searches random straight-line programs over x and y (every op of the table;
+later lines may reuse earlier results, so nodes get shared: see :mod:`.strategies`) at
+points inside every op's domain and clear of every kink (now and then at ±1000, where
+naive sigmoid and tanh formulas overflow), and shrinks the first disagreement it finds;
+a greedy pass then bypasses nodes while the disagreement stays, so the case has few
+nodes. For ``=`` instead of ``+=`` in the backward of ``+``: ``L = x + x``; in the
+backward of exp: ``L = exp(x) + x``; for a topological sort without a visited set, a
+diamond: ``a = x + x`` then ``L = a + x + a``. The search compares against the reference
+engine (held to SymPy by the test suite), so it needs no SymPy per example; the result
+is printed as a case to paste into a case file, and ``check`` on it shows the disagreement.
+
+:func:`counterexample_for` searches a catalog bug's own engine, drawing the ops its code
+names more often (``grad-overwrite:exp``: exp). Every simulated bug gets one but three:
+``zeroes-on-backward`` (a note, visible only on a second backward() call),
+``recursion-limit`` (needs a graph over 1,000 deep) and ``no-seed-grad`` (the harness
+seeds the output's grad by hand when backward() leaves it at 0, and says so in a note:
+no case shows a wrong number; the catalog's probes name it).
 
 >>> from gradcheck_lab.diagnose import CATALOG
 >>> from gradcheck_lab.executors import InProcessExecutor
@@ -15,27 +27,39 @@ the result is printed as a case to paste into a case file.
 
 from __future__ import annotations
 
-import ast
+import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
 from hypothesis import HealthCheck, Phase, find, settings
-from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
 from ..cases import parse_source
 from ..engine import Value
 from ..errors import CaseError
 from ..executors import Executor, InProcessExecutor, Observation, observe
+from ..finite_diff import kink_distances
+from ..ops import OPS
 from ..program import Program
-from .strategies import expressions
+from .strategies import (
+    EXTREME,
+    Step,
+    input_ranges,
+    programs_and_points,
+    reads,
+    render,
+    simple_values,
+    smaller,
+    substitute,
+)
 
-__all__ = ["Counterexample", "confirm", "counterexample_for", "minimal_counterexample"]
+__all__ = ["Counterexample", "confirm", "counterexample_for", "focus_of", "minimal_counterexample"]
 
 _INPUTS = ("x", "y")
-_POINTS = st.fixed_dictionaries({x: st.integers(-20, 20).map(lambda v: v / 10) for x in _INPUTS})
+_MAX_STEPS = 6  #: assignments per program: a diamond needs three
+_KINK_MARGIN = 1e-3  #: points keep this far from relu(0) and max ties (as the harness's random points)
 
 
 @dataclass(frozen=True)
@@ -49,10 +73,37 @@ class Counterexample:
     got: str
 
     def as_case(self, name: str = "counterexample") -> str:
-        """A ``[[case]]`` table to paste into a case file and rerun."""
+        """A ``[[case]]`` table to paste into a case file and rerun (a source of several
+        lines as a multi-line string).
+
+        >>> print(Counterexample("L = x + x", {"x": 0.5}, 2, "x.grad = 2", "x.grad = 1.0").as_case())
+        [[case]]
+        name = "counterexample"
+        about = "found by gradcheck_lab: x.grad = 1.0; the truth: x.grad = 2"
+        source = "L = x + x"
+        points = [{x = 0.5}]
+        tags = ["counterexample"]
+        <BLANKLINE>
+        """
         point = ", ".join(f"{k} = {v!r}" for k, v in self.point.items())
-        return (f'[[case]]\nname = "{name}"\nabout = "found by gradcheck_lab: {self.got}; the truth: {self.expected}"\n'
-                f'source = "{self.source}"\npoints = [{{{point}}}]\ntags = ["counterexample"]\n')
+        about = f"found by gradcheck_lab: {self.got}; the truth: {self.expected}"
+        return (f"[[case]]\nname = {_toml_string(name)}\nabout = {_toml_string(about)}\n"
+                f"source = {_toml_source(self.source)}\npoints = [{{{point}}}]\ntags = [\"counterexample\"]\n")
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's, but for DEL).
+
+    >>> print(_toml_string('say "hi"\\n'))
+    "say \\"hi\\"\\n"
+    """
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _toml_source(source: str) -> str:
+    """One line as a basic string; several, plain, as a multi-line string a line each."""
+    plain = all(line.isprintable() for line in source.split("\n")) and not any(c in source for c in '"\\')
+    return f'"""\n{source}\n"""' if "\n" in source and plain else _toml_string(source)
 
 
 def _disagreement(mine: Observation, truth: Observation, program: Program, rel: float) -> tuple[str, str] | None:
@@ -70,44 +121,126 @@ def _disagreement(mine: Observation, truth: Observation, program: Program, rel: 
     return None
 
 
-def minimal_counterexample(executor: Executor, *, max_examples: int = 400, rel: float = 1e-6) -> Counterexample | None:
-    """Search and shrink; None when no disagreement turns up in ``max_examples`` tries."""
-    leaves = st.sampled_from((*_INPUTS, "2", "0.5"))
-    sources = expressions(leaves, max_leaves=6).map(lambda e: "L = " + ast.unparse(ast.parse(e)))
-    cache: dict[tuple[str, tuple[float, ...]], tuple[str, str] | None] = {}
+def _usable(program: Program, point: Mapping[str, float]) -> bool:
+    """Inside every op's domain and clear of every kink: where ``check`` judges gradients."""
+    distances = kink_distances(program, point)
+    return distances is not None and all(abs(d) > _KINK_MARGIN for d in distances)
 
-    def fails(example: tuple[str, Mapping[str, float]]) -> bool:
-        source, values = example
-        try:
-            program = parse_source(source)
-        except CaseError:
-            return False
-        point = {x: values[x] for x in program.inputs}
-        key = (source, tuple(point.values()))
-        if key not in cache:
-            truth = observe(Value, program, point)
-            mine = executor.execute(program, [point], []).observations[0]
-            cache[key] = _disagreement(mine, truth, program, rel)
-        return cache[key] is not None
 
+Example = tuple[tuple[Step, ...], dict[str, float]]
+
+
+def _search(fails: Callable[[Example], bool], max_examples: int, focus: tuple[str, ...]) -> Example | None:
     try:
-        source, values = find(
-            st.tuples(sources, _POINTS), fails,
+        found: Example = find(
+            programs_and_points(_INPUTS, _MAX_STEPS, focus), fails,
             settings=settings(max_examples=max_examples, database=None, deadline=None, derandomize=True,
                               phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck)),
         )
     except NoSuchExample:
         return None
-    program = parse_source(source)
-    point = {x: values[x] for x in program.inputs}
-    expected, got = cache[(source, tuple(point.values()))] or ("", "")
-    return Counterexample(source, point, len(program.nodes), expected, got)
+    return found
+
+
+def _nearby(point: Mapping[str, float], ranges: Mapping[str, tuple[float, float]]) -> list[dict[str, float]]:
+    """``point`` (each input kept inside ``ranges``), then each input moved to one of its
+    six simplest values or to ±0.5, ±1, ±1.5, ±2 or ±EXTREME, the others kept."""
+    base = {x: point[x] if ranges[x][0] <= point[x] <= ranges[x][1] or abs(point[x]) == EXTREME
+            else simple_values(*ranges[x])[0] for x in ranges}
+    values = {x: simple_values(*ranges[x]) for x in ranges}
+    moved = [{**base, x: v} for x in ranges for v in dict.fromkeys(values[x][:6] + values[x][9::10]) if v != base[x]]
+    return [base, *moved]
+
+
+def _fewer_nodes(example: Example, fails: Callable[[Example], bool], nodes: Callable[[Example], int]) -> Example:
+    """Greedily the smallest program near ``example`` that still fails: Hypothesis shrinks
+    the program and the point one at a time, so ``sigmoid(sigmoid(x))`` at x = 0 stays
+    there though ``sigmoid(x)`` at x = 0.1 fails too. Then the simplest point, input by input."""
+    steps, point = example
+    improved = True
+    while improved:
+        improved = False
+        for candidate in smaller(steps, _INPUTS):
+            ranges = input_ranges(candidate, _INPUTS)
+            moved = next((p for p in _nearby(point, ranges) if fails((candidate, p))), None)
+            if moved is not None and nodes((candidate, moved)) < nodes((steps, point)):
+                steps, point, improved = candidate, moved, True
+                break
+    first, *others = _INPUTS
+    for x in others:  # a program of one input reads the first
+        renamed = substitute(steps, x, first), {first: point[x]}
+        if first not in reads(steps) and x in reads(steps) and fails(renamed):
+            steps, point = renamed
+    ranges = input_ranges(steps, _INPUTS)
+    for x in _INPUTS:
+        simplest = next(v for v in [*simple_values(*ranges[x]), point.get(x, 0.0)] if fails((steps, {**point, x: v})))
+        point = {**point, x: simplest}
+    return steps, point
+
+
+def minimal_counterexample(executor: Executor, *, max_examples: int = 400, rel: float = 1e-6,
+                           focus: tuple[str, ...] = ()) -> Counterexample | None:
+    """Search and shrink to the fewest nodes; None when no disagreement turns up in
+    ``max_examples`` tries. ``focus``: ops of the table to draw more often (those a
+    known bug is in)."""
+    seen: dict[tuple[str, tuple[float, ...]], tuple[str, str] | None] = {}
+
+    def judge(example: Example) -> tuple[Program, dict[str, float], tuple[str, str] | None] | None:
+        source = render(example[0])
+        try:
+            program = parse_source(source)
+        except CaseError:
+            return None
+        point = {x: example[1][x] for x in program.inputs}
+        key = (source, tuple(point.values()))
+        if key not in seen:
+            seen[key] = None
+            if _usable(program, point):
+                truth = observe(Value, program, point)
+                mine = executor.execute(program, [point], []).observations[0]
+                seen[key] = _disagreement(mine, truth, program, rel)
+        return program, point, seen[key]
+
+    def fails(example: Example) -> bool:
+        judged = judge(example)
+        return judged is not None and judged[2] is not None
+
+    def nodes(example: Example) -> int:
+        judged = judge(example)
+        return len(judged[0].nodes) if judged else 1 << 30
+
+    found = _search(fails, max_examples, focus)
+    if found is None:
+        return None
+    steps, values = _fewer_nodes((found[0], dict(found[1])), fails, nodes)
+    judged = judge((steps, values))
+    assert judged is not None
+    program, point, differs = judged
+    assert differs is not None, "the smaller example fails too"
+    return Counterexample(render(steps), point, len(program.nodes), *differs)
+
+
+def focus_of(codes: tuple[str, ...]) -> tuple[str, ...]:
+    """The ops of the table that catalog codes name (a reflected operator: its op).
+
+    >>> focus_of(("grad-overwrite:exp", "forward:rsub", "topo-revisit", "wrong-local:exp"))
+    ('exp', 'sub')
+    """
+    found: list[str] = []
+    for code in codes:
+        name = code.partition(":")[2]
+        reflected = [op.name for op in OPS.values() if op.method == f"__{name[1:]}__"]
+        name = name if name in OPS else reflected[0] if name.startswith("r") and reflected else ""
+        if name and name not in found:
+            found.append(name)
+    return tuple(found)
 
 
 @cache
 def counterexample_for(codes: tuple[str, ...]) -> Counterexample | None:
     """The minimal counterexample of the catalog bugs ``codes`` together, searched once per
-    process on their engine (in this process: it is our own code)."""
+    process on their engine (in this process: it is our own code), drawing the ops they
+    name more often. None for a code with no engine."""
     from .catalog import CATALOG, Faults, _engine
 
     faults = Faults()
@@ -116,7 +249,7 @@ def counterexample_for(codes: tuple[str, ...]) -> Counterexample | None:
         if bug_faults is None:
             return None
         faults = faults + bug_faults
-    return minimal_counterexample(InProcessExecutor(_engine(faults, None)))
+    return minimal_counterexample(InProcessExecutor(_engine(faults, None)), focus=focus_of(codes))
 
 
 def confirm(executor: Executor, example: Counterexample, rel: float = 1e-6) -> Counterexample | None:
