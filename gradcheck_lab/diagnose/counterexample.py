@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -55,7 +55,8 @@ from .strategies import (
     substitute,
 )
 
-__all__ = ["Counterexample", "confirm", "counterexample_for", "focus_of", "minimal_counterexample"]
+__all__ = ["Counterexample", "confirm", "counterexample_for", "counterexample_of", "focus_of",
+           "minimal_counterexample"]
 
 _INPUTS = ("x", "y")
 _MAX_STEPS = 6  #: assignments per program: a diamond needs three
@@ -258,3 +259,20 @@ def confirm(executor: Executor, example: Counterexample, rel: float = 1e-6) -> C
     mine = executor.execute(program, [example.point], []).observations[0]
     found = _disagreement(mine, observe(Value, program, example.point), program, rel)
     return None if found is None else Counterexample(example.source, example.point, example.nodes, *found)
+
+
+def counterexample_of(executor: Executor, codes: Sequence[str], *, rel: float = 1e-6,
+                      max_examples: int = 400) -> Counterexample | None:
+    """The smallest disagreement of the implementation behind ``executor``, whose diagnosis
+    named ``codes``: the named bugs' own counterexample (searched once per process) if the
+    implementation fails it too, else a search through ``executor`` itself.
+
+    >>> from gradcheck_lab.diagnose import CATALOG
+    >>> bug = CATALOG["grad-overwrite:sigmoid"]
+    >>> counterexample_of(InProcessExecutor(bug.engine()), [bug.code]).source
+    'L = sigmoid(x) + x'
+    """
+    named = tuple(c for c in codes if not c.startswith("unsupported:"))
+    known = counterexample_for(named) if named else None
+    return (confirm(executor, known, rel) if known else None) or minimal_counterexample(
+        executor, max_examples=max_examples, rel=rel, focus=focus_of(named))
