@@ -398,11 +398,12 @@ def _judge_all(ex: SandboxExecutor | TrustedExecutor, grade: SubmissionGrade, co
 
 def _diagnose(ex: SandboxExecutor | TrustedExecutor, grade: SubmissionGrade, unit_roundoff: float,
               cache_dir: str | None) -> None:
-    """Name known bugs from the catalog probes; for a wrong submission, find a minimal
+    """Name known bugs from the catalog probes; for a wrong submission, or one with a bug
+    that makes numbers wrong (whether or not the cases show it), find a minimal
     counterexample. Skipped after a timeout, crash or memory failure (the probes would
     only repeat it)."""
-    from .diagnose import diagnose, run_probes
-    from .diagnose.counterexample import confirm, counterexample_for, minimal_counterexample
+    from .diagnose import CATALOG, diagnose, run_probes
+    from .diagnose.counterexample import counterexample_of
     from .diagnose.match import warm_predictions
 
     if grade.verdict in _INCIDENTS:
@@ -412,15 +413,11 @@ def _diagnose(ex: SandboxExecutor | TrustedExecutor, grade: SubmissionGrade, uni
     found = diagnose(run_probes(ex), rel=rel)
     grade.diagnosis = found.to_json()
     grade.unexplained = [dict(e.__dict__) for e in found.unexplained]
-    if grade.verdict == "wrong":
-        named = tuple(c for c in found.codes if not c.startswith("unsupported:"))
+    wrong_numbers = [c for c in found.codes if CATALOG[c].faults is not None and not CATALOG[c].note_only]
+    if grade.verdict == "wrong" or wrong_numbers:
         try:
-            # the named bugs' own minimal counterexample (searched once per process), if the
-            # submission fails it too; else a search through the sandbox
-            known = counterexample_for(named) if named else None
-            example = (confirm(ex, known, rel) if known else None) or minimal_counterexample(ex, max_examples=150,
-                                                                                           rel=rel)
-        except ChildFailure:
+            example = counterexample_of(ex, found.codes, rel=rel, max_examples=150)
+        except Exception:  # an extra: a child that dies mid-search must not sink the grade
             example = None
         if example is not None:
             grade.counterexample = example.as_case()

@@ -81,11 +81,14 @@ def test_a_folder_of_catalog_files_graded_in_the_sandbox(tmp_path: Path) -> None
     folder = tmp_path / "submissions"
     folder.mkdir()
     refs = [SubmissionRef(path.stem, path) for path in (write(folder, s) for s in suites)]
-    config = tiny_config(tmp_path / "tiny", limits=Limits(timeout=4.0, request_timeout=2.0, memory_mb=512,
+    # budgets generous enough for a loaded machine: the probes and the search share the submission's
+    config = tiny_config(tmp_path / "tiny", limits=Limits(timeout=30.0, request_timeout=5.0, memory_mb=512,
                                                            max_restarts=1))
     result = grade_batch(refs, config, tmp_path / "reports", jobs=2)
+    assert not result.errors, result.errors
     named = {grade.id: sorted(grade.codes) for grade in result.grades}
-    assert named == {ref.id: sorted(s) for ref, s in zip(refs, suites)}
+    why = [(g.id, g.verdict, g.finding, [(u["probe"], u["got"]) for u in g.unexplained]) for g in result.grades]
+    assert named == {ref.id: sorted(s) for ref, s in zip(refs, suites)}, why
     assert {g.id: g.verdict for g in result.grades if g.verdict in HOSTILE} == {c: c for c in HOSTILE}
     report = (tmp_path / "reports" / "submissions" / "grad-overwrite_add" / "report.md").read_text()
     assert "[[case]]" in report and 'source = "L = x + x"' in report

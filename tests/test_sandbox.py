@@ -462,3 +462,11 @@ def test_the_sandbox_module_documents_its_layers() -> None:
     doc = sandbox.__doc__ or ""
     assert doc.count("*Not stopped:*") >= 5
     assert sys.executable and os.path.exists(sandbox.CHILD)
+
+
+def test_a_child_failure_survives_pickling() -> None:
+    # a grading worker sends it back to the parent; unpicklable, it broke the whole process pool
+    import pickle
+
+    failure = pickle.loads(pickle.dumps(ChildFailure("timeout", "ran longer than 2 s", "tb")))
+    assert (failure.kind, failure.message, failure.traceback) == ("timeout", "ran longer than 2 s", "tb")

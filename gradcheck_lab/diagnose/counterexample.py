@@ -198,7 +198,10 @@ def minimal_counterexample(executor: Executor, *, max_examples: int = 400, rel: 
             seen[key] = None
             if _usable(program, point):
                 truth = observe(Value, program, point)
-                mine = executor.execute(program, [point], []).observations[0]
+                try:
+                    mine = executor.execute(program, [point], []).observations[0]
+                except Exception:  # its process failed (a timeout, a crash): no numbers to judge here
+                    return program, point, None
                 seen[key] = _disagreement(mine, truth, program, rel)
         return program, point, seen[key]
 

@@ -134,6 +134,10 @@ class ChildFailure(Exception):
         self.message = message
         self.traceback = traceback
 
+    def __reduce__(self) -> tuple[type[ChildFailure], tuple[str, str, str]]:
+        """Picklable with all three fields, so a grading worker can send one back."""
+        return ChildFailure, (self.kind, self.message, self.traceback)
+
 
 @dataclass
 class LoadReport:
