@@ -1,9 +1,12 @@
 """Grading student submissions: rubric, scores, verdicts, and batches that resume.
 
 :func:`grade_submission` grades one submission: it is cut by :mod:`.submissions.loading`,
-run in a sandboxed child (:class:`~.submissions.SandboxExecutor`), probed for what it
-supports, and judged case by case by the same harness as ``check`` (finite differences
-only at the first point of a case where a gradient disagrees: one witness per case).
+run in a sandboxed child (:class:`~.submissions.SandboxExecutor`), probed first (the one
+probe set of :mod:`.diagnose.probes`, sent in one batch on a time budget of its own: its op
+forms make the capability table, all of it the diagnosis), and judged case by case by the
+same harness as ``check`` (every case's first call sent ahead in one batch; finite
+differences only at the first point of a case where a gradient disagrees: one witness per
+case).
 :func:`grade_batch` grades many on any :class:`concurrent.futures.Executor`, writes each
 submission's reports as it finishes, and skips those whose content and case set are
 unchanged since the last run.
@@ -41,14 +44,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .answer_keys import AnswerKeys
 from .atomic import write_text
+from .batches import Prepared, Request, execute_all
 from .cases import Case
 from .compare import FAILURES, WARNINGS, PointCheck
-from .harness import CaseResult, Run, check_case
+from .executors import Observation
+from .harness import CaseResult, Run, check_case, sample_points
 from .submissions import (
     ChildFailure,
     Limits,
@@ -62,13 +67,16 @@ from .submissions import (
 from .submissions.sandbox import TrustedExecutor
 from .truth import UNIT_ROUNDOFF
 
+if TYPE_CHECKING:
+    from .diagnose.probes import Probe
+
 __all__ = [
     "GRADER_VERSION", "SUBMISSION_VERDICTS", "BatchResult", "Capability", "CaseGrade", "GradeConfig", "GradeOutcome",
     "Rubric", "SubmissionGrade", "grade_batch", "grade_case", "grade_submission", "read_grade", "warm_answer_keys",
     "write_outcome",
 ]
 
-GRADER_VERSION = "1"  #: bump when grades' meaning changes: every stored grade is then redone
+GRADER_VERSION = "2"  #: bump when grades' meaning changes: every stored grade is then redone
 #: From best to worst.
 SUBMISSION_VERDICTS = ("correct", "partial", "wrong", "memory", "timeout", "crash", "invalid")
 FLOAT32_ROUNDOFF = 2.0**-24
@@ -95,8 +103,8 @@ class GradeConfig:
     seed: int = 0
     cache_dir: str | None = None  #: answer-key cache shared by all workers (None: memory only)
     hidden: tuple[str, ...] = ()  #: folders the child may not read (caches, reports, cases...)
-    probes: bool = True  #: probe every op form for the capability table
-    diagnose: bool = True  #: name known bugs (catalog probes) and search a minimal counterexample
+    probes: bool = True  #: the capability table (the probes' op forms)
+    diagnose: bool = True  #: name known bugs (every probe) and search a minimal counterexample
     html: bool = False  #: also write each submission's report.html (and the class's)
     sandbox: bool = True  #: False runs submissions in the grader's process: trusted code only (benchmarks)
 
@@ -179,7 +187,9 @@ class SubmissionGrade:
         return [d["code"] for d in self.diagnosis]
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """As ``dataclasses.asdict`` gives it, without its deep copies (a grade is written twice)."""
+        return {**vars(self), "cases": [dict(vars(c)) for c in self.cases],
+                "capabilities": [dict(vars(c)) for c in self.capabilities]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SubmissionGrade:
@@ -365,30 +375,70 @@ def _notes(
         grade.notes.append("ran without a network namespace (unshare -rn is not available here)")
 
 
-def _judge_all(ex: SandboxExecutor | TrustedExecutor, grade: SubmissionGrade, config: GradeConfig,
-               run: Run) -> list[CaseResult]:
-    """Probe the loaded submission, then judge every case; fill ``grade``; return the results."""
-    keys = _answer_keys(config.cache_dir)
+def _probes(config: GradeConfig) -> tuple[Probe, ...]:
+    """What to probe: every probe for a diagnosis, else the op forms for the capability table."""
+    from .diagnose import PROBES
 
-    def judge(case: Case, samples: int) -> CaseResult | ChildFailure:
+    if config.diagnose:
+        return PROBES
+    return tuple(p for p in PROBES if p.form) if config.probes else ()
+
+
+def _probe(ex: Prepared, grade: SubmissionGrade, config: GradeConfig, run: Run) -> dict[str, Observation]:
+    """Run the probes before anything else, in one batch on a budget of their own (so slow
+    cases cannot starve them, nor a hanging probe the cases); fill the capability table from
+    the op forms' results, judged against their answer keys like cases; return every probe's
+    observation, for the diagnosis."""
+    from .diagnose import run_probes
+
+    found = run_probes(ex, _probes(config), budget=config.limits.probe_timeout)
+    keys = _answer_keys(config.cache_dir)
+    for case in probe_cases() if config.probes else ():
+        op = case.tags[-1].removeprefix("op:")
+        try:  # answered from the batch (finite differences, if a gradient disagrees, cost one more call)
+            r = check_case(case, ex, samples=0, seed=config.seed, answer_keys=keys, unit_roundoff=run.unit_roundoff,
+                           finite_differences="first-mismatch")
+        except ChildFailure as failure:
+            grade.capabilities.append(Capability(case.name, op, failure.kind, failure.message))
+        else:
+            grade.capabilities.append(Capability(case.name, op, _core_verdict(r.points, r.verdict), _first_problem(r)))
+    return found
+
+
+_FIRST_CALLS: dict[str, list[Request]] = {}  #: by config digest, this process
+
+
+def _first_calls(config: GradeConfig) -> list[Request]:
+    """Each case's first call as :func:`~.harness.check_case` makes it (its points where the
+    answer key is defined), to run ahead in one batch; the same for every submission.
+    Should the harness ask otherwise, its calls simply go to the child one by one."""
+    if config.digest not in _FIRST_CALLS:
+        keys = _answer_keys(config.cache_dir)
+        requests = []
+        for case in config.cases:
+            points = [*case.points, *(sample_points(case, config.samples, config.seed) if config.samples else [])]
+            live = tuple(p for p, truth in zip(points, keys.get(case.program, points)) if not truth.domain_error)
+            requests.append(Request(case.program, live))
+        _FIRST_CALLS[config.digest] = requests
+    return _FIRST_CALLS[config.digest]
+
+
+def _judge_all(ex: Prepared, grade: SubmissionGrade, config: GradeConfig, run: Run) -> list[CaseResult]:
+    """Judge every case (their first calls run ahead in one batch, each training case's
+    descent in one message); fill ``grade``; return the results."""
+    keys = _answer_keys(config.cache_dir)
+    for case, first in zip(config.cases, execute_all(ex, _first_calls(config))):
+        if case.steps and not isinstance(first, Exception):  # (a case that failed stops before its descent)
+            ex.descend(case.program, case.points[0], case.steps, case.lr)
+    results = []
+    for case in config.cases:
         try:
-            return check_case(case, ex, samples=samples, seed=config.seed, answer_keys=keys,
-                              unit_roundoff=run.unit_roundoff, finite_differences="first-mismatch")
+            r = check_case(case, ex, samples=config.samples, seed=config.seed, answer_keys=keys,
+                           unit_roundoff=run.unit_roundoff, finite_differences="first-mismatch")
         except ChildFailure as failure:
             if not grade.incident and not failure.message.startswith("not run"):
                 grade.incident = f"{case.name}: {failure.message}"
-            return failure
-
-    for probe in probe_cases() if config.probes else ():
-        r = judge(probe, 0)  # a probe asks "can it?": its one point says
-        kind = r.kind if isinstance(r, ChildFailure) else _core_verdict(r.points, r.verdict)
-        message = r.message if isinstance(r, ChildFailure) else _first_problem(r)
-        grade.capabilities.append(Capability(probe.name, probe.tags[-1][3:], kind, message))
-    results = []
-    for case in config.cases:
-        r = judge(case, config.samples)
-        if isinstance(r, ChildFailure):
-            grade.cases.append(_incident(case, r))
+            grade.cases.append(_incident(case, failure))
         else:
             results.append(r)
             grade.cases.append(grade_case(r, config.rubric, run))
@@ -396,27 +446,32 @@ def _judge_all(ex: SandboxExecutor | TrustedExecutor, grade: SubmissionGrade, co
     return results
 
 
-def _diagnose(ex: SandboxExecutor | TrustedExecutor, grade: SubmissionGrade, unit_roundoff: float,
+def _diagnose(ex: Prepared, grade: SubmissionGrade, observations: dict[str, Observation], unit_roundoff: float,
               cache_dir: str | None) -> None:
-    """Name known bugs from the catalog probes; for a wrong submission, or one with a bug
-    that makes numbers wrong (whether or not the cases show it), find a minimal
-    counterexample. Skipped after a timeout, crash or memory failure (the probes would
-    only repeat it)."""
-    from .diagnose import CATALOG, diagnose, run_probes
-    from .diagnose.counterexample import counterexample_of
+    """Name known bugs from the probes' observations; for a wrong submission, or one with a
+    bug that makes numbers wrong (whether or not the cases show it), find a minimal
+    counterexample. Skipped after a timeout, crash or memory failure in the cases (what
+    the probes saw would only repeat it)."""
+    from .diagnose import CATALOG, diagnose
+    from .diagnose.counterexample import confirm, counterexample_for, counterexample_of
     from .diagnose.match import warm_predictions
 
     if grade.verdict in _INCIDENTS:
         return
     warm_predictions(cache_dir)  # loaded from the cache once per process
     rel = 1e-6 if unit_roundoff <= UNIT_ROUNDOFF else 1e-3
-    found = diagnose(run_probes(ex), rel=rel)
+    found = diagnose(observations, rel=rel)
     grade.diagnosis = found.to_json()
     grade.unexplained = [dict(e.__dict__) for e in found.unexplained]
     wrong_numbers = [c for c in found.codes if CATALOG[c].faults is not None and not CATALOG[c].note_only]
     if grade.verdict == "wrong" or wrong_numbers:
         try:
-            example = counterexample_of(ex, found.codes, rel=rel, max_examples=150)
+            if grade.verdict == "wrong":
+                example = counterexample_of(ex, found.codes, rel=rel, max_examples=150)
+            else:  # no case shows it: the named bugs' own counterexample if this fails it too, no blind
+                # search through the child (150 calls, ~0.35 s, in vain for bugs no small program shows)
+                known = counterexample_for(tuple(c for c in found.codes if not c.startswith("unsupported:")))
+                example = confirm(ex, known, rel) if known else None
         except Exception:  # an extra: a child that dies mid-search must not sink the grade
             example = None
         if example is not None:
@@ -443,19 +498,22 @@ def grade_submission(ref: SubmissionRef, config: GradeConfig, digest: str = "") 
     else:
         runner = SandboxExecutor if config.sandbox else TrustedExecutor
         hidden = [Path(h) for h in (*config.hidden, *([config.cache_dir] if config.cache_dir else []))]
-        with runner(sub, config.limits, hidden=hidden) as ex:
+        shared = [p.program for p in _probes(config)] + [c.program for c in config.cases]
+        with runner(sub, config.limits, hidden=hidden, shared=shared) as child:
             try:
-                load = ex.start()
+                load = child.start()
             except ChildFailure as failure:
                 grade.verdict, grade.finding, grade.error = failure.kind, failure.message, failure.traceback
                 grade.cases = [_incident(c, failure) for c in config.cases]
             else:
                 run = replace(run, unit_roundoff=FLOAT32_ROUNDOFF if load.float32 else UNIT_ROUNDOFF)
+                ex = Prepared(child)  # answers the harness's calls from the batches run ahead
+                observations = _probe(ex, grade, config, run)
                 results = _judge_all(ex, grade, config, run)
                 if config.diagnose:
-                    _diagnose(ex, grade, run.unit_roundoff, config.cache_dir)
-            grade.output = "".join(ex.output)[:16_000]
-            _notes(grade, sub, results, ex)
+                    _diagnose(ex, grade, observations, run.unit_roundoff, config.cache_dir)
+            grade.output = "".join(child.output)[:16_000]
+            _notes(grade, sub, results, child)
     if grade.verdict in _INCIDENTS and grade.verdict not in grade.codes:
         from .diagnose import CATALOG
 

@@ -84,3 +84,33 @@ def test_evidence_names_the_probe_and_the_numbers() -> None:
 def test_probes_are_a_compact_designed_set() -> None:
     assert 30 <= len(PROBES) <= 80
     assert len({p.name for p in PROBES}) == len(PROBES)
+
+
+def test_a_pair_takes_a_few_joint_predictions_each_made_once() -> None:
+    """Matching two bugs tries only codes that change a probe still unexplained, best first,
+    stops a trial at the first probes it fails, and keeps what each set of codes does on
+    each probe: about two sets' worth of probes, where every code of the catalog was tried."""
+    from gradcheck_lab.diagnose import match
+
+    match.warm_predictions()  # every single bug's, once per process
+    a, b = CATALOG["grad-overwrite:add"].faults, CATALOG["wrong-local:tanh"].faults
+    assert a is not None and b is not None
+    observed = observe_probes(_engine(a + b, 7))
+    before = match._outcomes.cache_info().misses
+    assert sorted(diagnose(observed).codes) == ["grad-overwrite:add", "wrong-local:tanh"]
+    assert match._outcomes.cache_info().misses - before <= 3 * len(PROBES)
+    after = match._outcomes.cache_info().misses
+    assert sorted(diagnose(observed).codes) == ["grad-overwrite:add", "wrong-local:tanh"]
+    assert match._outcomes.cache_info().misses == after
+
+
+def test_order_sensitive_bugs_are_predicted_on_every_path() -> None:
+    """Where two paths meet, which one's gradient lands last depends on the visit order: the
+    prediction holds each (x ** 2 + x ** 3 under `=` instead of `+=`: 2x or 3x**2), from
+    many orders there and a few where the order cannot matter."""
+    from gradcheck_lab.diagnose.match import _orders, predictions
+
+    assert _orders("reuse:pow") == _orders("diamond") > _orders("alone:add") == _orders("deep-chain") >= 2
+    x = 0.7
+    outcomes = {round(sig[2][0], 9) for sig in predictions(CATALOG["grad-overwrite"])["reuse:pow"]}
+    assert outcomes == {round(2 * x, 9), round(3 * x**2, 9)}

@@ -12,7 +12,7 @@ from gradcheck_lab.grading import GradeConfig, grade_submission
 from gradcheck_lab.report.gradescope import results_json
 from gradcheck_lab.submissions import Limits, SubmissionRef
 
-from .test_sandbox import tiny_config
+from .test_sandbox import ENGINE, grade_source, tiny_config
 
 #: The seed-style student engine with `=` for `+=` in the backward of +.
 OVERWRITE_ADD = ((Path(__file__).parent / "engines" / "student_value.py").read_text()
@@ -43,13 +43,14 @@ def test_catalog_bugs_as_submissions_are_named(code: str, trusted: GradeConfig, 
 
 
 def test_codes_reach_gradescope_and_the_finding(tmp_path: Path) -> None:
-    # a generous budget: the probes run after the cases, within the submission's time limit
+    # a generous budget: the counterexample search runs after the cases, within the submission's time limit
     config = tiny_config(tmp_path / "tiny", limits=Limits(timeout=60.0, request_timeout=10.0, memory_mb=512))
     path = tmp_path / "ow.py"
     path.write_text(OVERWRITE_ADD)
     grade = grade_submission(SubmissionRef("ow", path), config).grade
     assert grade.verdict == "wrong"
-    assert "grad-overwrite:add" in grade.codes and grade.finding.startswith("grad-overwrite:add")
+    named = [c for c in grade.codes if not c.startswith("unsupported:")]  # in catalog order: general codes first
+    assert "grad-overwrite:add" in named and grade.finding.startswith(", ".join(named) + ": ")
     assert 'source = "L = x + x"' in grade.counterexample
     results = results_json(grade)
     diagnosis = next(t for t in results["tests"] if t["name"] == "Diagnosis: known bugs")
@@ -73,3 +74,17 @@ def test_html_reports_for_a_submission_and_the_class(tmp_path: Path) -> None:
     assert not re.search(r"(src|href)=\"(https?:)?//", html)  # self-contained: nothing fetched
     page = class_summary_html([outcome.grade])
     assert 'href="submissions/ow/report.html"' in page and "grad-overwrite:add" in page
+
+
+def test_a_slow_submission_does_not_starve_the_probes(tmp_path: Path) -> None:
+    """The probes run first on a budget of their own: a submission slower than its case
+    budget allows for probes and cases together still has every probe answered, and its
+    cases get their whole budget."""
+    backward = "    def backward(self):\n"
+    slow = ENGINE.replace(backward, backward + "        import time; time.sleep(0.05)\n")
+    limits = Limits(timeout=1.0, request_timeout=1.0, probe_timeout=5.0, memory_mb=512, max_restarts=1)
+    grade = grade_source(tmp_path, tiny_config(tmp_path / "tiny", limits=limits), slow)
+    assert grade.verdict == "correct" and grade.seconds > limits.timeout  # the probes alone took longer
+    assert not grade.unexplained  # no probe timed out: each is explained (the ENGINE's sort is recursive)
+    assert grade.codes[0] == "recursion-limit" and all(c.startswith("unsupported:") for c in grade.codes[1:])
+    assert {c.verdict for c in grade.capabilities} <= {"ok", "unsupported"}

@@ -19,7 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gradcheck_lab.batches import Prepared, Request, descend_all, execute_all
 from gradcheck_lab.cases import collect_cases, parse_source
+from gradcheck_lab.engine import Value
+from gradcheck_lab.executors import Execution, InProcessExecutor
 from gradcheck_lab.grading import GradeConfig, SubmissionGrade, grade_submission, warm_answer_keys
 from gradcheck_lab.submissions import ChildFailure, Limits, SandboxExecutor, SubmissionRef, extract_source
 from gradcheck_lab.submissions.protocol import ProtocolError, execution_from_json, pack, unpack
@@ -389,6 +392,89 @@ def test_the_whole_budget_bounds_a_slow_submission(tmp_path: Path) -> None:
                 ex.execute(program, [{"x": 2.0}], [])
     assert failure.value.kind == "timeout"
     assert time.monotonic() - started < 2.5
+
+
+def test_a_batch_answers_as_the_calls_one_by_one_would(tmp_path: Path) -> None:
+    """One message for many requests: a request that ends the child gets its failure, the
+    rest go to a fresh child, and the restarts are counted as for single calls."""
+    sub = extract_source("s", engine_with(replace={"    def exp(self):\n": "    def exp(self):\n        import os; "
+                                                                          "os._exit(9)\n"}))
+    square, exp = parse_source("L = x * x"), parse_source("L = exp(x)")
+    requests = [Request(square, ({"x": 2.0},)), Request(exp, ({"x": 1.0},)), Request(square, ({"x": 3.0}, {"x": 4.0}))]
+    with SandboxExecutor(sub, Limits(timeout=10, request_timeout=2, max_restarts=1)) as ex:
+        ex.start()
+        first, failed, last = ex.execute_batch(requests)
+        assert isinstance(first, Execution) and first.observations[0].grads == [4.0, 1.0]
+        assert isinstance(failed, ChildFailure) and "exit status 9" in failed.message
+        assert isinstance(last, Execution) and [o.grads for o in last.observations] == [[6.0, 1.0], [8.0, 1.0]]
+        assert ex.restarts == 1
+        crashed, skipped = ex.execute_batch(requests[1:])
+        assert isinstance(crashed, ChildFailure) and "exit status 9" in crashed.message
+        assert isinstance(skipped, ChildFailure) and "not run" in skipped.message
+
+
+def test_the_probes_budget_is_their_own(tmp_path: Path) -> None:
+    """Requests run on a budget of their own spend neither the submission's budget nor its
+    restarts: slow probes (or a hanging one) cannot starve the cases, nor the cases them."""
+    sleepy = extract_source("s", engine_with(replace={"    def backward(self):\n": "    def backward(self):\n"
+                                                                                    "        import time; "
+                                                                                    "time.sleep(0.3)\n"}))
+    program = parse_source("L = x * x")
+    probes = [Request(program, ({"x": float(k)},)) for k in range(4)]  # 1.2 s: more than the submission's 1 s
+    with SandboxExecutor(sleepy, Limits(timeout=1.0, request_timeout=1.0, probe_timeout=2.0)) as ex:
+        ex.start()
+        assert all(isinstance(r, Execution) for r in ex.execute_batch(probes, budget=2.0))
+        assert all(isinstance(r, Execution) for r in ex.execute_batch(probes[:2]))  # 0.6 s of the submission's 1 s
+        done, late, skipped = ex.execute_batch(probes[:3])  # 0.3 s more fit, not 0.6
+        assert isinstance(done, Execution) and isinstance(late, ChildFailure) and isinstance(skipped, ChildFailure)
+        assert late.kind == "timeout" and "the submission's time budget (1 s)" in late.message
+        assert skipped.message == "not run: the submission's 1 s are spent"
+
+
+def test_a_descent_is_one_message_with_a_deadline_per_step(tmp_path: Path) -> None:
+    """The child steps a gradient descent itself (one reply per step, the points the parent
+    would have sent); a step that hangs times out like a single call."""
+    program = parse_source("L = x * x")
+    expected = descend_all(InProcessExecutor(Value), program, {"x": 1.0}, 5, 0.25)
+    with SandboxExecutor(extract_source("s", ENGINE)) as ex:
+        ex.start()
+        found = ex.descend(program, {"x": 1.0}, 5, 0.25)
+    assert [p for p, _ in found] == [p for p, _ in expected] and len(found) == 6
+    assert [r.observations[0].grads for _, r in found] == [r.observations[0].grads for _, r in expected]  # type: ignore[union-attr]
+    stuck = extract_source("s", engine_with(replace={"    def backward(self):\n": "    def backward(self):\n"
+                                                                                    "        while self.data < 0.01: "
+                                                                                    "pass\n"}))
+    with SandboxExecutor(stuck, Limits(timeout=10, request_timeout=0.5)) as ex:
+        ex.start()
+        found = ex.descend(program, {"x": 1.0}, 5, 0.25)
+    assert [isinstance(r, ChildFailure) for _, r in found] == [False, False, False, False, True]
+    assert "ran longer than 0.5 s" in found[-1][1].message  # type: ignore[union-attr]
+
+
+def test_shared_programs_are_parsed_once_by_the_template(tmp_path: Path) -> None:
+    program = parse_source("L = x * x + x")
+    for _ in range(2):
+        with SandboxExecutor(extract_source("s", ENGINE), shared=[program]) as ex:
+            ex.start()
+            assert "program" not in ex._wire(program)  # every child forked after has it: only its key travels
+            assert ex.execute(program, [{"x": 3.0}], []).observations[0].grads == [7.0, 1.0, 1.0]
+
+
+def test_prepared_answers_only_the_calls_run_ahead() -> None:
+    calls: list[Request] = []
+
+    class Counting(InProcessExecutor):
+        def execute(self, program, observe, forward, *, backward_calls=1):  # type: ignore[no-untyped-def]
+            calls.append(Request(program, tuple(observe), tuple(forward), backward_calls))
+            return super().execute(program, observe, forward, backward_calls=backward_calls)
+
+    program = parse_source("L = x * x")
+    ex = Prepared(Counting(Value))
+    execute_all(ex, [Request(program, ({"x": 3.0},))])
+    assert ex.execute(program, [{"x": 3.0}], []).observations[0].grads == [6.0, 1.0] and len(calls) == 1
+    ex.execute(program, [{"x": 3.0}], [], backward_calls=2)  # not run ahead: to the executor
+    ex.execute(parse_source("L = x * x"), [{"x": 3.0}], [])  # an equal program, but another object
+    assert len(calls) == 3 and ex.answered == 1
 
 
 # --------------------------------------------------------------------------- the parent's checks

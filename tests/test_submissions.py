@@ -4,6 +4,7 @@ as a run from top to bottom would define it; nothing here runs student code."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import nbformat
@@ -113,7 +114,11 @@ if __name__ == "__main__":
         "import sys", "sys.setrecursionlimit(5000)", "SCALE = 2.0", "def helper", "class Value", "def radd",
         "Value.__radd__ = radd", "setattr(Value, 'tag', 'patched')",
     ]
-    value = run(sub)
+    limit = sys.getrecursionlimit()
+    try:
+        value = run(sub)
+    finally:
+        sys.setrecursionlimit(limit)  # the source raises it: later tests need the default (deep-chain probes)
     assert value(1.0).data == 2.0 and (3 + value(1.0)).data == 10.0 and value.tag == "patched"
 
 
@@ -184,6 +189,17 @@ def test_probes_cover_every_op_and_reflected_form() -> None:
     from gradcheck_lab.ops import OPS
 
     assert {c.tags[-1] for c in probe_cases()} == {f"op:{name}" for name in OPS}
+
+
+def test_the_capability_probes_are_the_op_forms_of_the_one_probe_set() -> None:
+    """One set of probes, one batch: each capability case holds its probe's own program
+    (so the probes' batch answers its judge), and nothing is probed twice."""
+    from gradcheck_lab.diagnose import PROBES
+
+    forms = {p.form: p for p in PROBES if p.form}
+    assert [c.name for c in probe_cases()] == list(forms)
+    assert all(c.program is forms[c.name].program and c.points == (forms[c.name].point,) for c in probe_cases())
+    assert len({(p.source, tuple(p.point.items()), p.backward_calls) for p in PROBES}) == len(PROBES)
 
 
 # ---------------------------------------------------------------------------- properties

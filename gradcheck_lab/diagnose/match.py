@@ -1,11 +1,12 @@
 """Matching: which catalog bugs explain what a submission did on the probes.
 
-Every simulated bug's engine runs every probe once per process (several times, with
-shuffled visit orders, for bugs whose result depends on that order: ``=`` instead of
-``+=`` keeps whichever path's gradient came last, and micrograd-style ``_prev`` sets
-are ordered by object id). A submission is explained by a code when, on every probe,
-what it did is among what that code's engine can do. If no single code explains it,
-pairs of codes are tried (two bugs at once). Each code comes with its evidence.
+Every simulated bug's engine runs every probe once per process, or loads what it did
+from the cache (many times, with shuffled visit orders, for bugs whose result depends on
+that order: ``=`` instead of ``+=`` keeps whichever path's gradient came last, and
+micrograd-style ``_prev`` sets are ordered by object id). A submission is explained by a
+code when, on every probe, what it did is among what that code's engine can do. If no
+single code explains it, codes are added one by one (several bugs at once), trying only
+those that could explain what is left. Each code comes with its evidence.
 
 >>> from gradcheck_lab.engine import Value
 >>> diagnose(observe_probes(Value)).codes
@@ -21,6 +22,7 @@ import functools
 import hashlib
 import json
 import math
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -28,13 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_text
+from ..batches import execute_all
 from ..executors import ExecError, Executor, Observation, observe
 from .catalog import CATALOG, Bug, Faults, _engine
 from .probes import PROBES, Probe
 
 __all__ = ["Diagnosis", "Evidence", "diagnose", "observe_probes", "predictions", "run_probes", "warm_predictions"]
 
-_ORDERS = 6  #: visit orders tried for an order-sensitive bug
+_ORDERS = 16  #: visit orders tried for an order-sensitive bug on a probe where paths meet
+_FEW_ORDERS = 2  #: ... on one where no node has two consumers (there the order should not matter)
 _MAX_BUGS = 5  #: the most bugs one diagnosis names
 _REL, _ABS = 1e-6, 1e-9
 
@@ -72,31 +76,47 @@ def observe_probes(value_class: Any, probes: Iterable[Probe] = PROBES) -> dict[s
     return {p.name: observe(value_class, p.program, p.point, p.backward_calls) for p in probes}
 
 
-def run_probes(executor: Executor, probes: Iterable[Probe] = PROBES) -> dict[str, Observation]:
-    """Run every probe through ``executor`` (a sandboxed child for student code). A probe the
+def run_probes(executor: Executor, probes: Iterable[Probe] = PROBES, **options: Any) -> dict[str, Observation]:
+    """Run every probe through ``executor`` (a sandboxed child for student code), in one batch
+    where it can (``options``, such as ``budget``, go to its ``execute_batch``). A probe the
     executor could not run (a timeout, a crash of the child) is recorded with that kind."""
+    probes = list(probes)
     found = {}
-    for p in probes:
-        try:
-            found[p.name] = executor.execute(p.program, [p.point], [], backward_calls=p.backward_calls).observations[0]
-        except Exception as exc:  # the sandbox's ChildFailure: timeout, memory, crash
-            kind = getattr(exc, "kind", "exception")
-            found[p.name] = Observation(error=ExecError(kind, f"{kind}: {exc}"))
+    for p, result in zip(probes, execute_all(executor, [p.request for p in probes], **options)):
+        if isinstance(result, Exception):  # the sandbox's ChildFailure: timeout, memory, crash
+            kind = getattr(result, "kind", "exception")
+            found[p.name] = Observation(error=ExecError(kind, f"{kind}: {result}"))
+        else:
+            found[p.name] = result.observations[0]
     return found
 
 
 @cache
 def _predict(faults: Faults | None, order_sensitive: bool) -> dict[str, tuple[Signature, ...]]:
-    """What an engine with ``faults`` does on every probe (all outcomes over visit orders)."""
-    seeds: list[int | None] = list(range(_ORDERS)) if order_sensitive else [None]
-    found: dict[str, list[Signature]] = {p.name: [] for p in PROBES}
-    for seed in seeds:
-        engine = _engine(faults or Faults(), seed)
-        for name, obs in observe_probes(engine).items():
-            sig = signature(obs)
-            if not any(same(sig, s) for s in found[name]):
-                found[name].append(sig)
-    return {k: tuple(v) for k, v in found.items()}
+    """What an engine with ``faults`` does on every probe: each outcome seen over visit
+    orders if it is order-sensitive (enough that every path's outcome shows: with 6 orders,
+    one of two equally likely outcomes went unseen once in 32 probes; with 16, once in 32,768)."""
+    found: dict[str, tuple[Signature, ...]] = {}
+    for p in PROBES:
+        outcomes: list[Signature] = []
+        for seed in range(_orders(p.name)) if order_sensitive else [None]:
+            sig = signature(observe(_engine(faults or Faults(), seed), p.program, p.point, p.backward_calls))
+            if not any(same(sig, s) for s in outcomes):
+                outcomes.append(sig)
+        found[p.name] = tuple(outcomes)
+    return found
+
+
+@cache
+def _orders(probe: str) -> int:
+    """Visit orders to try on ``probe``: many where two paths meet at a node (which path's
+    gradient lands last, or how often a node runs, depends on the order), a few elsewhere."""
+    program = next(p.program for p in PROBES if p.name == probe)
+    consumers = [0] * len(program.nodes)
+    for k in range(len(program.nodes)):
+        for i in set(program.operands(k)):
+            consumers[i] += 1
+    return _ORDERS if max(consumers, default=0) > 1 else _FEW_ORDERS
 
 
 def _reference() -> dict[str, tuple[Signature, ...]]:
@@ -114,6 +134,44 @@ def predictions(bug: Bug) -> dict[str, tuple[Signature, ...]]:
 
 
 @cache
+def _faults(codes: frozenset[str]) -> Faults:
+    """The faults of the catalog's bugs ``codes`` together (in catalog order: one sum per set)."""
+    found = Faults()
+    for bug in CATALOG.values():
+        if bug.code in codes and bug.faults is not None:
+            found = found + bug.faults
+    return found
+
+
+def _combined(codes: frozenset[str]) -> Mapping[str, tuple[Signature, ...]]:
+    """What the catalog's bugs ``codes`` do together on every probe."""
+    if len(codes) <= 1:
+        return predictions(CATALOG[next(iter(codes))]) if codes else _reference()
+    return {p.name: _outcomes(codes, p.name) for p in PROBES}
+
+
+@cache
+def _outcomes(codes: frozenset[str], probe: str) -> tuple[Signature, ...]:
+    """What two or more catalog bugs ``codes`` do together on ``probe`` (each set's engine
+    runs each probe once per process, and only when asked: a trial stops at the first
+    probes it fails)."""
+    program, point, calls = next((p.program, p.point, p.backward_calls) for p in PROBES if p.name == probe)
+    sensitive = any(CATALOG[c].order_sensitive for c in codes)
+    found: list[Signature] = []
+    for seed in range(_orders(probe)) if sensitive else [None]:
+        sig = signature(observe(_engine(_faults(codes), seed), program, point, calls))
+        if not any(same(sig, s) for s in found):
+            found.append(sig)
+    return tuple(found)
+
+
+@cache
+def _by_size() -> list[str]:
+    """The probes' names, smallest program first (the deep chain last)."""
+    return [p.name for p in sorted(PROBES, key=lambda p: len(p.program.nodes))]
+
+
+@cache
 def _changes(code: str) -> frozenset[str]:
     """The probes where bug ``code`` can do something the correct engine does not."""
     ref, own = _reference(), predictions(CATALOG[code])
@@ -126,7 +184,8 @@ def _catalog_digest() -> str:
     from .. import engine, executors, ops
     from . import catalog, probes
 
-    blob = "".join(Path(m.__file__).read_text() for m in (engine, executors, ops, catalog, probes) if m.__file__)
+    modules = (engine, executors, ops, catalog, probes, sys.modules[__name__])
+    blob = "".join(Path(m.__file__).read_text() for m in modules if m.__file__)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
@@ -233,29 +292,54 @@ class _Matcher:
                                   self.describe(got, p, expected), options))
         return found
 
-    def combine(self, simulated: list[Bug], deviating: list[Probe]) -> list[Bug]:
-        """Several bugs at once: greedily add the code that explains the most probes, among
-        codes that change a deviating probe, until every probe is explained."""
-        names = {p.name for p in deviating}
-        partial = [b for b in simulated if _changes(b.code) & names]
-        chosen: list[Bug] = []
-        faults, sensitive, best_score = Faults(), False, self.score(_reference())
+    def unexplained(self, predicted: Mapping[str, tuple[Signature, ...]]) -> set[str]:
+        """The probes whose outcome the prediction does not explain."""
+        return {n for n, got in self.got.items() if not any(self.same(got, s) for s in predicted[n])}
+
+    def reaches(self, codes: frozenset[str], need: int, first: set[str]) -> int | None:
+        """How many probes the bugs ``codes`` together explain; None once they cannot explain
+        ``need``. The probes in ``first`` (those it must newly explain) are tried first, then
+        the rest smallest first: a trial that fails stops early, before the big probes."""
+        misses, allowed = 0, len(self.got) - need
+        for name in sorted(first, key=_by_size().index) + [n for n in _by_size() if n in self.got and n not in first]:
+            if not any(self.same(self.got[name], s) for s in _outcomes(codes, name)):
+                misses += 1
+                if misses > allowed:
+                    return None
+        return len(self.got) - misses
+
+    def combine(self, simulated: list[Bug]) -> list[Bug]:
+        """Several bugs at once: greedily add the code that explains the most probes, until
+        every probe is explained. A code can only explain probes it changes, so each round
+        tries the codes that change a probe still unexplained, those that change most first,
+        and ends once none left could beat the best; a trial stops at the first probes it
+        fails. A few exact predictions, not dozens. Ties go to the code first in the catalog,
+        and the codes come in catalog order (not in the order found, which the visit order of
+        an order-sensitive submission can change)."""
+        rank = {b.code: k for k, b in enumerate(simulated)}
+        chosen: list[str] = []
+        best_score = len(self.got) - len(self.unexplained(_reference()))
         while len(chosen) < _MAX_BUGS:
-            best: tuple[Bug, Faults, bool] | None = None
-            for bug in partial:
-                assert bug.faults is not None
-                if bug in chosen or bug.faults.clashes(faults):
-                    continue
-                trial, trial_sensitive = faults + bug.faults, sensitive or bug.order_sensitive
-                trial_score = self.score(_predict(trial, trial_sensitive))
-                if trial_score > best_score:
-                    best, best_score = (bug, trial, trial_sensitive), trial_score
+            missing = self.unexplained(_combined(frozenset(chosen)))
+            faults = _faults(frozenset(chosen))
+            gains = [(len(_changes(b.code) & missing), b.code) for b in simulated
+                     if b.code not in chosen and b.faults is not None and not b.faults.clashes(faults)]
+            best: str | None = None
+            for gain, code in sorted((g for g in gains if g[0]), key=lambda g: (-g[0], rank[g[1]])):
+                reach = len(self.got) - len(missing) + gain  # the most this code could explain
+                if reach < best_score:
+                    break
+                if best is not None and reach == best_score and rank[code] > rank[best]:
+                    continue  # at best a tie, which the code first in the catalog keeps
+                tie_wins = best is not None and rank[code] < rank[best]  # a tie goes to the first in the catalog
+                score = self.reaches(frozenset([*chosen, code]), best_score if tie_wins else best_score + 1, missing)
+                if score is not None:
+                    best, best_score = code, score
             if best is None:
                 return []
-            chosen.append(best[0])
-            faults, sensitive = best[1], best[2]
-            if best_score == len(self.got):
-                return chosen
+            chosen.append(best)
+            if best_score == len(self.got):  # named in catalog order, whichever was found first
+                return [CATALOG[c] for c in sorted(chosen, key=rank.__getitem__)]
         return []
 
     def name_bugs(self) -> Diagnosis:
@@ -268,7 +352,7 @@ class _Matcher:
             return diagnosis
         simulated: list[Bug] = [b for b in CATALOG.values() if b.faults is not None]
         singles = [b for b in simulated if self.explains(predictions(b))]
-        bugs = _simplest(singles) if singles else self.combine(simulated, deviating)
+        bugs = _simplest(singles) if singles else self.combine(simulated)
         if not bugs:
             diagnosis.unexplained = self.evidence(ref, deviating)
             return diagnosis

@@ -1,28 +1,38 @@
-"""Probes: a small designed set of graphs and calls that tell the catalog's bugs apart.
+"""Probes: the one small designed set of graphs and calls the grader runs first on every
+submission, in one batch. Their results fill the capability table and name the bugs.
 
-For every op: the op alone, scaled by 3 so that a missing chain factor shows; the op
-reading one node twice (``f(x) + f(x)``, ``x * x``), so that ``=`` instead of ``+=``
-shows; the constant on the left (reflected operators). Then a diamond (a node reached
-by two paths: a sort without a visited set runs it twice), a second ``backward()`` call
-(do gradients accumulate?), a chain deeper than Python's recursion limit, and extreme
-inputs where naive formulas overflow.
+First every form an op can be written in, alone (``x + y``, ``x + 2``, ``2 + x``, ...,
+``exp(x)``, ``max(x, y)``; the probes with a ``form``): is it supported, right, wrong, or
+does it raise. Then, to tell the catalog's bugs apart, for every op: the op alone, scaled
+by 3 so that a missing chain factor shows; the op reading one node twice (``f(x) + f(x)``,
+``x * x``), so that ``=`` instead of ``+=`` shows; the constant on the left (reflected
+operators). Then a diamond (a node reached by two paths: a sort without a visited set
+runs it twice), a second ``backward()`` call (do gradients accumulate?), a chain deeper
+than Python's recursion limit, and extreme inputs where naive formulas overflow.
 
 >>> names = [p.name for p in PROBES]
 >>> "reuse:add" in names and "deep-chain" in names and "twice" in names
 True
+>>> [p.form for p in PROBES][:4]
+['x + y', 'x + 2', '2 + x', 'x * y']
+>>> PROBES[2].name, PROBES[2].op, PROBES[2].program.nodes[-1].text
+('form:2 + x', 'add', '2 + x')
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..batches import Request
 from ..cases import parse_source
 from ..ops import FUNCTIONS, OPS
-from ..program import Node, Program, Ref
+from ..program import Node, Program, Ref, python_operator
 
-__all__ = ["PROBES", "Probe"]
+__all__ = ["PROBES", "PROBE_POINT", "Probe"]
 
 DEEP = 1100  #: nodes in the deep chain: past the default recursion limit of 1,000
+#: Where every op form is probed: inside every op's domain and clear of every kink.
+PROBE_POINT = {"x": 0.6, "y": 1.3}
 
 
 @dataclass(frozen=True)
@@ -34,12 +44,35 @@ class Probe:
     point: dict[str, float]
     backward_calls: int = 1
     source: str = ""  #: the case source, one line (``;`` between statements)
+    form: str = ""  #: for the capability table: the op form this probe is (``x + 2``)
+    op: str = ""  #: ... and its op's name (``add``)
+
+    @property
+    def request(self) -> Request:
+        """What the executor is asked to run."""
+        return Request(self.program, (self.point,), (), self.backward_calls)
 
 
-def _probe(name: str, source: str, point: dict[str, float], calls: int = 1) -> Probe:
+def _probe(name: str, source: str, point: dict[str, float], calls: int = 1, **form: str) -> Probe:
     program = parse_source(source)
     text = "; ".join(line.removeprefix("L = ") for line in source.splitlines())
-    return Probe(name, program, {x: point[x] for x in program.inputs}, calls, text)
+    return Probe(name, program, {x: point[x] for x in program.inputs}, calls, text, **form)
+
+
+def _forms() -> list[tuple[str, str]]:
+    """(form, op name) for every op, in table order: binary operators with a variable, a
+    constant on the right and one on the left (the reflected method)."""
+    forms: list[tuple[str, str]] = []
+    for op in OPS.values():
+        s = op.symbol
+        if op.arity == 2 and python_operator(op) is not None:
+            written = [f"x {s} 3"] if op.constant_exponent else [f"x {s} y", f"x {s} 2", f"2 {s} x"]
+        elif op.arity == 1 and not op.is_function:
+            written = [f"{s}x"]
+        else:
+            written = [f"{s}({', '.join('xy'[: op.arity])})"]
+        forms.extend((form, op.name) for form in written)
+    return forms
 
 
 def _deep_chain() -> Program:
@@ -56,7 +89,7 @@ def _points(name: str) -> dict[str, float]:
 
 
 def _build() -> list[Probe]:
-    probes: list[Probe] = []
+    probes = [_probe(f"form:{form}", f"L = {form}", PROBE_POINT, form=form, op=op) for form, op in _forms()]
     for name, op in FUNCTIONS.items():
         point = _points(name)
         if op.arity == 1:

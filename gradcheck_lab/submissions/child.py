@@ -11,7 +11,9 @@ the load request, sets its resource limits (CPU time, address space, file size, 
 files, no core dumps), replaces ``sys.stdout``/``sys.stderr`` by bounded buffers, starts
 a watchdog on its parent and installs the audit hook (PEP 578) that refuses file writes
 outside its folder, reads of the grader's files, process spawning and signals, sockets
-and ctypes. Then it runs the submission's chunks and serves ``execute`` requests with
+and ctypes. Then it runs the submission's chunks and serves ``execute`` messages (each
+holds one or many requests, answered one reply each) and ``descend`` messages (a whole
+gradient descent, one reply per step) with
 :class:`~gradcheck_lab.executors.InProcessExecutor`: the same code the in-process
 executor uses. The parent judges; this process only executes.
 """
@@ -49,6 +51,10 @@ _PATH_EVENTS = {
     "shutil.rmtree": (0,), "os.chflags": (0,), "os.lchflags": (0,), "os.setxattr": (0,), "os.removexattr": (0,),
 }
 _NATIVE_MODULES = ("ctypes", "_ctypes")
+_TEMPLATE_MESSAGE = 1 << 18  #: the largest message the template reads (the grader sends less)
+#: Programs the grader gave the template (``{"op": "programs"}``), by key, parsed once: every
+#: child forked afterwards has them (the grader's probes and cases need not travel per child).
+_SHARED: dict[int, Any] = {}
 
 
 class Capture(io.TextIOBase):
@@ -232,32 +238,53 @@ def _watch_parent(parent: int) -> None:
 
 
 def _serve(value_class: Any, req: int, rep: int, out: Capture) -> None:
-    from gradcheck_lab.executors import InProcessExecutor  # all imported before the hook
+    """Answer ``execute`` messages (one reply per request they hold, each as soon as it is
+    done) and ``descend`` messages (one reply per step of a gradient descent)."""
+    from gradcheck_lab.executors import Execution, InProcessExecutor, descent_step  # all imported before the hook
     from gradcheck_lab.program import Program
     from gradcheck_lab.submissions.protocol import ChannelClosed, execution_to_json, read_message, write_message
 
     executor = InProcessExecutor(value_class)
-    programs: dict[int, Program] = {}
+    programs: dict[int, Program] = dict(_SHARED)
+
+    def run(item: dict[str, Any], observe: list[dict[str, float]]) -> tuple[dict[str, Any], Execution | None]:
+        try:
+            if "program" in item:
+                programs[item["program_key"]] = Program.from_json(item["program"])
+            program = programs[item["program_key"]]
+            calls = item.get("backward_calls", 1)
+            calls = calls if type(calls) is int and 1 <= calls <= 3 else 1
+            execution = executor.execute(program, observe, item.get("forward", []), backward_calls=calls)
+            return {"ok": True, "result": execution_to_json(execution)}, execution
+        except BaseException as exc:
+            return {"ok": False, **_failure(exc, "this case")}, None
+
+    def send(reply: dict[str, Any]) -> None:
+        reply["output"] = out.take()
+        write_message(rep, reply)
+
     while True:
         try:
             request = read_message(req)
         except ChannelClosed:
             return
-        if request.get("op") != "execute":
+        nonce = request.get("nonce")
+        if request.get("op") == "execute" and isinstance(request.get("requests"), list):
+            for index, item in enumerate(request["requests"]):
+                send({"nonce": nonce, "index": index, **run(item, item["observe"])[0]})
+        elif request.get("op") == "descend":
+            point = request["start"]
+            for step in range(request["steps"] + 1):
+                reply, execution = run(request, [point])
+                request.pop("program", None)  # parsed at the first step
+                after = None if execution is None else descent_step(
+                    programs[request["program_key"]], point, execution.observations[0], request["lr"])
+                send({"nonce": nonce, "index": step, "last": after is None or step == request["steps"], **reply})
+                if after is None:
+                    break
+                point = after
+        else:
             return
-        reply: dict[str, Any] = {"nonce": request.get("nonce")}
-        try:
-            if "program" in request:
-                programs[request["program_key"]] = Program.from_json(request["program"])
-            program = programs[request["program_key"]]
-            calls = request.get("backward_calls", 1)
-            calls = calls if type(calls) is int and 1 <= calls <= 3 else 1
-            execution = executor.execute(program, request["observe"], request["forward"], backward_calls=calls)
-            reply.update(ok=True, result=execution_to_json(execution))
-        except BaseException as exc:
-            reply.update(ok=False, **_failure(exc, "this case"))
-        reply["output"] = out.take()
-        write_message(rep, reply)
 
 
 def serve_child(req: int, rep: int) -> int:
@@ -326,7 +353,8 @@ def template(fd: int) -> int:
     """The template process: imports once, then forks a fresh child per submission.
 
     It talks to the grader over a ``SOCK_SEQPACKET`` socket: ``{"op": "fork", ...}`` in,
-    ``{"pid": ...}`` (with the child's pipe ends as ancillary data) out, and
+    ``{"pid": ...}`` (with the child's pipe ends as ancillary data) out, ``{"op": "programs",
+    "programs": {key: program}}`` in (kept for every child forked after), and
     ``{"exited": pid, "status": code}`` whenever a child ends. It exits when the grader
     closes the socket. It never runs student code itself.
     """
@@ -345,10 +373,24 @@ def template(fd: int) -> int:
                 break
             sock.send(json.dumps({"exited": pid, "status": os.waitstatus_to_exitcode(status)}).encode())
         if ready:
-            data = sock.recv(1 << 16)
+            data = sock.recv(_TEMPLATE_MESSAGE)
             if not data:
                 return 0
-            _fork_child(sock, json.loads(data))
+            message = json.loads(data)
+            if message.get("op") == "programs":
+                _keep_programs(message["programs"])
+            else:
+                _fork_child(sock, message)
+
+
+def _keep_programs(programs: dict[str, Any]) -> None:
+    from gradcheck_lab.program import Program
+
+    for key, data in programs.items():
+        try:
+            _SHARED[int(key)] = Program.from_json(data)
+        except Exception:  # never (the grader's own programs); the requests naming it would fail as crashes
+            pass
 
 
 def _bootstrap() -> None:

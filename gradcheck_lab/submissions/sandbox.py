@@ -3,11 +3,14 @@
 Student code never runs in the grader. Each grading process starts one *template*
 child (:func:`.child.template`: Python started and our modules imported once), which
 forks a fresh child per submission in ~2 ms. :class:`SandboxExecutor` keeps that child
-for every case of the submission, sends it programs and points over a private pipe,
-and reads back raw numbers, which :func:`.protocol.execution_from_json` checks before
-anything judges them. When the child dies or overruns, the case gets the verdict
+for every case of the submission, sends it programs and points over a private pipe
+(many requests in one message: :meth:`SandboxExecutor.execute_batch`), and reads back
+raw numbers, one reply per request, which :func:`.protocol.execution_from_json` checks
+before anything judges them. When the child dies or overruns, the case gets the verdict
 (``timeout``, ``crash``, ``memory``) and a fresh child takes the next case, until
-``Limits.max_restarts`` is spent.
+``Limits.max_restarts`` is spent. The grader's probes run first on a budget of their own
+(``Limits.probe_timeout``), so they neither wait behind slow cases nor spend the cases'
+budget or restarts.
 
 The defences, in layers, and what each one does **not** stop:
 
@@ -50,38 +53,33 @@ The defences, in layers, and what each one does **not** stop:
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import functools
-import json
 import math
 import os
 import secrets
 import shutil
 import signal
 import site
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..executors import Execution, InProcessExecutor
+from ..batches import Request
+from ..executors import Execution, InProcessExecutor, descent_step
 from ..program import Program
 from .loading import Submission
 from .protocol import ChannelClosed, ChannelTimeout, ProtocolError, execution_from_json, read_message, write_message
+from .template import CHILD, KEYS, Template, network_namespace_available, template
 
 __all__ = [
     "CHILD", "ChildFailure", "Limits", "LoadReport", "SandboxExecutor", "TrustedExecutor",
     "network_namespace_available",
 ]
 
-CHILD = Path(__file__).with_name("child.py")
 PACKAGE = Path(__file__).resolve().parent.parent
 #: What else a child may read: libraries, a few system files, its own /proc entry (not /etc/shadow, not
 #: other processes' /proc entries, not the grader's files).
@@ -90,8 +88,6 @@ _SYSTEM_READABLE = (
     "/etc/os-release", "/etc/mime.types", "/dev/null", "/dev/zero", "/dev/urandom", "/dev/random",
     "/proc/self", "/proc/cpuinfo", "/proc/meminfo", "/sys/devices/system/cpu", "/sys/fs/cgroup",
 )
-_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-_TEMPLATE_TIMEOUT = 10.0  #: seconds a template may take to start or to fork
 _SIGNALS = {
     signal.SIGXCPU: ("timeout", "used up its CPU-time limit"),
     signal.SIGXFSZ: ("crash", "wrote a file larger than the file-size limit"),
@@ -103,11 +99,13 @@ _SIGNALS = {
 
 @dataclass(frozen=True)
 class Limits:
-    """What one submission may use. ``timeout`` is its whole wall-clock budget (loading,
-    probes and every case); ``request_timeout`` caps one request (loading, one case)."""
+    """What one submission may use. ``timeout`` is its wall-clock budget for loading and
+    every case; ``probe_timeout`` the probes' own budget, spent before the cases';
+    ``request_timeout`` caps one request (loading, one case, one probe)."""
 
     timeout: float = 10.0
     request_timeout: float = 2.0
+    probe_timeout: float = 3.0
     memory_mb: int = 1024
     file_size_mb: int = 16
     open_files: int = 256
@@ -160,19 +158,6 @@ class LoadReport:
         return self.third == rounded
 
 
-@functools.cache
-def network_namespace_available() -> bool:
-    """Whether ``unshare -rn`` works here (unprivileged user namespaces allowed)."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return False
-    try:
-        done = subprocess.run([unshare, "-rn", "true"], capture_output=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return done.returncode == 0
-
-
 def _python_path() -> list[str]:
     """The standard library and site-packages folders, without the grader's own folders."""
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *site.getsitepackages()}
@@ -180,86 +165,16 @@ def _python_path() -> list[str]:
             and not str(PACKAGE.parent).startswith(p.rstrip(os.sep) + os.sep) and p != str(PACKAGE.parent)]
 
 
-class _Template:
-    """A template child (``child.py``'s :func:`~.child.template`) that forks a fresh child
-    per submission: Python starts and imports once per grading process, not per submission."""
+@dataclass
+class _Budget:
+    """A wall-clock budget, and the failures and restarts spent under it."""
 
-    def __init__(self, network_namespace: bool) -> None:
-        self.pid_owner = os.getpid()
-        self.lock = threading.Lock()
-        self.exits: dict[int, int] = {}
-        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        prefix = ["unshare", "-rn"] if network_namespace else []
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", **_THREADS}
-        try:
-            self.proc = subprocess.Popen(
-                [*prefix, sys.executable, "-I", "-S", str(CHILD), str(theirs.fileno())],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd="/",
-                pass_fds=(theirs.fileno(),), start_new_session=True,
-            )
-        finally:
-            theirs.close()
-
-    def fork(self, cwd: Path, stderr: Path, env: dict[str, str]) -> tuple[int, int, int]:
-        """A new child: its pid, the end to write requests to, the end to read replies from."""
-        with self.lock:
-            self.sock.settimeout(_TEMPLATE_TIMEOUT)
-            self.sock.send(json.dumps({"op": "fork", "cwd": str(cwd), "stderr": str(stderr), "env": env}).encode())
-            while True:
-                data, fds, _, _ = socket.recv_fds(self.sock, 1 << 16, 2)
-                if not data:
-                    raise OSError("the template process ended")
-                message = json.loads(data)
-                if "exited" in message:
-                    self.exits[message["exited"]] = message["status"]
-                elif len(fds) == 2:
-                    return int(message["pid"]), fds[0], fds[1]
-
-    def exit_status(self, pid: int, timeout: float) -> int | None:
-        """How child ``pid`` ended (a negative signal number if killed); None if not yet."""
-        with self.lock:
-            deadline = time.monotonic() + timeout
-            while pid not in self.exits and time.monotonic() < deadline:
-                self.sock.settimeout(max(0.001, deadline - time.monotonic()))
-                try:
-                    data = self.sock.recv(1 << 16)
-                except TimeoutError:
-                    break
-                if not data:
-                    break
-                message = json.loads(data)
-                if "exited" in message:
-                    self.exits[message["exited"]] = message["status"]
-            return self.exits.pop(pid, None)
-
-    def alive(self) -> bool:
-        return self.pid_owner == os.getpid() and self.proc.poll() is None
-
-    def close(self) -> None:
-        """Stop the template (its children notice and end)."""
-        self.sock.close()
-        self.proc.kill()
-        self.proc.wait()
-
-
-_TEMPLATES: dict[bool, _Template] = {}
-_TEMPLATES_LOCK = threading.Lock()
-
-
-@atexit.register
-def _close_templates() -> None:
-    for template in _TEMPLATES.values():
-        if template.alive():
-            template.close()
-
-
-def _template(network_namespace: bool) -> _Template:
-    """This process's template child (started on first use, again if it died or we forked)."""
-    with _TEMPLATES_LOCK:
-        found = _TEMPLATES.get(network_namespace)
-        if found is None or not found.alive():
-            found = _TEMPLATES[network_namespace] = _Template(network_namespace)
-        return found
+    seconds: float
+    whose: str  #: for messages: "the submission's"
+    deadline: float | None = None  #: set by the first request
+    restarts: int = 0
+    failures: int = 0
+    last: ChildFailure | None = None
 
 
 class SandboxExecutor:
@@ -267,29 +182,43 @@ class SandboxExecutor:
 
     Use as a context manager (the child and its folder are removed on exit). ``hidden``
     adds folders the child may not read (the grader passes its caches, reports, cases
-    and the submissions' folders). ``execute`` raises :class:`ChildFailure` when the
-    child fails; the next call starts a fresh child, up to ``limits.max_restarts`` times.
+    and the submissions' folders); ``shared`` names programs every child should have
+    ready (the grader's probes and cases: the template parses them once per process).
+    ``execute`` raises :class:`ChildFailure` when the child fails; the next call starts a
+    fresh child, up to ``limits.max_restarts`` times. ``execute_batch`` sends many requests
+    in one message and returns each one's execution or failure, as the same calls one by
+    one would have.
     """
 
-    def __init__(self, submission: Submission, limits: Limits = Limits(), *, hidden: Sequence[Path] = ()) -> None:
+    def __init__(
+        self, submission: Submission, limits: Limits = Limits(), *, hidden: Sequence[Path] = (),
+        shared: Sequence[Program] = (),
+    ) -> None:
         self.submission = submission
+        self.shared = shared
         self.limits = limits
         self.hidden = [str(PACKAGE), *map(str, hidden)]
         self.output: list[str] = []  #: what the submission printed, in order
-        self.restarts = 0
-        self.failures = 0
         self.notes: list[str] = []
         self.load_report: LoadReport | None = None
         self.network_namespace = (
             network_namespace_available() if limits.network_namespace is None else limits.network_namespace
         )
-        self._deadline: float | None = None
-        self._template: _Template | None = None
+        self._budget = _Budget(limits.timeout, "the submission's")
+        self._template: Template | None = None
         self._programs: dict[int, tuple[Program, int]] = {}  #: programs this child has, by id (kept alive here)
         self._pid = 0
         self._dir: str | None = None
         self._req = self._rep = -1
-        self._last: ChildFailure | None = None
+
+    @property
+    def restarts(self) -> int:
+        """Fresh children started after a failure, under the current budget."""
+        return self._budget.restarts
+
+    @property
+    def failures(self) -> int:
+        return self._budget.failures
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -301,8 +230,11 @@ class SandboxExecutor:
 
     def start(self) -> LoadReport:
         """Start the child and load the submission; raise :class:`ChildFailure` if that fails."""
-        if self._deadline is None:
-            self._deadline = time.monotonic() + self.limits.timeout
+        budget = self._budget
+        if budget.deadline is None:
+            budget.deadline = time.monotonic() + budget.seconds
+        elif time.monotonic() >= budget.deadline:  # no child for nothing
+            raise self._fail("timeout", f"not run: {budget.whose} {budget.seconds:g} s are spent")
         self._spawn()
         reply = self._request(self._load_request(), "loading the submission")
         if not reply.get("ok"):
@@ -334,35 +266,120 @@ class SandboxExecutor:
         *,
         backward_calls: int = 1,
     ) -> Execution:
-        if not self._pid:
-            if self._last is not None and self.restarts >= self.limits.max_restarts:
-                raise ChildFailure(self._last.kind, f"not run: the submission failed {self.failures} times "
-                                   f"(last: {self._last.message})")
-            if self._last is not None:
-                self.restarts += 1
-            self.start()
-        request: dict[str, Any] = {
-            "op": "execute", "observe": [dict(p) for p in observe_points], "forward": [dict(p) for p in forward_points],
-            "backward_calls": backward_calls,
-        }
-        known = self._programs.get(id(program))
-        if known is None:  # the child keeps programs it has seen: send each once (training sends 100s of steps)
-            known = self._programs[id(program)] = (program, len(self._programs))
-            request["program"] = program.to_json()
-        request["program_key"] = known[1]
-        reply = self._request(request, "this case")
-        if not reply.get("ok"):
-            kind = reply.get("failure")
-            failure = ChildFailure(kind if kind in ("crash", "memory") else "crash", _str(reply.get("message")),
-                                   _str(reply.get("traceback")))
-            self.failures += 1
-            raise failure
+        [found] = self.execute_batch([Request(program, tuple(observe_points), tuple(forward_points), backward_calls)])
+        if isinstance(found, ChildFailure):
+            raise found
+        return found
+
+    def execute_batch(
+        self, requests: Sequence[Request], *, budget: float | None = None
+    ) -> list[Execution | ChildFailure]:
+        """Every request's execution or failure, in one message to the child (and one more
+        per failure that ends it: the rest go to a fresh child, as ``execute`` would).
+        ``budget``: seconds these requests get on their own, apart from the submission's
+        budget and restarts (which then start over after them): the grader's probes (its
+        messages call it the probes' budget).
+        """
+        if budget is not None:
+            with self._own_budget(budget):
+                return self.execute_batch(requests)
+        found: list[Execution | ChildFailure] = []
+        while len(found) < len(requests):
+            try:
+                self._ensure_child()
+            except ChildFailure as failure:
+                found.append(failure)
+                continue
+            found += self._send(requests[len(found):])
+        return found
+
+    @contextlib.contextmanager
+    def _own_budget(self, seconds: float) -> Iterator[None]:
+        """Requests on a budget of their own; the time they take is added to the submission's."""
+        outer, started = self._budget, time.monotonic()
+        self._budget = _Budget(seconds, "the probes'", started + seconds)
         try:
-            return execution_from_json(reply.get("result"), len(program.nodes), len(observe_points),
-                                       len(forward_points))
+            yield
+        finally:
+            self._budget = outer
+            if outer.deadline is not None:
+                outer.deadline += time.monotonic() - started
+
+    def _ensure_child(self) -> None:
+        """A live child, restarted after a failure while restarts are left; else :class:`ChildFailure`."""
+        if self._pid:
+            return
+        budget = self._budget
+        if budget.last is not None and budget.restarts >= self.limits.max_restarts:
+            raise ChildFailure(budget.last.kind, f"not run: the submission failed {budget.failures} times "
+                               f"(last: {budget.last.message})")
+        if budget.last is not None:
+            budget.restarts += 1
+        self.start()
+
+    def descend(
+        self, program: Program, start: Mapping[str, float], steps: int, lr: float
+    ) -> list[tuple[dict[str, float], Execution | ChildFailure]]:
+        """A gradient descent's calls (see :func:`~gradcheck_lab.executors.descend_all`) in one
+        message: the child steps and replies per step, each step within ``request_timeout``."""
+        point = dict(start)
+        try:
+            self._ensure_child()
+        except ChildFailure as failure:
+            return [(point, failure)]
+        message = {"op": "descend", **self._wire(program), "start": point, "steps": steps, "lr": lr}
+        found: list[tuple[dict[str, float], Execution | ChildFailure]] = []
+        try:
+            for reply in self._exchange(message, "this case", count=steps + 1):
+                result = self._execution(Request(program, (point,)), reply)
+                found.append((point, result))
+                following = None if isinstance(result, ChildFailure) else descent_step(
+                    program, point, result.observations[0], lr)
+                if reply.get("last") or not self._pid:
+                    break
+                if following is None:  # the child steps on where the descent stops: not our child
+                    self._fail("crash", "the child's reply was refused: it stepped on where the descent stops")
+                    break
+                point = following
+        except ChildFailure as failure:
+            found.append((point, failure))
+        return found
+
+    def _wire(self, program: Program) -> dict[str, Any]:
+        """How a request names ``program``: its key, and the program itself if the child lacks it."""
+        known = self._programs.get(id(program))
+        if known is not None:
+            return {"program_key": known[1]}
+        known = self._programs[id(program)] = (program, next(KEYS))  # the child keeps it: sent once
+        return {"program_key": known[1], "program": program.to_json()}
+
+    def _send(self, requests: Sequence[Request]) -> list[Execution | ChildFailure]:
+        """Requests to the live child in one message; their results until one ends the child."""
+        items = [{"observe": [dict(p) for p in r.observe], "forward": [dict(p) for p in r.forward],
+                  "backward_calls": r.backward_calls, **self._wire(r.program)} for r in requests]
+        found: list[Execution | ChildFailure] = []
+        try:
+            replies = self._exchange({"op": "execute", "requests": items}, "this case", count=len(items))
+            for r, reply in zip(requests, replies):
+                found.append(self._execution(r, reply))
+                if not self._pid:  # a refused reply ended the child
+                    break
+        except ChildFailure as failure:
+            found.append(failure)
+        return found
+
+    def _execution(self, request: Request, reply: dict[str, Any]) -> Execution | ChildFailure:
+        if not reply.get("ok"):  # the child caught it and lives on
+            kind = reply.get("failure")
+            self._budget.failures += 1
+            return ChildFailure(kind if kind in ("crash", "memory") else "crash", _str(reply.get("message")),
+                                _str(reply.get("traceback")))
+        try:
+            return execution_from_json(reply.get("result"), len(request.program.nodes), len(request.observe),
+                                       len(request.forward))
         except ProtocolError as exc:
-            raise self._fail("crash", f"the child's reply was refused: {exc} (student code writing to the "
-                                      "grader's channel?)") from None
+            return self._fail("crash", f"the child's reply was refused: {exc} (student code writing to the "
+                                       "grader's channel?)")
 
     # ------------------------------------------------------------------ internals
 
@@ -387,44 +404,57 @@ class SandboxExecutor:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         env = {"HOME": str(work), "TMPDIR": str(work), "MPLBACKEND": "Agg"}
-        self._template = _template(self.network_namespace)
+        self._template = template(self.network_namespace)
         try:
+            self._template.share(self.shared)
             self._pid, self._req, self._rep = self._template.fork(work, Path(self._dir) / "stderr", env)
         except (OSError, ValueError):  # the template died or hangs: one more try with a new one
             self._template.close()
-            self._template = _template(self.network_namespace)
+            self._template = template(self.network_namespace)
+            self._template.share(self.shared)
             self._pid, self._req, self._rep = self._template.fork(work, Path(self._dir) / "stderr", env)
+        self._programs = dict(self._template.shared)
         os.set_blocking(self._req, False)  # the deadlines of protocol reads and writes need it
         os.set_blocking(self._rep, False)
 
     def _request(self, message: dict[str, Any], what: str) -> dict[str, Any]:
-        assert self._deadline is not None
+        """Send one request and read its one reply."""
+        return next(self._exchange(message, what))
+
+    def _exchange(self, message: dict[str, Any], what: str, count: int | None = None) -> Iterator[dict[str, Any]]:
+        """Send ``message``; yield its replies: ``count`` of them, numbered by ``index`` (else
+        one), each within ``request_timeout`` of the one before and within the budget.
+        Raises :class:`ChildFailure` (and ends the child) on a timeout or a bad reply."""
+        budget = self._budget
+        assert budget.deadline is not None
         now = time.monotonic()
-        budget_left = self._deadline - now
-        if budget_left <= 0:
-            raise self._fail("timeout", f"not run: the submission's {self.limits.timeout:g} s are spent")
-        deadline = now + min(budget_left, self.limits.request_timeout)
+        if budget.deadline - now <= 0:
+            raise self._fail("timeout", f"not run: {budget.whose} {budget.seconds:g} s are spent")
         nonce = secrets.token_hex(16)
+        deadline = now + min(budget.deadline - now, self.limits.request_timeout)
         try:
             write_message(self._req, {**message, "nonce": nonce}, deadline)
-            reply = read_message(self._rep, deadline)
+            for index in range(1 if count is None else count):
+                if index:  # each reply within request_timeout of the one before
+                    deadline = min(budget.deadline, time.monotonic() + self.limits.request_timeout)
+                reply = read_message(self._rep, deadline)
+                if reply.get("nonce") != nonce or (count is not None and reply.get("index") != index):
+                    raise self._fail("crash", "the child's reply was refused: it does not answer this request "
+                                              "(student code writing to the grader's channel?)")
+                output = reply.get("output")
+                if isinstance(output, str) and output:
+                    self.output.append(output)
+                yield reply
         except ChannelTimeout:
-            if deadline >= self._deadline:
-                raise self._fail("timeout", f"{what} ran past the submission's time budget "
-                                            f"({self.limits.timeout:g} s)") from None
+            if deadline >= budget.deadline:
+                raise self._fail("timeout", f"{what} ran past {budget.whose} time budget "
+                                            f"({budget.seconds:g} s)") from None
             raise self._fail("timeout", f"{what} ran longer than {self.limits.request_timeout:g} s "
                                         "(an endless loop?)") from None
         except (ChannelClosed, BrokenPipeError):
             raise self._died(what) from None
         except ProtocolError as exc:
             raise self._fail("crash", f"the child's reply was refused: {exc}") from None
-        if reply.get("nonce") != nonce:
-            raise self._fail("crash", "the child's reply was refused: it does not answer this request "
-                                      "(student code writing to the grader's channel?)")
-        output = reply.get("output")
-        if isinstance(output, str) and output:
-            self.output.append(output)
-        return reply
 
     def _died(self, what: str) -> ChildFailure:
         code = self._template.exit_status(self._pid, timeout=1.0) if self._template and self._pid else None
@@ -442,9 +472,9 @@ class SandboxExecutor:
 
     def _fail(self, kind: str, message: str, traceback: str = "") -> ChildFailure:
         self._kill()
-        self.failures += 1
-        self._last = ChildFailure(kind, message, traceback)
-        return self._last
+        self._budget.failures += 1
+        self._budget.last = ChildFailure(kind, message, traceback)
+        return self._budget.last
 
     def _stderr_tail(self) -> str:
         if self._dir is None:
@@ -483,7 +513,10 @@ class TrustedExecutor:
 
     network_namespace: bool | None = None
 
-    def __init__(self, submission: Submission, limits: Limits = Limits(), *, hidden: Sequence[Path] = ()) -> None:
+    def __init__(
+        self, submission: Submission, limits: Limits = Limits(), *, hidden: Sequence[Path] = (),
+        shared: Sequence[Program] = (),
+    ) -> None:
         from .child import Capture
 
         self.submission = submission
