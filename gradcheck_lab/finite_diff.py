@@ -22,6 +22,7 @@ forward values it returns into derivatives.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ class StepPlan:
     steps: dict[str, list[float]] = field(default_factory=dict)  # input -> h per level
     offsets: dict[str, int] = field(default_factory=dict)  # input -> index of its first point
     notes: dict[str, str] = field(default_factory=dict)  # input -> why no finite difference
+    scale: float = 0.0  #: the largest magnitude a node takes at the point: its rounding reaches the output
 
 
 def kink_distances(program: Program, point: Mapping[str, float]) -> list[float] | None:
@@ -93,6 +95,8 @@ def _same_side(base: list[float], other: list[float] | None) -> bool:
 def plan_steps(program: Program, point: Mapping[str, float], levels: int = LEVELS) -> StepPlan:
     """Safe central-difference stencils for every input of ``program`` at ``point``."""
     plan = StepPlan(dict(point))
+    with contextlib.suppress(ArithmeticError, ValueError, _OutOfDomain):
+        plan.scale = max(map(abs, evaluate(program, [point[x] for x in program.inputs], _checked_apply)))
     base = kink_distances(program, point)
     if base is None:
         plan.notes = {x: "the point is outside an op's domain" for x in program.inputs}
@@ -136,7 +140,7 @@ def estimate(plan: StepPlan, values: Sequence[float | None]) -> list[FDEstimate]
         if len(hs) < 2:
             found.append(FDEstimate(None, note="the forward pass failed at the stencil points"))
             continue
-        found.append(_extrapolate(hs, diffs, scale))
+        found.append(_extrapolate(hs, diffs, max(scale, plan.scale)))
     return found
 
 
@@ -152,5 +156,7 @@ def _extrapolate(hs: list[float], diffs: list[float], scale: float) -> FDEstimat
             err = max(abs(t - table[j][m - 1]), abs(t - table[j - 1][m - 1]))
             if err < best_err:
                 best, best_err = t, err
-    rounding = 4.0 * _U * scale / hs[-1]  # the noise floor of the smallest step
+    # the noise floor of the smallest step: rounding of the largest intermediate (1 + z**4 at a
+    # tiny z loses the digits of z**4) reaches the output, however small the output is
+    rounding = 4.0 * _U * scale / hs[-1]
     return FDEstimate(best, max(best_err, rounding))
