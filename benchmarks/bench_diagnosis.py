@@ -26,8 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tabulate import tabulate
 
 from gradcheck_lab.diagnose import CATALOG, diagnose, observe_probes
-from gradcheck_lab.diagnose.catalog import Faults, _engine
+from gradcheck_lab.diagnose.catalog import Faults
 from gradcheck_lab.diagnose.counterexample import counterexample_for, minimal_counterexample
+from gradcheck_lab.diagnose.faults import compile_engine
 from gradcheck_lab.diagnose.match import _predict, same
 from gradcheck_lab.engine import Value
 from gradcheck_lab.executors import InProcessExecutor
@@ -75,7 +76,7 @@ def main() -> None:
     for a, b in sample:
         assert a.faults is not None and b.faults is not None
         t = time.perf_counter()
-        found = codes_of(_engine(a.faults + b.faults, 5))
+        found = codes_of(compile_engine(a.faults + b.faults, 5))
         pair_times.append(time.perf_counter() - t)
         if sorted(found) == sorted([a.code, b.code]):
             pair_ok += 1

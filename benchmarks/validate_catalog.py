@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tabulate import tabulate
 
-from gradcheck_lab.diagnose.catalog import CATALOG, submission_source
+from gradcheck_lab.commands.diagnose import write_bugs
+from gradcheck_lab.diagnose.catalog import CATALOG, submission_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,16 +36,6 @@ ROOT = Path(__file__).resolve().parent.parent
 #: grad the checker can seed by hand, a second backward() call, a deep graph, a dead child).
 NO_COUNTEREXAMPLE = {"no-seed-grad", "zeroes-on-backward", "recursion-limit", "timeout", "memory", "crash",
                      *(c for c in CATALOG if c.startswith("unsupported:"))}
-
-
-def file_name(codes: tuple[str, ...]) -> str:
-    return "__".join(c.replace(":", "_") for c in codes) or "correct"
-
-
-def write_submissions(folder: Path, suites: list[tuple[str, ...]]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for codes in suites:
-        (folder / f"{file_name(codes)}.py").write_text(submission_source(list(codes)))
 
 
 def pairs(count: int, seed: int) -> list[tuple[str, ...]]:
@@ -79,7 +70,7 @@ def main() -> int:
     out = args.out or Path(tempfile.mkdtemp(prefix="gradcheck-catalog-"))
 
     suites: list[tuple[str, ...]] = [(), *((code,) for code in CATALOG), *pairs(args.pairs, args.seed)]
-    write_submissions(out / "submissions", suites)
+    write_bugs(out / "submissions", suites[1:])
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "gradcheck_lab", "grade", str(out / "submissions"), "--cases", args.cases,
                     "--report-dir", str(out / "reports"), "--jobs", str(args.jobs), "--timeout", "6", "--force",
@@ -90,7 +81,7 @@ def main() -> int:
         named = {row["id"]: tuple(sorted(row["diagnosis"].split())) for row in csv.DictReader(handle)}
     rows, confusion, wrong, missing_examples = [], collections.Counter[tuple[str, str]](), 0, []
     for codes in suites:
-        sid = file_name(codes)
+        sid = submission_file(codes).removesuffix(".py")
         found = named.get(sid, ("(not graded)",))
         exact = found == tuple(sorted(codes))
         wrong += not exact

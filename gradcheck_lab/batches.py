@@ -145,7 +145,7 @@ class Prepared:
         *,
         backward_calls: int = 1,
     ) -> Execution:
-        found = self._results.get((id(program), _points_key(observe), _points_key(forward), backward_calls))
+        found = self._results.get(Request(program, tuple(observe), tuple(forward), backward_calls).key)
         if found is None:
             return self.executor.execute(program, observe, forward, backward_calls=backward_calls)
         self.answered += 1

@@ -453,7 +453,7 @@ def _diagnose(ex: Prepared, grade: SubmissionGrade, observations: dict[str, Obse
     counterexample. Skipped after a timeout, crash or memory failure in the cases (what
     the probes saw would only repeat it)."""
     from .diagnose import CATALOG, diagnose
-    from .diagnose.counterexample import confirm, counterexample_for, counterexample_of
+    from .diagnose.counterexample import counterexample_of
     from .diagnose.match import warm_predictions
 
     if grade.verdict in _INCIDENTS:
@@ -466,12 +466,10 @@ def _diagnose(ex: Prepared, grade: SubmissionGrade, observations: dict[str, Obse
     wrong_numbers = [c for c in found.codes if CATALOG[c].faults is not None and not CATALOG[c].note_only]
     if grade.verdict == "wrong" or wrong_numbers:
         try:
-            if grade.verdict == "wrong":
-                example = counterexample_of(ex, found.codes, rel=rel, max_examples=150)
-            else:  # no case shows it: the named bugs' own counterexample if this fails it too, no blind
-                # search through the child (150 calls, ~0.35 s, in vain for bugs no small program shows)
-                known = counterexample_for(tuple(c for c in found.codes if not c.startswith("unsupported:")))
-                example = confirm(ex, known, rel) if known else None
+            # no case shows it: only the named bugs' own counterexample, no blind search through
+            # the child (150 calls, ~0.35 s, in vain for bugs no small program shows)
+            example = counterexample_of(ex, found.codes, rel=rel, max_examples=150,
+                                        search=grade.verdict == "wrong")
         except Exception:  # an extra: a child that dies mid-search must not sink the grade
             example = None
         if example is not None:

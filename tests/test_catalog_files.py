@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gradcheck_lab.diagnose import CATALOG, diagnose, observe_probes
-from gradcheck_lab.diagnose.catalog import submission_source
+from gradcheck_lab.diagnose.catalog import submission_file, submission_source
 from gradcheck_lab.grading import grade_batch
 from gradcheck_lab.implementations import load_value_class
 from gradcheck_lab.submissions import Limits, SubmissionRef
@@ -26,7 +26,7 @@ IN_PROCESS = [code for code in CATALOG if code not in HOSTILE]
 
 
 def write(folder: Path, codes: list[str]) -> Path:
-    path = folder / f"{'__'.join(c.replace(':', '_') for c in codes) or 'correct'}.py"
+    path = folder / submission_file(codes)
     path.write_text(submission_source(codes))
     return path
 

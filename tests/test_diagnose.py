@@ -10,7 +10,7 @@ import pytest
 
 from gradcheck_lab import Value
 from gradcheck_lab.diagnose import CATALOG, PROBES, diagnose, observe_probes
-from gradcheck_lab.diagnose.catalog import _engine
+from gradcheck_lab.diagnose.faults import compile_engine
 from gradcheck_lab.implementations import load_value_class
 
 from .conftest import SEED_ENGINES, STUDENT, seed004_before
@@ -49,7 +49,7 @@ def test_every_catalog_bug_is_diagnosed_as_itself_and_nothing_else(code: str) ->
 def test_two_bugs_at_once_are_both_named(pair: tuple[str, str]) -> None:
     a, b = (CATALOG[c].faults for c in pair)
     assert a is not None and b is not None and not a.clashes(b)
-    assert sorted(codes_of(_engine(a + b, 7))) == sorted(pair)
+    assert sorted(codes_of(compile_engine(a + b, 7))) == sorted(pair)
 
 
 def test_a_student_engine_with_naive_formulas() -> None:
@@ -95,7 +95,7 @@ def test_a_pair_takes_a_few_joint_predictions_each_made_once() -> None:
     match.warm_predictions()  # every single bug's, once per process
     a, b = CATALOG["grad-overwrite:add"].faults, CATALOG["wrong-local:tanh"].faults
     assert a is not None and b is not None
-    observed = observe_probes(_engine(a + b, 7))
+    observed = observe_probes(compile_engine(a + b, 7))
     before = match._outcomes.cache_info().misses
     assert sorted(diagnose(observed).codes) == ["grad-overwrite:add", "wrong-local:tanh"]
     assert match._outcomes.cache_info().misses - before <= 3 * len(PROBES)

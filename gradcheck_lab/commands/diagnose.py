@@ -80,16 +80,17 @@ def catalog_text() -> str:
     return tabulate(rows, ["code", "family", "what it means"], tablefmt="simple", maxcolwidths=[None, None, 90]) + "\n"
 
 
-def write_bugs(folder: Path, codes: Sequence[str]) -> list[Path]:
-    """Each of ``codes`` written out as ``folder/CODE.py`` (``:`` as ``_``), plus ``correct.py``."""
+def write_bugs(folder: Path, groups: Sequence[Sequence[str]]) -> list[Path]:
+    """Each group of codes written out as one student file in ``folder`` (``CODE.py``, ``:`` as
+    ``_``; ``A__B.py`` for two bugs at once), plus ``correct.py``."""
     from ..atomic import write_text
-    from ..diagnose.catalog import submission_source
+    from ..diagnose.catalog import submission_file, submission_source
 
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for code in ("", *codes):
-        path = folder / f"{code.replace(':', '_') or 'correct'}.py"
-        write_text(path, submission_source([code] if code else []))
+    for codes in ((), *groups):
+        path = folder / submission_file(codes)
+        write_text(path, submission_source(codes))
         written.append(path)
     return written
 
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             print(f"error: no such code: {', '.join(unknown)} (see diagnose --list)", file=sys.stderr)
             return 2
-        written = write_bugs(Path(args.write_bugs), args.codes or list(CATALOG))
+        written = write_bugs(Path(args.write_bugs), [[code] for code in args.codes or CATALOG])
         print(f"wrote {len(written)} files to {args.write_bugs} (grade them: python -m gradcheck_lab grade "
               f"{args.write_bugs})")
         return 0

@@ -19,14 +19,14 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..ops import OPS
 from .faults import Backward, Faults, Step, compile_engine, student_source
 
-__all__ = ["CATALOG", "OP_NAMES", "Bug", "Faults", "submission_source"]
+__all__ = ["CATALOG", "OP_NAMES", "Bug", "Faults", "faults_of", "submission_file", "submission_source"]
 
 #: The ops a code may name.
 OP_NAMES = (
@@ -51,7 +51,7 @@ class Bug:
         """The variant engine (its student file, run here); ``order_seed`` shuffles the order
         in which each node's operands are visited, as a set of Values would."""
         assert self.faults is not None, f"{self.code} has no variant engine"
-        return _engine(self.faults, order_seed)
+        return compile_engine(self.faults, order_seed)
 
     def source(self) -> str:
         """This bug written out as an ordinary student file, every code included: a missing
@@ -63,13 +63,28 @@ class Bug:
         return submission_source([self.code])
 
 
-def _engine(faults: Faults, order_seed: int | None) -> type[Any]:
-    return compile_engine(faults, order_seed)
-
-
 #: What the sandbox-only codes do first thing in backward().
 _HOSTILE = {"timeout": "while True:\n    pass", "memory": "hoard = bytearray(2**40)",
             "crash": "import os\nos._exit(70)"}
+
+
+def faults_of(codes: Iterable[str]) -> Faults | None:
+    """The faults of the bugs ``codes`` together, summed in catalog order (one sum per set of
+    codes); None if one of them has no engine.
+
+    >>> faults_of(["timeout"]) is None, len(faults_of(["grad-overwrite:add", "topo-order"]).steps)
+    (True, 1)
+    """
+    wanted = set(codes)
+    bugs = [b for b in CATALOG.values() if b.code in wanted]
+    if any(b.faults is None for b in bugs):
+        return None
+    return sum((b.faults for b in bugs if b.faults is not None), Faults())
+
+
+def submission_file(codes: Sequence[str]) -> str:
+    """The file name a set of bugs is written out as: ``grad-overwrite_add__topo-order.py``."""
+    return f"{'__'.join(c.replace(':', '_') for c in codes) or 'correct'}.py"
 
 
 def submission_source(codes: Sequence[str]) -> str:

@@ -245,15 +245,12 @@ def counterexample_for(codes: tuple[str, ...]) -> Counterexample | None:
     """The minimal counterexample of the catalog bugs ``codes`` together, searched once per
     process on their engine (in this process: it is our own code), drawing the ops they
     name more often. None for a code with no engine."""
-    from .catalog import CATALOG, Faults, _engine
+    from .catalog import faults_of
+    from .faults import compile_engine
 
-    faults = Faults()
-    for code in codes:
-        bug_faults = CATALOG[code].faults
-        if bug_faults is None:
-            return None
-        faults = faults + bug_faults
-    return minimal_counterexample(InProcessExecutor(_engine(faults, None)), focus=focus_of(codes))
+    faults = faults_of(codes)
+    return None if faults is None else minimal_counterexample(InProcessExecutor(compile_engine(faults)),
+                                                              focus=focus_of(codes))
 
 
 def confirm(executor: Executor, example: Counterexample, rel: float = 1e-6) -> Counterexample | None:
@@ -265,10 +262,10 @@ def confirm(executor: Executor, example: Counterexample, rel: float = 1e-6) -> C
 
 
 def counterexample_of(executor: Executor, codes: Sequence[str], *, rel: float = 1e-6,
-                      max_examples: int = 400) -> Counterexample | None:
+                      max_examples: int = 400, search: bool = True) -> Counterexample | None:
     """The smallest disagreement of the implementation behind ``executor``, whose diagnosis
     named ``codes``: the named bugs' own counterexample (searched once per process) if the
-    implementation fails it too, else a search through ``executor`` itself.
+    implementation fails it too, else (if ``search``) a search through ``executor`` itself.
 
     >>> from gradcheck_lab.diagnose import CATALOG
     >>> bug = CATALOG["grad-overwrite:sigmoid"]
@@ -277,5 +274,7 @@ def counterexample_of(executor: Executor, codes: Sequence[str], *, rel: float = 
     """
     named = tuple(sorted(c for c in codes if not c.startswith("unsupported:")))  # one search per set
     known = counterexample_for(named) if named else None
-    return (confirm(executor, known, rel) if known else None) or minimal_counterexample(
-        executor, max_examples=max_examples, rel=rel, focus=focus_of(named))
+    found = confirm(executor, known, rel) if known else None
+    if found is None and search:
+        found = minimal_counterexample(executor, max_examples=max_examples, rel=rel, focus=focus_of(named))
+    return found

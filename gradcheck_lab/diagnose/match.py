@@ -32,7 +32,8 @@ from typing import Any
 from ..atomic import write_text
 from ..batches import execute_all
 from ..executors import ExecError, Executor, Observation, observe
-from .catalog import CATALOG, Bug, Faults, _engine
+from .catalog import CATALOG, Bug, Faults, faults_of
+from .faults import compile_engine
 from .probes import PROBES, Probe
 
 __all__ = ["Diagnosis", "Evidence", "diagnose", "observe_probes", "predictions", "run_probes", "warm_predictions"]
@@ -100,7 +101,7 @@ def _predict(faults: Faults | None, order_sensitive: bool) -> dict[str, tuple[Si
     for p in PROBES:
         outcomes: list[Signature] = []
         for seed in range(_orders(p.name)) if order_sensitive else [None]:
-            sig = signature(observe(_engine(faults or Faults(), seed), p.program, p.point, p.backward_calls))
+            sig = signature(observe(compile_engine(faults or Faults(), seed), p.program, p.point, p.backward_calls))
             if not any(same(sig, s) for s in outcomes):
                 outcomes.append(sig)
         found[p.name] = tuple(outcomes)
@@ -136,10 +137,8 @@ def predictions(bug: Bug) -> dict[str, tuple[Signature, ...]]:
 @cache
 def _faults(codes: frozenset[str]) -> Faults:
     """The faults of the catalog's bugs ``codes`` together (in catalog order: one sum per set)."""
-    found = Faults()
-    for bug in CATALOG.values():
-        if bug.code in codes and bug.faults is not None:
-            found = found + bug.faults
+    found = faults_of(codes)
+    assert found is not None, "only simulated bugs are combined"
     return found
 
 
@@ -159,7 +158,7 @@ def _outcomes(codes: frozenset[str], probe: str) -> tuple[Signature, ...]:
     sensitive = any(CATALOG[c].order_sensitive for c in codes)
     found: list[Signature] = []
     for seed in range(_orders(probe)) if sensitive else [None]:
-        sig = signature(observe(_engine(_faults(codes), seed), program, point, calls))
+        sig = signature(observe(compile_engine(_faults(codes), seed), program, point, calls))
         if not any(same(sig, s) for s in found):
             found.append(sig)
     return tuple(found)
