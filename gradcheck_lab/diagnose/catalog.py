@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 from ..ops import OPS
 from .faults import Backward, Faults, Step, compile_engine, student_source
 
-__all__ = ["CATALOG", "OP_NAMES", "Bug", "Faults", "faults_of", "submission_file", "submission_source"]
+__all__ = ["CATALOG", "OP_NAMES", "Bug", "Effect", "Faults", "faults_of", "submission_file", "submission_source"]
 
 #: The ops a code may name.
 OP_NAMES = (
@@ -34,6 +35,23 @@ OP_NAMES = (
     "div", "sub", "rsub", "rtruediv", "neg",
 )
 _PRIMITIVES = [op.name for op in OPS.values() if op.primitive]
+
+
+class Effect(enum.Enum):
+    """What a bug does to a submission: the typed vocabulary grading maps to verdicts and costs.
+
+    >>> CATALOG["grad-overwrite:add"].effect, CATALOG["recursion-limit"].effect
+    (<Effect.WRONG: 'wrong'>, <Effect.WARNING: 'warning'>)
+    """
+
+    WRONG = "wrong"  #: a wrong value or gradient (or a broken contract, such as an unseeded output grad)
+    MISSING = "missing"  #: an operator form is absent
+    WARNING = "warning"  #: worth knowing, not wrong: deep graphs fail, extreme inputs overflow, grads reset
+    INCIDENT = "incident"  #: the process itself failed: crash, timeout, memory
+
+
+_EFFECT_OF_FAMILY = {"unsupported": Effect.MISSING, "sandbox": Effect.INCIDENT, "numerics": Effect.WARNING}
+_WARNINGS = frozenset({"recursion-limit", "zeroes-on-backward"})
 
 
 @dataclass(frozen=True)
@@ -46,6 +64,13 @@ class Bug:
     order_sensitive: bool = False  #: its result depends on the order backward() visits nodes
     note_only: bool = False  #: a semantics note, not a wrong gradient
     family: str = field(default="", compare=False)
+
+    @property
+    def effect(self) -> Effect:
+        """What this bug does to a submission (grading's default cost follows it)."""
+        if self.code in _WARNINGS:
+            return Effect.WARNING
+        return _EFFECT_OF_FAMILY.get(self.family, Effect.WRONG)
 
     def engine(self, order_seed: int | None = None) -> type[Any]:
         """The variant engine (its student file, run here); ``order_seed`` shuffles the order
