@@ -5,7 +5,7 @@ A submission's reports lead with its grade (verdict, score, finding, notes, capa
 table, per-case scores with each failing case's first problem) and then reuse the core's
 builders (:func:`.markdown.markdown_text`, :func:`.json_report.run_to_json`) for the
 per-node tables of the few smallest cases that did not pass (``MAX_DETAILED`` in
-:mod:`gradcheck_lab.grading`): small graphs teach best, and a class's reports stay small
+:mod:`gradcheck_lab.grading.run`): small graphs teach best, and a class's reports stay small
 and quick to write.
 """
 
@@ -22,16 +22,17 @@ from typing import TYPE_CHECKING, Any
 from tabulate import tabulate
 
 from ..atomic import write_text
+from .diagnosis import diagnosis_lines
 from .json_report import run_to_json
 from .markdown import markdown_text
 from .tables import fmt
 
 if TYPE_CHECKING:
-    from ..grading import SubmissionGrade
+    from ..grading.model import SubmissionGrade
     from ..harness import Run
 
 __all__ = [
-    "GRADES_COLUMNS", "class_summary_html", "class_summary_text", "diagnosis_lines", "grades_csv_text",
+    "GRADES_COLUMNS", "class_summary_html", "class_summary_text", "grade_diagnosis", "grades_csv_text",
     "render_submission", "submission_html", "write_class_reports",
 ]
 
@@ -87,36 +88,16 @@ def grade_header(grade: SubmissionGrade) -> list[str]:
     return lines
 
 
-def diagnosis_lines(grade: SubmissionGrade, *, markdown: bool = True) -> list[str]:
-    """The diagnosis as a student reads it: each code, its explanation, its evidence;
-    then what no known bug explains, and the minimal counterexample."""
-    fmt_table = "github" if markdown else "simple"
-    out: list[str] = []
-    for entry in grade.diagnosis:
-        code = f"`{entry['code']}`" if markdown else entry["code"]
-        out += [f"- {code}: {entry['explanation']}" if markdown else f"{code}: {entry['explanation']}"]
-        rows = [[e["probe"], e["source"], ", ".join(f"{k}={v:g}" for k, v in e["point"].items()), e["expected"],
-                 e["got"], e["predicted"]] for e in entry["evidence"][:3]]
-        if rows:
-            out += ["", tabulate([[_cell(x) for x in r] for r in rows],
-                                 ["probe", "source", "point", "expected", "got", "this bug predicts"],
-                                 tablefmt=fmt_table, disable_numparse=True), ""]
-    if grade.unexplained:
-        rows = [[e["probe"], e["source"], e["expected"], e["got"]] for e in grade.unexplained]
-        out += ["", "Not explained by any known bug:", "",
-                tabulate([[_cell(x) for x in r] for r in rows], ["probe", "source", "expected", "got"],
-                         tablefmt=fmt_table, disable_numparse=True)]
-    if grade.counterexample:
-        out += ["", "The smallest disagreement found: paste it into a case file and rerun it.", "",
-                "```toml" if markdown else "", grade.counterexample.rstrip(), "```" if markdown else ""]
-    return out
+def grade_diagnosis(grade: SubmissionGrade, *, markdown: bool = True) -> list[str]:
+    """A grade's diagnosis as every report shows it (:func:`.diagnosis.diagnosis_lines`)."""
+    return diagnosis_lines(grade.diagnosis, grade.unexplained, grade.counterexample, markdown=markdown)
 
 
 def submission_markdown(grade: SubmissionGrade, run: Run) -> str:
     out = [f"# {grade.id}: {grade.verdict}, {_points(grade.score)} / {_points(grade.max_score)}", "",
            *(f"- {_cell(line)}" for line in grade_header(grade))]
     if grade.diagnosis or grade.unexplained or grade.counterexample:
-        out += ["", "## Diagnosis", "", *diagnosis_lines(grade)]
+        out += ["", "## Diagnosis", "", *grade_diagnosis(grade)]
     if grade.notes:
         out += ["", "## Notes", "", *(f"- {_cell(n)}" for n in grade.notes)]
     if grade.error:
@@ -243,7 +224,7 @@ def submission_html(grade: SubmissionGrade, run: Run) -> str:
     parts = ["".join(f'<p class="meta">{escape(line)}</p>' for line in grade_header(grade))]
     if grade.diagnosis or grade.unexplained or grade.counterexample:
         parts.append(f'<div class="diagnosis"><strong>Diagnosis</strong><pre>'
-                     f'{escape(chr(10).join(diagnosis_lines(grade, markdown=False)))}</pre></div>')
+                     f'{escape(chr(10).join(grade_diagnosis(grade, markdown=False)))}</pre></div>')
     rows = [[escape(r[0]), escape(r[1]), badge(r[2]), escape(r[3]), escape(r[4])] for r in score_rows(grade)]
     parts.append("<h2>Cases</h2>" + table(["case", "score", "verdict", "checks agreeing", "first problem"], rows,
                                           raw=True))

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 from tabulate import tabulate
 
 from ..atomic import write_text
-from .grades import diagnosis_lines, grade_header
+from .grades import grade_diagnosis, grade_header
 
 if TYPE_CHECKING:
-    from ..grading import SubmissionGrade
+    from ..grading.model import SubmissionGrade
 
 __all__ = ["VISIBILITIES", "results_json", "write_results"]
 
@@ -49,7 +49,7 @@ def results_json(
         raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)}")
     summary = [*grade_header(grade), *(f"note: {n}" for n in grade.notes)]
     if grade.diagnosis or grade.unexplained or grade.counterexample:
-        summary += ["", "Diagnosis:", *diagnosis_lines(grade, markdown=False)]
+        summary += ["", "Diagnosis:", *grade_diagnosis(grade, markdown=False)]
     if grade.capabilities:
         rows = [[c.form, c.verdict, c.message] for c in grade.capabilities]
         summary += ["", "What the Value class can do:", tabulate(rows, ["form", "verdict", "detail"],
@@ -65,7 +65,7 @@ def results_json(
         tests.append({
             "name": "Diagnosis: known bugs",
             "status": "failed" if any(not d["code"].startswith("unsupported:") for d in grade.diagnosis) else "passed",
-            "output": _clip("\n".join(diagnosis_lines(grade, markdown=False))),
+            "output": _clip("\n".join(grade_diagnosis(grade, markdown=False))),
             "tags": grade.codes,
             "visibility": visibility,
         })

@@ -27,14 +27,12 @@ def _cell(text: str) -> str:
 def diagnosis_markdown(found: Findings, implementation: str) -> list[str]:
     """The diagnosis as the grading reports show it: each code, its explanation and
     evidence table, the unexplained probes, the minimal counterexample as a ``[[case]]``."""
-    from ..grading import SubmissionGrade
-    from .grades import diagnosis_lines
+    from .diagnosis import diagnosis_lines
 
     data = found.to_json()
     example = found.counterexample.as_case() if found.counterexample else ""
-    shown = SubmissionGrade(implementation, implementation, "", "", 0.0, 0.0, "", diagnosis=data["diagnosis"],
-                            unexplained=data["unexplained"], counterexample=example)
-    return diagnosis_lines(shown) or [f"No known bug found by the probes in `{implementation}`."]
+    return (diagnosis_lines(data["diagnosis"], data["unexplained"], example)
+            or [f"No known bug found by the probes in `{implementation}`."])
 
 
 def _training_lines(r: CaseResult) -> list[str]:
