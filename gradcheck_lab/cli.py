@@ -19,7 +19,8 @@ from .errors import GradcheckError
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
 #: Subcommand name -> module in gradcheck_lab.commands. The first is the default.
-SUBCOMMANDS = {"check": "check", "explain": "explain", "grade": "grade", "diagnose": "diagnose"}
+SUBCOMMANDS = {"check": "check", "explain": "explain", "grade": "grade", "diagnose": "diagnose",
+               "check-nn": "check_nn"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -71,12 +71,14 @@ def findings_text(found: Findings, subject: str) -> str:
 def catalog_text() -> str:
     """The bug catalog as a table: code, family, what it means.
 
-    >>> "grad-overwrite:add" in catalog_text()
+    >>> "grad-overwrite:add" in catalog_text() and "nn-missing-zero-grad" in catalog_text()
     True
     """
     from ..diagnose import CATALOG
+    from ..nn import NN_CATALOG
 
     rows = [[b.code, b.family, b.explanation] for b in CATALOG.values()]
+    rows += [[b.code, f"nn {b.kind.value}", b.explanation] for b in NN_CATALOG.values()]  # check-nn's codes
     return tabulate(rows, ["code", "family", "what it means"], tablefmt="simple", maxcolwidths=[None, None, 90]) + "\n"
 
 

@@ -1,0 +1,266 @@
+"""What runs the student's ``nn.py``: build the model, read and write its parameters, call
+it, train it, and return raw numbers. It judges nothing (:mod:`.checks` does, in the parent).
+
+Every request and reply is plain JSON, so a sandboxed child can run :func:`observe_nn`
+exactly as this process does; it needs no SymPy and reads only what the contract names:
+``MLP(nin, nouts)``, ``model.layers[i].neurons[j].w[k]`` / ``.b``, ``parameters()``,
+``zero_grad()``, ``.data``, ``.grad``, ``backward()`` and, when the submission has one,
+``train(model, xs, ys, steps, lr)``.
+
+>>> import gradcheck_lab.nn.reference as ref
+>>> reply = observe_nn(vars(ref), {"kind": "structure", "nin": 2, "nouts": [2, 1]})
+>>> reply["count"], reply["stable"], reply["shared"], reply["zero_grad_left"]
+(9, True, [], [])
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ..executors import Unsupported, _value_apply, to_float
+from ..program import Program, evaluate
+from .network import Loss, loss_program
+
+__all__ = ["ContractError", "addresses", "observe_nn"]
+
+PROBE_INPUTS = (-0.75, 0.5, 1.25)  #: pre-activations the activation probe feeds the first neuron
+
+
+class ContractError(Exception):
+    """The submission does not offer what the contract names (an ``MLP``, ``layers``...)."""
+
+
+def _names(nin: int, nouts: Sequence[int]) -> list[str]:
+    sizes = [nin, *nouts]
+    return [name for i, size in enumerate(nouts) for j in range(size)
+            for name in [*(f"L{i}.N{j}.w{k}" for k in range(sizes[i])), f"L{i}.N{j}.b"]]
+
+
+def _model(namespace: Mapping[str, Any], nin: int, nouts: Sequence[int]) -> Any:
+    mlp = namespace.get("MLP")
+    if not callable(mlp):
+        raise ContractError("no MLP class: the contract is micrograd's nn.py, MLP(nin, nouts)")
+    try:
+        return mlp(nin, list(nouts))
+    except TypeError as exc:
+        raise ContractError(f"MLP({nin}, {list(nouts)}) raised TypeError: {exc}") from exc
+
+
+def addresses(model: Any, nin: int, nouts: Sequence[int]) -> dict[str, Any]:
+    """Each parameter name (``L0.N1.w0``) -> the student's Value, found as the contract
+    names it (``model.layers[0].neurons[1].w[0]``); by ``parameters()`` order otherwise."""
+    sizes = [nin, *nouts]
+    try:
+        layers = list(model.layers)
+        if len(layers) != len(nouts):
+            raise ContractError(f"MLP({nin}, {list(nouts)}) has {len(layers)} layers, not {len(nouts)}")
+        found: dict[str, Any] = {}
+        for i, layer in enumerate(layers):
+            neurons = list(layer.neurons)
+            if len(neurons) != nouts[i]:
+                raise ContractError(f"layer {i} has {len(neurons)} neurons, not {nouts[i]}")
+            for j, neuron in enumerate(neurons):
+                weights = list(neuron.w)
+                if len(weights) != sizes[i]:
+                    raise ContractError(f"neuron {j} of layer {i} has {len(weights)} weights, not {sizes[i]}")
+                found.update({f"L{i}.N{j}.w{k}": w for k, w in enumerate(weights)})
+                found[f"L{i}.N{j}.b"] = neuron.b
+        return found
+    except AttributeError:
+        params = list(model.parameters())
+        names = _names(nin, nouts)
+        if len(params) != len(names):
+            raise ContractError("the model has no layers[i].neurons[j].w / .b, and parameters() gives "
+                                f"{len(params)} values, not {len(names)}") from None
+        return dict(zip(names, params))
+
+
+def _set(params: Mapping[str, Any], values: Mapping[str, float]) -> None:
+    for name, value in values.items():
+        params[name].data = float(value)
+
+
+def _read(params: Mapping[str, Any], what: str = "data") -> dict[str, float | None]:
+    return {name: to_float(getattr(p, what, None)) for name, p in params.items()}
+
+
+def _outputs(result: Any) -> list[Any]:
+    return list(result) if isinstance(result, list | tuple) else [result]
+
+
+def _number(x: Any) -> float | None:
+    return to_float(x) if to_float(x) is not None else to_float(getattr(x, "data", None))
+
+
+def _structure(namespace: Mapping[str, Any], req: Mapping[str, Any]) -> dict[str, Any]:
+    nin, nouts = req["nin"], req["nouts"]
+    model = _model(namespace, nin, nouts)
+    params = addresses(model, nin, nouts)
+    first, second = list(model.parameters()), list(model.parameters())
+    known = {id(p) for p in params.values()}
+    seen: dict[int, str] = {}
+    shared = []
+    for name, p in params.items():
+        if id(p) in seen:
+            shared.append([name, seen[id(p)]])
+        seen.setdefault(id(p), name)
+    reply: dict[str, Any] = {
+        "count": len(first),
+        "positions": {name: [i for i, q in enumerate(first) if q is p] for name, p in params.items()},
+        "extra": sum(1 for q in first if id(q) not in known),
+        "stable": [id(p) for p in first] == [id(p) for p in second],
+        "shared": shared,
+    }
+    for k, p in enumerate(params.values()):
+        p.grad = 1.0 + k / 64
+    zero = getattr(model, "zero_grad", None)
+    if callable(zero):
+        zero()
+        reply["zero_grad_left"] = [name for name, g in _read(params, "grad").items() if g != 0.0]
+    else:
+        reply["zero_grad_left"] = None
+    neuron = model.layers[0].neurons[0] if hasattr(model, "layers") else None
+    if neuron is not None:
+        weights = list(neuron.w)
+        for k, w in enumerate(weights):
+            w.data = 1.0 if k == 0 else 0.0
+        neuron.b.data = 0.0
+        reply["probe"] = [_number(_outputs(neuron([z] + [0.0] * (len(weights) - 1)))[0]) for z in PROBE_INPUTS]
+        reply["flags"] = sorted(set(_parameters_of(type(neuron))))
+    return reply
+
+
+def _parameters_of(cls: type) -> list[str]:
+    try:
+        return list(inspect.signature(cls).parameters)
+    except (TypeError, ValueError):
+        return []
+
+
+def _forward(namespace: Mapping[str, Any], req: Mapping[str, Any]) -> dict[str, Any]:
+    nin, nouts = req["nin"], req["nouts"]
+    model = _model(namespace, nin, nouts)
+    params = addresses(model, nin, nouts)
+    outputs = []
+    for point in req["points"]:
+        _set(params, point)
+        outputs.append([[_number(o) for o in _outputs(model(list(x)))] for x in req["xs"]])
+    _set(params, req["points"][0])
+    value = type(next(iter(params.values())))
+    try:
+        as_values: Any = [_number(o) for o in _outputs(model([value(v) for v in req["xs"][0]]))]
+    except Exception as exc:
+        as_values = f"{type(exc).__name__}: {exc}"
+    return {"outputs": outputs, "as_values": as_values}
+
+
+def _loss(outputs: Sequence[Any], ys: Sequence[float], loss: Loss) -> Any:
+    program: Program = loss_program(len(outputs), ys, loss)
+    return evaluate(program, list(outputs), _value_apply(type(outputs[0])))[program.output]
+
+
+def _gradients(namespace: Mapping[str, Any], req: Mapping[str, Any]) -> dict[str, Any]:
+    nin, nouts = req["nin"], req["nouts"]
+    model = _model(namespace, nin, nouts)
+    params = addresses(model, nin, nouts)
+    replies: dict[str, Any] = {}
+    for name in req["losses"]:
+        _set(params, req["params"])
+        for p in params.values():
+            p.grad = 0.0
+        hidden: dict[str, Any] = {}
+        outputs = []
+        for s, x in enumerate(req["xs"]):
+            h: list[Any] = list(x)
+            for i, layer in enumerate(model.layers):
+                h = _outputs(layer(h))
+                hidden.update({f"s{s}.L{i}.N{j}": v for j, v in enumerate(h)})
+            outputs.extend(h)
+        try:
+            loss = _loss(outputs, req["ys"], Loss(name))
+        except Unsupported as exc:
+            replies[name] = {"unsupported": exc.op}
+            continue
+        loss.backward()
+        replies[name] = {
+            "loss": _number(loss), "grads": _read(params, "grad"),
+            "hidden": {k: [_number(v), to_float(getattr(v, "grad", None))] for k, v in hidden.items()},
+        }
+    return replies
+
+
+def _losses_at(namespace: Mapping[str, Any], req: Mapping[str, Any]) -> dict[str, Any]:
+    """The loss (through ``model(x)``) at each parameter point: finite differences' forwards."""
+    nin, nouts = req["nin"], req["nouts"]
+    model = _model(namespace, nin, nouts)
+    params = addresses(model, nin, nouts)
+    values: list[float | None] = []
+    for point in req["points"]:
+        try:
+            _set(params, point)
+            outputs = [o for x in req["xs"] for o in _outputs(model(list(x)))]
+            value = _number(_loss(outputs, req["ys"], Loss(req["loss"])))
+        except Exception:
+            value = None
+        values.append(value if value is not None and math.isfinite(value) else None)
+    return {"values": values}
+
+
+def _train(namespace: Mapping[str, Any], req: Mapping[str, Any]) -> dict[str, Any]:
+    nin, nouts, steps, lr = req["nin"], req["nouts"], req["steps"], req["lr"]
+    model = _model(namespace, nin, nouts)
+    params = addresses(model, nin, nouts)
+    _set(params, req["params"])
+    xs, ys = [list(x) for x in req["xs"]], list(req["ys"])
+    train = namespace.get("train")
+    snapshots: list[dict[str, float | None]] = []
+    returned: Any = None
+    if callable(train):
+        cls = type(model)
+
+        def recorded(self: Any, x: Any) -> Any:
+            snapshots.append(_read(params))
+            return cls.__call__(self, x)
+
+        model.__class__ = type(cls.__name__, (cls,), {"__call__": recorded})
+        result = train(model, xs, ys, steps, lr)
+        if isinstance(result, list | tuple):
+            returned = [_number(v) for v in result]
+        elif result is not None:
+            returned = [_number(result)]
+        mode = "train"
+    else:
+        loss_kind = Loss(req["loss"])
+        for _ in range(steps):
+            snapshots.append(_read(params))
+            loss = _loss([o for x in xs for o in _outputs(model(x))], ys, loss_kind)
+            model.zero_grad()
+            loss.backward()
+            for p in model.parameters():
+                p.data -= lr * p.grad
+        mode = "pieces"
+    reply: dict[str, Any] = {"mode": mode, "snapshots": snapshots, "final": _read(params),
+                             "final_grads": _read(params, "grad"), "returned": returned}
+    return reply
+
+
+_KINDS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]] = {
+    "structure": _structure, "forward": _forward, "gradients": _gradients, "losses": _losses_at, "train": _train,
+}
+
+
+def observe_nn(namespace: Mapping[str, Any], request: Mapping[str, Any]) -> dict[str, Any]:
+    """Run one request (``kind``: structure, forward, gradients, losses, train) against the
+    submission's names; a failure comes back as ``{"error": {...}}``, never raised."""
+    try:
+        return _KINDS[request["kind"]](namespace, request)
+    except Exception as exc:
+        contract = isinstance(exc, ContractError)
+        lines = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip().splitlines()
+        return {"error": {"kind": "contract" if contract else "exception",
+                          "message": str(exc) if contract else f"{type(exc).__name__}: {exc}",
+                          "traceback": "\n".join(lines[-6:])}}

@@ -1,0 +1,128 @@
+"""The nn checks through the real path: student folders written out, loaded, checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gradcheck_lab.answer_keys import AnswerKeys
+from gradcheck_lab.cli import main
+from gradcheck_lab.diagnose.catalog import submission_source
+from gradcheck_lab.nn import NN_CATALOG, Activation, NNConfig, NNKind, check_nn, in_process, two_moons
+from gradcheck_lab.nn.loading import load_names
+from gradcheck_lab.nn.template import write_submission
+
+FIXTURES = [code for code, bug in NN_CATALOG.items() if bug.replacements]
+
+#: The lecture's variant in a student's words: tanh everywhere, no nonlin flag, no train().
+LECTURE_NN = '''
+import random
+from engine import Value
+
+class Neuron:
+    def __init__(self, nin):
+        self.w = [Value(random.uniform(-1, 1)) for _ in range(nin)]
+        self.b = Value(random.uniform(-1, 1))
+    def __call__(self, x):
+        act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
+        return act.tanh()
+    def parameters(self):
+        return self.w + [self.b]
+
+class Layer:
+    def __init__(self, nin, nout):
+        self.neurons = [Neuron(nin) for _ in range(nout)]
+    def __call__(self, x):
+        outs = [n(x) for n in self.neurons]
+        return outs[0] if len(outs) == 1 else outs
+    def parameters(self):
+        return [p for neuron in self.neurons for p in neuron.parameters()]
+
+class MLP:
+    def __init__(self, nin, nouts):
+        sz = [nin] + nouts
+        self.layers = [Layer(sz[i], sz[i + 1]) for i in range(len(nouts))]
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+    def parameters(self):
+        return [p for layer in self.layers for p in layer.parameters()]
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = 0.0
+'''
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> AnswerKeys:
+    return AnswerKeys(tmp_path_factory.mktemp("nn-keys"))
+
+
+def test_a_correct_folder_passes_every_check(tmp_path: Path, keys: AnswerKeys) -> None:
+    result = check_nn(in_process(load_names(write_submission(tmp_path / "alice"))), keys=keys)
+    assert [(s.kind, s.verdict) for s in result.sections] == [(k, "ok") for k in NNKind]
+    assert result.ok and result.mode == "train" and result.training is not None
+    assert result.training.parted_at is None and len(result.training.implementation.params) == 6
+
+
+@pytest.mark.parametrize("code", FIXTURES)
+def test_each_named_bug_is_named_from_an_ordinary_student_folder(tmp_path: Path, keys: AnswerKeys, code: str) -> None:
+    folder = NN_CATALOG[code].write(tmp_path / "student")
+    assert "gradcheck_lab" not in (folder / "nn.py").read_text()
+    result = check_nn(in_process(load_names(folder)), keys=keys)
+    assert result.codes == [code]
+    assert result.evidence[code] and not result.ok
+    assert result.section(NN_CATALOG[code].kind).verdict == "wrong"
+
+
+def test_the_lecture_variant_tanh_everywhere_and_our_loop(tmp_path: Path, keys: AnswerKeys) -> None:
+    (tmp_path / "engine.py").write_text(submission_source([]))
+    (tmp_path / "nn.py").write_text(LECTURE_NN)
+    result = check_nn(in_process(load_names(tmp_path)), keys=keys)
+    assert result.network is not None and result.network.activation is Activation.TANH
+    assert not result.network.linear_output and result.mode == "pieces"
+    assert result.ok, result.evidence
+    broken = LECTURE_NN.replace("            p.grad = 0.0", "            p.grad = p.grad")
+    (tmp_path / "nn.py").write_text(broken)
+    result = check_nn(in_process(load_names(tmp_path)), keys=keys)
+    assert result.codes == ["nn-partial-zero-grad"]  # every grad left: our loop then accumulates
+
+
+def test_an_engine_bug_shows_as_wrong_gradients_with_the_first_wrong_neuron(tmp_path: Path, keys: AnswerKeys) -> None:
+    folder = write_submission(tmp_path / "bob")
+    (folder / "engine.py").write_text(submission_source(["wrong-local:relu"]))
+    result = check_nn(in_process(load_names(folder)), keys=keys)
+    section = result.section(NNKind.GRADIENTS)
+    assert "nn-gradients" in result.codes and section.verdict == "wrong"
+    assert section.first_wrong and section.first_wrong[0].startswith("s")  # a neuron output, not a parameter
+    witnessed = [n for n in section.table if n.fd_grad is not None]
+    assert witnessed and all("backward pass is wrong" in n.detail for n in witnessed)
+
+
+def test_the_data_is_deterministic_and_two_moons() -> None:
+    xs, ys = two_moons(64, seed=3)
+    assert (xs, ys) == two_moons(64, seed=3) and xs != two_moons(64, seed=4)[0]
+    upper = [x for x, y in zip(xs, ys) if y < 0]
+    assert sum(x[1] for x in upper) / len(upper) > 0.4  # the upper moon sits above the lower
+    with pytest.raises(ValueError):
+        two_moons(0)
+
+
+def test_a_submission_without_mlp_is_a_contract_finding(tmp_path: Path) -> None:
+    (tmp_path / "nn.py").write_text("class MLP:\n    pass\n")
+    result = check_nn(in_process(load_names(tmp_path)), NNConfig())
+    assert result.codes == ["nn-contract"] and result.sections[1].verdict == "skipped"
+
+
+def test_check_nn_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-nn", "--write-bugs", str(tmp_path / "bugs")]) == 0
+    assert main(["check-nn", str(tmp_path / "bugs" / "correct"), "--no-cache"]) == 0
+    html = tmp_path / "r.html"
+    assert main(["check-nn", str(tmp_path / "bugs" / "nn-update-sign"), "--no-cache", "--html", str(html)]) == 1
+    out = capsys.readouterr().out
+    assert "nn-update-sign: the update adds lr * grad" in out
+    text = html.read_text()
+    assert "<polyline" in text and "One training step explained" in text and "nn-update-sign" in text
+    assert main(["check-nn", str(tmp_path / "nowhere")]) == 2
