@@ -16,6 +16,7 @@ from .engine import Value
 from .errors import CaseError, GradcheckError, GradientMismatch, SubmissionError
 from .executors import Executor, InProcessExecutor
 from .harness import CaseResult, Run, assert_gradients, check, check_case, check_cases
+from .notebook import EngineCheck, Explanation, check_engine, explain
 from .ops import OPS, Op
 
 __all__ = [
@@ -23,7 +24,9 @@ __all__ = [
     "Case",
     "CaseError",
     "CaseResult",
+    "EngineCheck",
     "Executor",
+    "Explanation",
     "GradcheckError",
     "GradientMismatch",
     "InProcessExecutor",
@@ -36,7 +39,9 @@ __all__ = [
     "check",
     "check_case",
     "check_cases",
+    "check_engine",
     "collect_cases",
+    "explain",
     "load_case_file",
     "parse_source",
 ]
