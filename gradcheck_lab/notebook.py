@@ -160,6 +160,8 @@ def check_engine(
     from . import grading
     from .answer_keys import default_cache_dir
     from .batches import Prepared
+    from .grading import run as grade_run
+    from .grading.score import INCIDENTS, submission_finding
     from .harness import Run
     from .truth import UNIT_ROUNDOFF
 
@@ -178,26 +180,26 @@ def check_engine(
     grading.warm_answer_keys(config)  # SymPy and the catalog's predictions, off the class's clock (cached on disk)
     with TimedExecutor(value_class, limits) as runner:
         load = runner.start()
-        run = replace(run, unit_roundoff=grading.FLOAT32_ROUNDOFF if load.float32 else UNIT_ROUNDOFF)
+        run = replace(run, unit_roundoff=grade_run.FLOAT32_ROUNDOFF if load.float32 else UNIT_ROUNDOFF)
         if load.float32:
             grade.precision = "float32"
         ex = Prepared(runner)
-        observations = grading._probe(ex, grade, config, run)
-        results = grading._judge_all(ex, grade, config, run)
+        observations = grade_run._probe(ex, grade, config, run)
+        results = grade_run._judge_all(ex, grade, config, run)
         if diagnose:
-            grading._diagnose(ex, grade, observations, run.unit_roundoff, config.cache_dir)
-        showcase = _showcase(runner, grade, results, grading._answer_keys(config.cache_dir), run.unit_roundoff)
+            grade_run._diagnose(ex, grade, observations, run.unit_roundoff, config.cache_dir)
+        showcase = _showcase(runner, grade, results, grade_run._answer_keys(config.cache_dir), run.unit_roundoff)
     grade.output = "".join(runner.output)
-    if grade.verdict in grading._INCIDENTS and grade.verdict not in grade.codes:
+    if grade.verdict in INCIDENTS and grade.verdict not in grade.codes:
         from .diagnose import CATALOG
 
         grade.diagnosis.insert(0, {"code": grade.verdict, "explanation": CATALOG[grade.verdict].explanation,
                                    "evidence": []})
     grade.score = round(sum(c.score for c in grade.cases), 6)
-    grade.finding = grading._finding(grade)
+    grade.finding = submission_finding(grade)
     grade.seconds = time.perf_counter() - started
     failing = [r for r in results if r.verdict not in ("ok", "unsupported")]
-    detailed = sorted(failing, key=lambda r: len(r.case.program.nodes))[: grading.MAX_DETAILED]
+    detailed = sorted(failing, key=lambda r: len(r.case.program.nodes))[: grade_run.MAX_DETAILED]
     return EngineCheck(grade, replace(run, results=detailed, seconds=grade.seconds), showcase,
                        uid=f"gc{id(grade):x}-")
 

@@ -9,7 +9,7 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .grades import diagnosis_lines, grade_header, score_rows
+from .grades import grade_diagnosis, grade_header, score_rows
 from .html import CSS, escape, graph_figure, table, walkthrough_html
 from .tables import point_title
 from .walkthrough import Walkthrough, case_walk, parting, walkthrough_text
@@ -83,7 +83,7 @@ def engine_check_text(check: EngineCheck) -> str:
            *(line for line in grade_header(grade)[1:] if not line.startswith("submission:"))]
     out += [f"note: {n}" for n in grade.notes]
     if grade.diagnosis or grade.unexplained or grade.counterexample:
-        out += ["", "Diagnosis", *diagnosis_lines(grade, markdown=False)]
+        out += ["", "Diagnosis", *grade_diagnosis(grade, markdown=False)]
     if missing:
         out += ["", f"Missing operator forms (not wrong, just absent): {', '.join(missing)}"]
     w = _walk_of(check)
