@@ -92,8 +92,11 @@ def _same_side(base: list[float], other: list[float] | None) -> bool:
     return other is not None and all((a > 0) == (b > 0) and (a < 0) == (b < 0) for a, b in zip(base, other))
 
 
-def plan_steps(program: Program, point: Mapping[str, float], levels: int = LEVELS) -> StepPlan:
-    """Safe central-difference stencils for every input of ``program`` at ``point``."""
+def plan_steps(
+    program: Program, point: Mapping[str, float], levels: int = LEVELS, inputs: Sequence[str] | None = None
+) -> StepPlan:
+    """Safe central-difference stencils for every input of ``program`` at ``point`` (or only
+    ``inputs``: :func:`estimate` then gives one estimate per input of those)."""
     plan = StepPlan(dict(point))
     with contextlib.suppress(ArithmeticError, ValueError, _OutOfDomain):
         plan.scale = max(map(abs, evaluate(program, [point[x] for x in program.inputs], _checked_apply)))
@@ -104,7 +107,9 @@ def plan_steps(program: Program, point: Mapping[str, float], levels: int = LEVEL
     if any(d == 0 for d in base):
         plan.notes = {x: "the point sits on a kink" for x in program.inputs}
         # inputs that do not feed a kinked op still get differences below
-    for x in program.inputs:
+    if inputs is not None:
+        plan.point = {x: plan.point[x] for x in inputs}
+    for x in plan.point:
         h = 0.125 * max(1.0, abs(point[x]))
         for _ in range(_TRIES):
             stencil = [dict(point, **{x: point[x] + s * h / 2**j}) for j in range(levels) for s in (1, -1)]

@@ -126,3 +126,35 @@ def test_check_nn_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     text = html.read_text()
     assert "<polyline" in text and "One training step explained" in text and "nn-update-sign" in text
     assert main(["check-nn", str(tmp_path / "nowhere")]) == 2
+
+
+def test_one_file_and_a_notebook_hold_engine_and_nn_together(tmp_path: Path, keys: AnswerKeys) -> None:
+    import nbformat
+
+    from gradcheck_lab.nn.template import nn_source
+
+    engine, nn = submission_source([]), nn_source().replace("from engine import Value\n", "")
+    (tmp_path / "alice.py").write_text(engine + "\n\n" + nn)
+    assert check_nn(in_process(load_names(tmp_path / "alice.py")), keys=keys).ok
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("%matplotlib inline\n" + engine),
+                      nbformat.v4.new_code_cell(nn.replace("p.data -= lr", "p.data += lr")),
+                      nbformat.v4.new_code_cell("!pip install nothing\nmodel = MLP(2, [4, 1])")]
+    nbformat.write(notebook, str(tmp_path / "bob.ipynb"))
+    assert check_nn(in_process(load_names(tmp_path / "bob.ipynb")), keys=keys).codes == ["nn-update-sign"]
+
+
+def test_nn_checks_as_grades(tmp_path: Path, keys: AnswerKeys) -> None:
+    from gradcheck_lab.nn.grade import NNAssignment, nn_case_grades, nn_diagnosis
+
+    assignment = NNAssignment.from_table({"points": {"training": 4}, "steps": 4})
+    result = check_nn(in_process(load_names(NN_CATALOG["nn-missing-zero-grad"].write(tmp_path / "s"))),
+                      assignment.config, keys)
+    grades = {g.name: g for g in nn_case_grades(result, assignment)}
+    assert grades["nn-training"].verdict == "grad-mismatch" and grades["nn-training"].score == 0.0
+    assert grades["nn-training"].max_score == 4.0 and grades["nn-gradients"].score == 3.0
+    assert "nn-missing-zero-grad" in grades["nn-training"].message
+    [entry] = nn_diagnosis(result)
+    assert entry["code"] == "nn-missing-zero-grad" and entry["evidence"][0]["source"].startswith("step 2:")
+    with pytest.raises(ValueError, match="unknown keys"):
+        NNAssignment.from_table({"point": {}})

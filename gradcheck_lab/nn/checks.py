@@ -34,7 +34,7 @@ from typing import Any
 
 from ..answer_keys import AnswerKeys
 from ..compare import NodeCheck, PointCheck, _fd_witness
-from ..finite_diff import StepPlan, estimate, plan_steps
+from ..finite_diff import estimate, plan_steps
 from ..program import Program, evaluate, float_apply
 from ..training import RTOL, Training, Trajectory, _parted
 from ..truth import SAFETY, UNIT_ROUNDOFF
@@ -47,7 +47,7 @@ __all__ = ["NNConfig", "NNResult", "NNSection", "Runner", "check_nn", "in_proces
 
 Runner = Callable[[dict[str, Any]], dict[str, Any]]
 GENERIC = ("nn-forward", "nn-gradients", "nn-training")  #: codes that say what failed, not why
-_FD_LIMIT = 4  #: mismatching parameters that get a finite-difference witness
+_FD_LIMIT = 2  #: mismatching parameters that get a finite-difference witness (first disagreeing loss only)
 
 
 @dataclass(frozen=True)
@@ -327,19 +327,6 @@ def _forward(result: NNResult, config: NNConfig, run: Runner, network: Network, 
 # --------------------------------------------------------------------------- gradients
 
 
-def _subplan(plan: StepPlan, names: Sequence[str]) -> StepPlan:
-    """``plan`` for ``names`` only, its stencil points renumbered."""
-    sub = StepPlan({n: plan.point[n] for n in names}, scale=plan.scale)
-    for n in names:
-        if n in plan.offsets:
-            sub.offsets[n] = len(sub.points)
-            sub.steps[n] = plan.steps[n]
-            sub.points.extend(plan.points[plan.offsets[n]: plan.offsets[n] + 2 * len(plan.steps[n])])
-        else:
-            sub.notes[n] = plan.notes.get(n, "no stencil")
-    return sub
-
-
 def _node_evidence(loss: Loss, nc: NodeCheck) -> Evidence:
     if nc.verdict == "forward-mismatch":
         return Evidence(f"{loss.value}: {nc.name}", _fmt(nc.symbolic_value), _fmt(nc.value))
@@ -383,8 +370,8 @@ def _gradients(result: NNResult, config: NNConfig, run: Runner, network: Network
             continue
         section.verdict = "wrong"
         params = [nc for nc in bad if nc.name in start and nc.verdict == "grad-mismatch"][:_FD_LIMIT]
-        if params:
-            plan = _subplan(plan_steps(program, start), [nc.name for nc in params])
+        if params and not any(nc.fd_grad is not None or nc.detail for nc in section.table):
+            plan = plan_steps(program, start, inputs=[nc.name for nc in params])
             values = run(config.request("losses", loss=loss.value, points=plan.points)).get("values", [])
             for nc, est in zip(params, estimate(plan, values or [None] * len(plan.points))):
                 if est.value is not None:

@@ -1,0 +1,114 @@
+"""The nn checks as grades: one graded case per check, the nn codes as diagnosis entries.
+
+An assignment that asks for ``nn.py`` gives each check its points (:class:`NNAssignment`);
+one that does not is unaffected (no nn case, no nn request). A check earns its points when
+it agrees, nothing otherwise. Verdicts keep the core vocabulary: a broken contract (no
+``MLP``...) is ``unsupported``, an exception ``exception``, a wrong forward pass
+``forward-mismatch``, any other failure ``grad-mismatch`` (each ends in wrong gradients or
+updates). The codes join the submission's diagnosis, so the class summary groups students
+by them and Gradescope shows them with the engine's.
+
+>>> import gradcheck_lab.nn.reference as ref
+>>> from gradcheck_lab.nn import check_nn, in_process
+>>> grades = nn_case_grades(check_nn(in_process(vars(ref))), NNAssignment())
+>>> [(g.name, g.verdict, g.score) for g in grades]
+[('nn-structure', 'ok', 2.0), ('nn-forward', 'ok', 2.0), ('nn-gradients', 'ok', 3.0), ('nn-training', 'ok', 3.0)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..grading.model import CaseGrade
+from .bugs import NN_CATALOG, NNKind
+from .checks import NNConfig, NNResult
+
+__all__ = ["DEFAULT_POINTS", "NNAssignment", "nn_case_grades", "nn_diagnosis", "nn_failed_grades"]
+
+DEFAULT_POINTS: dict[str, float] = {"structure": 2.0, "forward": 2.0, "gradients": 3.0, "training": 3.0}
+
+
+@dataclass(frozen=True)
+class NNAssignment:
+    """Whether the assignment asks for ``nn.py``, what each check is worth, and what it runs."""
+
+    points: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_POINTS))  #: by NNKind value
+    config: NNConfig = field(default_factory=NNConfig)
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any]) -> NNAssignment:
+        """From an assignment file's ``[nn]`` table: ``points = {structure = 2, ...}``, ``steps``,
+        ``lr``, ``samples``, ``seed``, ``hidden`` (sizes), ``activation``.
+
+        >>> NNAssignment.from_table({"points": {"training": 5}, "steps": 3}).points["training"]
+        5.0
+        """
+        from .network import Activation
+
+        unknown = set(table) - {"points", "steps", "lr", "samples", "seed", "hidden", "activation", "required"}
+        if unknown:
+            raise ValueError(f"[nn]: unknown keys {', '.join(sorted(unknown))}")
+        points = dict(DEFAULT_POINTS)
+        for kind, value in dict(table.get("points", {})).items():
+            if kind not in points:
+                raise ValueError(f"[nn] points: {kind!r} is no nn check ({', '.join(points)})")
+            points[kind] = float(value)
+        defaults = NNConfig()
+        config = NNConfig(
+            nouts=(*(int(h) for h in table.get("hidden", defaults.nouts[:-1])), 1),
+            samples=int(table.get("samples", defaults.samples)), steps=int(table.get("steps", defaults.steps)),
+            lr=float(table.get("lr", defaults.lr)), seed=int(table.get("seed", defaults.seed)),
+            activation=Activation(table["activation"]) if "activation" in table else None,
+        )
+        return cls(points, config)
+
+
+_VERDICT = {NNKind.FORWARD: "forward-mismatch"}
+
+
+def _message(result: NNResult, kind: NNKind) -> str:
+    codes = [c for c in result.codes if NN_CATALOG[c].kind is kind] or result.codes
+    lines = result.section(kind).lines
+    if codes:
+        return f"{', '.join(codes)}: {NN_CATALOG[codes[0]].explanation}"
+    return lines[-1] if lines else ""
+
+
+def nn_case_grades(result: NNResult, assignment: NNAssignment) -> list[CaseGrade]:
+    """One graded case per nn check."""
+    from ..report.nn import nn_text
+
+    grades = []
+    feedback = nn_text(result, "nn.py")
+    for section in result.sections:
+        weight = float(assignment.points.get(section.kind.value, 0.0))
+        if section.verdict in ("ok", "skipped") and (section.verdict == "ok" or not result.codes):
+            verdict = "ok"
+        elif "nn-contract" in result.codes and section.verdict in ("error", "skipped"):
+            verdict = "unsupported"
+        elif section.verdict in ("error", "skipped"):
+            verdict = "exception"
+        else:
+            verdict = _VERDICT.get(section.kind, "grad-mismatch")
+        ok = verdict == "ok"
+        grades.append(CaseGrade(f"nn-{section.kind.value}", f"nn.py::{section.kind.value}", weight, False, verdict,
+                                weight if ok else 0.0, int(ok), 1, "" if ok else _message(result, section.kind),
+                                "" if ok else feedback))
+    return grades
+
+
+def nn_failed_grades(assignment: NNAssignment, verdict: str, message: str) -> list[CaseGrade]:
+    """Every nn check at 0 points with one verdict (the child crashed, timed out, ran out of memory)."""
+    return [CaseGrade(f"nn-{kind.value}", f"nn.py::{kind.value}", float(assignment.points.get(kind.value, 0.0)),
+                      False, verdict, 0.0, 0, 1, message, message) for kind in NNKind]
+
+
+def nn_diagnosis(result: NNResult) -> list[dict[str, Any]]:
+    """The nn codes as diagnosis entries (code, explanation, evidence), as the engine's are."""
+    return [{"code": code, "explanation": NN_CATALOG[code].explanation,
+             "evidence": [{"probe": f"nn {NN_CATALOG[code].kind.value}", "source": e.where, "point": {},
+                           "expected": e.expected, "got": e.got, "predicted": e.predicted}
+                          for e in result.evidence[code]]}
+            for code in result.codes]
