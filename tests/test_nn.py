@@ -125,6 +125,7 @@ def test_check_nn_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "nn-update-sign: the update adds lr * grad" in out
     text = html.read_text()
     assert "<polyline" in text and "One training step explained" in text and "nn-update-sign" in text
+    assert "yours after one step" in text and "✗" in text  # the student's step beside the exact one
     assert main(["check-nn", str(tmp_path / "nowhere")]) == 2
 
 

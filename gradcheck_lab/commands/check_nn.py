@@ -71,10 +71,11 @@ def run(args: argparse.Namespace) -> int:
     config = NNConfig(steps=args.steps, lr=args.lr, seed=args.seed, loss=Loss(args.loss),
                       activation=Activation(args.activation) if args.activation else None)
     keys = AnswerKeys(None if args.no_cache else default_cache_dir())
-    result = check_nn(in_process(names), config, keys)
+    runner = in_process(names)
+    result = check_nn(runner, config, keys)
     sys.stdout.write(nn_text(result, args.path))
     if args.html:
-        body = nn_html(result, walkthrough=step_html(result, config, keys))
+        body = nn_html(result, walkthrough=step_html(result, config, keys, runner))
         write_text(Path(args.html), page(f"nn checks: {args.path}", body))
         print(f"wrote {args.html}")
     return 0 if result.ok else 1

@@ -37,13 +37,13 @@ from ..compare import NodeCheck, PointCheck, _fd_witness
 from ..finite_diff import estimate, plan_steps
 from ..program import Program, evaluate, float_apply
 from ..training import RTOL, Training, Trajectory, _parted
-from ..truth import SAFETY, UNIT_ROUNDOFF
+from ..truth import SAFETY, UNIT_ROUNDOFF, PointTruth
 from .bugs import NN_CATALOG, NNKind
 from .dataset import two_moons
 from .network import Activation, Loss, Network
 from .observe import PROBE_INPUTS, observe_nn
 
-__all__ = ["NNConfig", "NNResult", "NNSection", "Runner", "check_nn", "in_process"]
+__all__ = ["NNConfig", "NNResult", "NNSection", "Runner", "check_nn", "in_process", "observed_point"]
 
 Runner = Callable[[dict[str, Any]], dict[str, Any]]
 GENERIC = ("nn-forward", "nn-gradients", "nn-training")  #: codes that say what failed, not why
@@ -333,6 +333,26 @@ def _node_evidence(loss: Loss, nc: NodeCheck) -> Evidence:
     return Evidence(f"{loss.value}: d loss/d {nc.name}", _fmt(nc.symbolic_grad), _fmt(nc.grad), nc.detail)
 
 
+def observed_point(program: Program, truth: PointTruth, start: Mapping[str, float],
+                   got: Mapping[str, Any]) -> PointCheck:
+    """A gradients reply (parameters' grads, neuron outputs' data and grad) judged node by
+    node against the answer key; nodes the student's code does not expose stay ``ok``."""
+    point = PointCheck(0, dict(start), "given")
+    observed = {n: (start[n], got["grads"][n]) for n in start} | {k: tuple(v) for k, v in got["hidden"].items()}
+    for k, node in enumerate(program.nodes):
+        nc = NodeCheck(k, node.title, "ok", symbolic_value=truth.values[k], symbolic_grad=truth.grads[k],
+                       value_tol=SAFETY * UNIT_ROUNDOFF * truth.value_bounds[k],
+                       grad_tol=SAFETY * UNIT_ROUNDOFF * truth.grad_bounds[k])
+        if node.name in observed:
+            nc.value, nc.grad = observed[node.name]
+            if not _close(nc.value, truth.values[k], nc.value_tol or 0.0):
+                nc.verdict = "forward-mismatch"
+            elif not _close(nc.grad, truth.grads[k], nc.grad_tol or 0.0):
+                nc.verdict = "grad-mismatch"
+        point.nodes.append(nc)
+    return point
+
+
 def _gradients(result: NNResult, config: NNConfig, run: Runner, network: Network, keys: AnswerKeys) -> None:
     section = NNSection(NNKind.GRADIENTS)
     result.sections.append(section)
@@ -349,19 +369,7 @@ def _gradients(result: NNResult, config: NNConfig, run: Runner, network: Network
             continue
         program = _program(network, json.dumps(xs), json.dumps(ys), loss)
         truth = keys.get(program, [start])[0]
-        point = PointCheck(0, start, "given")
-        observed = {n: (start[n], got["grads"][n]) for n in names} | {k: tuple(v) for k, v in got["hidden"].items()}
-        for k, node in enumerate(program.nodes):
-            nc = NodeCheck(k, node.title, "ok", symbolic_value=truth.values[k], symbolic_grad=truth.grads[k],
-                           value_tol=SAFETY * UNIT_ROUNDOFF * truth.value_bounds[k],
-                           grad_tol=SAFETY * UNIT_ROUNDOFF * truth.grad_bounds[k])
-            if node.name in observed:
-                nc.value, nc.grad = observed[node.name]
-                if not _close(nc.value, truth.values[k], nc.value_tol or 0.0):
-                    nc.verdict = "forward-mismatch"
-                elif not _close(nc.grad, truth.grads[k], nc.grad_tol or 0.0):
-                    nc.verdict = "grad-mismatch"
-            point.nodes.append(nc)
+        point = observed_point(program, truth, start, got)
         bad = [nc for nc in point.nodes if nc.verdict != "ok"]
         section.lines.append(f"{loss.value}: loss {_fmt(got['loss'])} (truth {_fmt(truth.values[program.output])}), "
                              f"{len(names)} parameter and {len(got['hidden'])} neuron-output gradients, "
