@@ -1,0 +1,149 @@
+"""Grade the real-code corpus and hold the diagnosis against the labels read by hand.
+
+    python benchmarks/corpus/run.py [--jobs N] [--cache DIR] [--mirrors DIR] [--report-dir DIR]
+                                    [--grades grades.csv] [--only OWNER/NAME ...] [-q]
+
+Brings missing engine files back first (as ``fetch.py``), copies the cached files into one folder and
+runs ``python -m gradcheck_lab grade --samples 0`` on it (the real path: extraction of the Value class, the sandbox,
+the probes, the cases, the diagnosis), then reads ``grades.csv`` and prints, per engine, its labelled
+bugs against the bug codes the diagnosis named, the confusion table, which labelled codes get named,
+and the headline: "X of Y buggy engines named with their bug; Z of W correct engines given a bug code".
+
+A labelled bug is named by the same code, by its op's code under a generic label (``grad-overwrite``
+by ``grad-overwrite:add``) or by the generic code under an op's label. Bug codes are the diagnosis's
+codes whose catalog effect is *wrong* or *incident* (warnings such as ``recursion-limit`` and missing
+ops never count); a code the catalog does not know counts as a bug code. ``--grades`` judges an
+earlier run's ``grades.csv`` without grading again. Exits 0 (it measures, it does not gate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import csv
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from corpus import DEFAULT_CACHE, DEFAULT_MIRRORS, Engine, Outcome, cached, judge, load_manifest, names
+from fetch import fetch
+from tabulate import tabulate
+
+from gradcheck_lab.diagnose.catalog import CATALOG, Effect
+from gradcheck_lab.submissions.loading import discover
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+NOT_BUGS = (Effect.MISSING, Effect.WARNING)
+
+
+def is_bug_code(code: str) -> bool:
+    """A code saying something is wrong: its catalog effect is not a warning nor a missing op."""
+    return code not in CATALOG or CATALOG[code].effect not in NOT_BUGS
+
+
+def grade(files: list[Path], report_dir: Path, jobs: int, quiet: bool) -> Path:
+    """Grade the files as one class; returns the grades.csv written."""
+    folder = report_dir / "engines"
+    folder.mkdir(parents=True, exist_ok=True)
+    for file in files:
+        shutil.copyfile(file, folder / file.name)
+    command = [sys.executable, "-m", "gradcheck_lab", "grade", str(folder), "--report-dir", str(report_dir / "reports"),
+               "--jobs", str(jobs), "--samples", "0", "--force", "-q"]
+    print(f"grading {len(files)} engines: {' '.join(command[1:])}", file=sys.stderr)
+    subprocess.run(command, cwd=ROOT, check=False, stdout=subprocess.DEVNULL if quiet else None)
+    return report_dir / "reports" / "grades.csv"
+
+
+def diagnoses(grades_csv: Path, engines: list[Engine]) -> dict[str, list[str]]:
+    """Each engine's diagnosis codes from a grades.csv, keyed by repository (submission ids as grade makes them)."""
+    by_file = {e.filename: e.repo for e in engines}
+    ids = {ref.id: by_file[ref.path.name] for ref in discover([grades_csv.parent.parent / "engines"])
+           if ref.path.name in by_file} if (grades_csv.parent.parent / "engines").is_dir() else {}
+    out = {}
+    with grades_csv.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            repo = ids.get(row["id"]) or next((e.repo for e in engines if _id_like(e, row["id"])), None)
+            if repo is not None:
+                out[repo] = row["diagnosis"].split()
+    return out
+
+
+def _id_like(engine: Engine, sub_id: str) -> bool:
+    """Fallback when only a grades.csv is given: ids are file stems with unsafe characters as ``_``."""
+    return sub_id == re.sub(r"[^A-Za-z0-9._-]", "_", engine.filename[:-3]).strip(".")
+
+
+def report(engines: list[Engine], found: dict[str, list[str]]) -> str:
+    rows, outcomes = [], {}
+    per_code: dict[str, list[bool]] = collections.defaultdict(list)
+    for e in engines:
+        codes = found.get(e.repo)
+        if codes is None:
+            continue
+        bug_codes = sorted(c for c in codes if is_bug_code(c))
+        outcome = judge(e.bugs, set(codes), bug_codes=bug_codes)
+        outcomes[e.repo] = outcome
+        for b in e.bugs:
+            per_code[b].append(names(b, set(codes)))
+        rows.append([e.repo, " ".join(e.bugs) or "(correct)", " ".join(bug_codes) or "-", outcome.value])
+    out = [tabulate(rows, ["engine", "labelled bugs", "bug codes named", "outcome"], tablefmt="simple",
+                    maxcolwidths=[40, 45, 45, None]), ""]
+    counts = collections.Counter(outcomes.values())
+    buggy = [Outcome.NAMED, Outcome.NAMED_WITH_EXTRAS, Outcome.PARTLY_NAMED, Outcome.MISSED]
+    table = [["buggy", *(counts[o] for o in buggy), "", "", sum(counts[o] for o in buggy)],
+             ["correct", "", "", "", "", counts[Outcome.CLEAN], counts[Outcome.FALSE_ALARM],
+              counts[Outcome.CLEAN] + counts[Outcome.FALSE_ALARM]]]
+    out += ["Confusion table (labels read by hand against the diagnosis):",
+            tabulate(table, ["label", *(o.value for o in buggy), "clean", "false alarm", "engines"], tablefmt="simple"),
+            ""]
+    by_count = sorted(per_code.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    code_rows = [[code, len(hits), sum(hits)] for code, hits in by_count]
+    out += ["Labelled bugs and how often the diagnosis names them:",
+            tabulate(code_rows, ["labelled bug", "engines", "named"], tablefmt="simple"), ""]
+    n_buggy = sum(counts[o] for o in buggy)
+    n_correct = counts[Outcome.CLEAN] + counts[Outcome.FALSE_ALARM]
+    named = counts[Outcome.NAMED] + counts[Outcome.NAMED_WITH_EXTRAS]
+    out.append(f"{named} of {n_buggy} buggy engines named with their bug; "
+               f"{counts[Outcome.FALSE_ALARM]} of {n_correct} correct engines given a bug code")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", "-j", type=int, default=2, help="submissions graded at once (default 2)")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"the engine files (default {DEFAULT_CACHE})")
+    parser.add_argument("--mirrors", type=Path, default=DEFAULT_MIRRORS, help="git mirrors to fetch missing files from")
+    parser.add_argument("--report-dir", type=Path, help="keep grade's reports here (default: a temporary folder)")
+    parser.add_argument("--grades", type=Path, help="judge this grades.csv of an earlier run instead of grading")
+    parser.add_argument("--only", nargs="+", metavar="OWNER/NAME", help="only these engines")
+    parser.add_argument("-q", "--quiet", action="store_true", help="hide grade's progress")
+    args = parser.parse_args(argv)
+
+    engines = [e for e in load_manifest() if not args.only or e.repo in args.only]
+    if args.grades:
+        found = diagnoses(args.grades, engines)
+    else:
+        missing = fetch(engines, args.cache, args.mirrors)
+        if missing:
+            print(f"{len(missing)} engines are not in {args.cache} and could not be fetched "
+                  f"(see benchmarks/corpus/fetch.py): {', '.join(sorted(missing))}", file=sys.stderr)
+        files = [f for e in engines if (f := cached(e, args.cache)) is not None]
+        with tempfile.TemporaryDirectory(prefix="corpus-") as tmp:
+            report_dir = args.report_dir or Path(tmp)
+            started = time.perf_counter()
+            found = diagnoses(grade(files, report_dir, args.jobs, args.quiet), engines)
+            print(f"graded {len(found)} engines in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    print(report(engines, found), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
