@@ -139,7 +139,8 @@ class _SourceParser:
     def apply(self, opname: str, args: list[Ref | int | float], node: ast.AST) -> Ref | int | float:
         op = OPS[opname]
         if op.constant_exponent and not isinstance(args[1], int | float):
-            raise self.error("the exponent of ** must be a number (x ** y with an input y is not supported)", node)
+            raise self.error("x ** y needs a number base or a number exponent (x ** 3, 2 ** x): "
+                             "Value ** Value is not supported", node)
         if not any(isinstance(a, Ref) for a in args):  # fold constant sub-expressions
             if not op.domain(*args):
                 raise self.error(f"{self.text(node)}: {op.domain_text or 'outside the domain'}", node)
@@ -170,7 +171,10 @@ class _SourceParser:
             if op is None:
                 shown = _OP_TEXT.get(type(node.op).__name__, "?")
                 raise self.error(f"operator {shown} is not allowed; use + - * / **", node)
-            return self.apply(op.name, [self.expr(node.left), self.expr(node.right)], node)
+            args = [self.expr(node.left), self.expr(node.right)]
+            if op.constant_exponent and isinstance(args[0], int | float) and isinstance(args[1], Ref):
+                op = OPS["rpow"]  # 2 ** x: a number base, the Value's __rpow__
+            return self.apply(op.name, args, node)
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.UAdd):
                 return self.expr(node.operand)

@@ -130,6 +130,13 @@ def stepper(op: Op) -> Callable[[Value], None]:
             x.grad += local((x.data, out._const[0]), out.data)[0] * out.grad
 
         return step_power
+    if op.constant_base:
+
+        def step_base_power(out: Value) -> None:
+            (x,) = out._prev
+            x.grad += local((out._const[0], x.data), out.data)[0] * out.grad
+
+        return step_base_power
     if op.arity == 1:
 
         def step_unary(out: Value) -> None:
@@ -162,6 +169,16 @@ def _method(op: Op) -> Callable[..., Value]:
             return out
 
         return power
+    if op.constant_base:
+
+        def base_power(self: Value, c: float) -> Value:
+            if isinstance(c, Value):
+                raise TypeError("Value ** Value is not supported: the base or the exponent must be a number")
+            out = Value(forward(c, self.data), (self,), f"{c}{symbol}")
+            out._step, out._const = step, (c,)
+            return out
+
+        return base_power
     if op.arity == 1:
 
         def unary(self: Value) -> Value:

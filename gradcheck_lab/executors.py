@@ -128,7 +128,7 @@ def _value_apply(value_class: Any) -> Callable[[Op, list[Any]], Any]:
         python = python_operator(op)
         if python is not None:
             if isinstance(args[0], int | float):  # a number on the left: the reflected method
-                method = "__r" + op.method[2:]
+                method = op.method if op.constant_base else "__r" + op.method[2:]
                 if not hasattr(type(args[1]), method):
                     raise Unsupported(method.strip("_"))
             elif not hasattr(type(args[0]), op.method):

@@ -117,7 +117,8 @@ class Op:
     kink: Callable[..., float] | None = None  #: signed distance to a non-differentiable point
     sample: tuple[float, float] = (-2.0, 2.0)  #: where random inputs for this op come from
     sampled: tuple[int, ...] = (0,)  #: which operands ``sample`` is for (div: the divisor)
-    constant_exponent: bool = False  #: pow: the second operand must be a number
+    ast_node: str = ""  #: operators: the ``ast`` operator class a case source writes (``"Add"``, ``"USub"``)
+    number_operand: int | None = None  #: the operand that must be a number: pow's exponent 1, rpow's base 0
     forward: Callable[..., float] | None = field(init=False, compare=False, repr=False)
     local: Callable[[tuple[float, ...], float], tuple[float, ...]] | None = field(init=False, compare=False, repr=False)
     compose: Callable[..., Any] | None = field(init=False, compare=False, repr=False)
@@ -132,8 +133,25 @@ class Op:
 
     @property
     def params(self) -> tuple[str, ...]:
-        """The operands' names in the rule texts: ``("a", "b")``, ``("a",)``, pow ``("a", "k")``."""
-        return ("a", "k") if self.constant_exponent else ("a", "b")[: self.arity]
+        """The operands' names in the rule texts: ``("a", "b")``, pow ``("a", "k")``, rpow ``("k", "a")``."""
+        if self.number_operand is not None:
+            return ("k", "a") if self.number_operand == 0 else ("a", "k")
+        return ("a", "b")[: self.arity]
+
+    @property
+    def constant_exponent(self) -> bool:
+        """pow: ``x ** 3``, the exponent a number."""
+        return self.number_operand == 1
+
+    @property
+    def constant_base(self) -> bool:
+        """rpow: ``2 ** x``, the base a number (the Value's ``__rpow__``)."""
+        return self.number_operand == 0
+
+    @property
+    def value_operands(self) -> tuple[int, ...]:
+        """The operands that are Values (each has a local derivative): ``(0, 1)``, pow ``(0,)``, rpow ``(1,)``."""
+        return tuple(i for i in range(self.arity) if i != self.number_operand)
 
     @property
     def primitive(self) -> bool:
@@ -153,7 +171,7 @@ def _rows() -> list[Op]:
     sp = _sympy
     return [
         Op(
-            "add", 2, "+", "__add__",
+            "add", 2, "+", "__add__", ast_node="Add",
             sympy=lambda a, b: a + b,
             forward_text="a + b",
             local_text=("1.0", "1.0"),
@@ -162,7 +180,7 @@ def _rows() -> list[Op]:
             slope_rounding=lambda args, out, s: 0.0,
         ),
         Op(
-            "mul", 2, "*", "__mul__",
+            "mul", 2, "*", "__mul__", ast_node="Mult",
             sympy=lambda a, b: a * b,
             forward_text="a * b",
             local_text=("b", "a"),
@@ -171,7 +189,7 @@ def _rows() -> list[Op]:
             slope_rounding=lambda args, out, s: 0.0,
         ),
         Op(
-            "pow", 2, "**", "__pow__",
+            "pow", 2, "**", "__pow__", ast_node="Pow",
             sympy=lambda x, k: x**k,
             forward_text="a ** k",
             local_text=("k * a ** (k - 1)",),
@@ -182,7 +200,20 @@ def _rows() -> list[Op]:
             slope_rounding=lambda args, out, s: abs(s)
             * (3.0 + abs((args[1] - 1) * math.log(abs(args[0]) or 1.0))),
             sample=(0.5, 2.5),
-            constant_exponent=True,
+            number_operand=1,
+        ),
+        Op(
+            "rpow", 2, "**", "__rpow__", ast_node="Pow",
+            sympy=lambda c, x: c**x,
+            forward_text="k ** a",
+            local_text=("y * math.log(k)",),
+            formula=("{0}**{1} * log({0})",),
+            domain=lambda c, x: c > 0.0 and x * math.log(c) <= _EXP_MAX,
+            domain_text=f"a number ** x needs a positive base, and overflows a float when x * log(base) > {_EXP_MAX}",
+            rounding=lambda args, out: abs(out) * (2.0 + abs(args[1] * math.log(args[0]))),
+            slope_rounding=lambda args, out, s: abs(s) * (3.0 + abs(args[1] * math.log(args[0]))),
+            sampled=(1,),
+            number_operand=0,
         ),
         Op(
             "exp", 1, "exp", "exp",
@@ -279,14 +310,14 @@ def _rows() -> list[Op]:
         ),
         # Composites: micrograd builds these from the primitives above.
         Op(
-            "sub", 2, "-", "__sub__",
+            "sub", 2, "-", "__sub__", ast_node="Sub",
             sympy=lambda a, b: a - b,
             compose_text="self + (-other)",
             rounding=lambda args, out: abs(out),
             slope_rounding=lambda args, out, s: 0.0,
         ),
         Op(
-            "div", 2, "/", "__truediv__",
+            "div", 2, "/", "__truediv__", ast_node="Div",
             sympy=lambda a, b: a / b,
             compose_text="self * other ** -1",
             domain=lambda a, b: b != 0.0,
@@ -297,7 +328,7 @@ def _rows() -> list[Op]:
             sampled=(1,),
         ),
         Op(
-            "neg", 1, "-", "__neg__",
+            "neg", 1, "-", "__neg__", ast_node="USub",
             sympy=lambda a: -a,
             compose_text="self * -1",
             rounding=lambda args, out: 0.0,
@@ -309,10 +340,12 @@ def _rows() -> list[Op]:
 OPS: dict[str, Op] = {op.name: op for op in _rows()}
 #: Ops written as calls in a case source, by name.
 FUNCTIONS: dict[str, Op] = {op.name: op for op in OPS.values() if op.is_function}
-#: Binary operators of a case source by Python ``ast`` operator class name.
-OPERATORS: dict[str, Op] = {
-    "Add": OPS["add"], "Sub": OPS["sub"], "Mult": OPS["mul"], "Div": OPS["div"], "Pow": OPS["pow"],
-}
+#: Binary operators of a case source by Python ``ast`` operator class name (``Pow``: pow;
+#: the parser turns a number base into rpow).
+OPERATORS: dict[str, Op] = {}
+for _op in OPS.values():
+    if _op.ast_node and _op.arity == 2:
+        OPERATORS.setdefault(_op.ast_node, _op)
 #: The reflected operators (a constant on the left, ``2 - v``), as micrograd writes them.
 REFLECTED: dict[str, str] = {
     "__radd__": "self + other", "__rmul__": "self * other",

@@ -39,7 +39,7 @@ _UNARY = ("exp", "log", "sin", "cos", "tanh", "relu", "sigmoid", "gelu")
 NODES = {
     "grad-overwrite": 2, "topo-revisit": 4, "topo-order": 3,
     **{f"grad-overwrite:{op}": 2 for op in ("add", "mul", "pow")},
-    **{f"grad-overwrite:{op}": 3 for op in (*_UNARY, "max")},
+    **{f"grad-overwrite:{op}": 3 for op in (*_UNARY, "max", "rpow")},
     **{code: 3 for code in COVERED if code.startswith("missing-chain:")},
     **{code: 2 for code in COVERED if code.split(":")[0] in ("wrong-local", "forward", "numerics")},
 }

@@ -15,12 +15,15 @@ from gradcheck_lab.symbolic import to_sympy_number
 
 PRIMITIVES = [op for op in OPS.values() if op.primitive]
 EXPONENTS = [2, 3, -1, -2, 0.5, 1.5, -0.5]
+BASES = [2, 0.5, 3.0, 10, 1.25]
 
 
 def _args(op: Op, draw: st.DrawFn) -> tuple[float, ...]:
     lo, hi = op.sample
     if op.constant_exponent:
         return (draw(st.floats(0.2, 3.0)), draw(st.sampled_from(EXPONENTS)))
+    if op.constant_base:
+        return (draw(st.sampled_from(BASES)), draw(st.floats(lo, hi)))
     values = tuple(draw(st.floats(lo, hi)) for _ in range(op.arity))
     if op.kink is not None and abs(op.kink(*values)) < 1e-6:
         values = tuple(v + 0.5 for v in values[:1]) + values[1:]
@@ -37,19 +40,18 @@ def test_local_rule_matches_sympy_diff(op: Op, data: st.DataObject) -> None:
         return
     symbols = sympy.symbols(f"a0:{op.arity}")
     exprs = list(symbols)
-    if op.constant_exponent:
-        exprs[1] = to_sympy_number(args[1])
+    if op.number_operand is not None:
+        exprs[op.number_operand] = to_sympy_number(args[op.number_operand])
     f = op.sympy(*exprs)
     subs = {s: to_sympy_number(a) for s, a in zip(symbols, args, strict=False)}
     assert op.forward is not None and op.local is not None
     out = op.forward(*args)
     assert out == pytest.approx(float(f.evalf(30, subs=subs)), rel=1e-13, abs=1e-300)
     slopes = op.local(args, out)
-    n_value_operands = 1 if op.constant_exponent else op.arity
-    assert len(slopes) == n_value_operands
-    for i in range(n_value_operands):
+    assert len(slopes) == len(op.value_operands)
+    for slope, i in zip(slopes, op.value_operands):
         truth = float(sympy.diff(f, symbols[i]).evalf(30, subs=subs))
-        assert slopes[i] == pytest.approx(truth, rel=1e-12, abs=1e-15), (op.name, args, i)
+        assert slope == pytest.approx(truth, rel=1e-12, abs=1e-15), (op.name, args, i)
 
 
 @pytest.mark.parametrize("op", list(OPS.values()), ids=lambda op: op.name)
@@ -57,7 +59,7 @@ def test_every_row_is_complete(op: Op) -> None:
     assert op.arity in (1, 2)
     assert (op.forward is None) == (op.local is None) == (op.compose is not None)
     if op.primitive:
-        assert len(op.formula) == (1 if op.constant_exponent else op.arity)
+        assert len(op.formula) == len(op.local_text) == len(op.value_operands)
     assert callable(getattr(Value, op.method))
 
 

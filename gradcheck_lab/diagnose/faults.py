@@ -115,6 +115,11 @@ def _primitive(op: Op, step: Step) -> str:
                 '    assert isinstance(k, (int, float)), "only int and float powers"\n'
                 "    a = self.data\n")
         label = f'f"{op.symbol}{{k}}"'
+    elif op.constant_base:
+        head = (f"def {op.method}(self, k):\n"
+                '    assert isinstance(k, (int, float)), "only int and float bases"\n'
+                "    a = self.data\n")
+        label = f'f"{{k}}{op.symbol}"'
     elif op.arity == 1:
         head = f"def {op.method}(self):\n    a = self.data\n"
         label = f'"{op.symbol}"'

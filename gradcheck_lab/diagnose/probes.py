@@ -66,7 +66,8 @@ def _forms() -> list[tuple[str, str]]:
     for op in OPS.values():
         s = op.symbol
         if op.arity == 2 and python_operator(op) is not None:
-            written = [f"x {s} 3"] if op.constant_exponent else [f"x {s} y", f"x {s} 2", f"2 {s} x"]
+            written = ([f"x {s} 3"] if op.constant_exponent else [f"2 {s} x"] if op.constant_base
+                       else [f"x {s} y", f"x {s} 2", f"2 {s} x"])
         elif op.arity == 1 and not op.is_function:
             written = [f"{s}x"]
         else:
@@ -110,6 +111,8 @@ def _build() -> list[Probe]:
         _probe("reuse:add", "L = x + x", xy),
         _probe("reuse:mul", "L = x * x", xy),
         _probe("reuse:pow", "L = x ** 2 + x ** 3", xy),
+        _probe("alone:rpow", "L = 2 ** x * 3", xy),
+        _probe("reuse:rpow", "L = 2 ** x + 0.5 ** x", xy),
         _probe("reuse:mixed", "a = x * y\nL = a * 2 + exp(a)", xy),
         _probe("diamond", "a = x * 1.5\nb = a * y\nc = a + y\nL = b * c", xy),
         _probe("twice", "L = x * y + x", xy, calls=2),

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from ..ops import OPERATORS, OPS
+from ..ops import OPS
 
 __all__ = [
     "CONSTANTS", "EXTREME", "INPUTS", "Step", "expressions", "input_ranges", "op_choices", "programs_and_points",
@@ -45,6 +45,7 @@ _WRAPPED = {
     "log": "log(1 + ({0})**2)",
     "exp": "exp(sin({0}))",
     "div": "({0}) / (1 + ({1})**2)",
+    "rpow": "2 ** sin({0})",
 }
 _EXPONENTS = ("2", "3", "-1", "0.5", "1.5")
 
@@ -58,8 +59,12 @@ def _template(name: str) -> str:
     return "-({0})" if op.arity == 1 else f"({{0}}) {op.symbol} ({{1}})"
 
 
-#: Op names, simplest first: Hypothesis shrinks an op towards the front of this list.
-_ORDER = ("add", "mul", "sub", *sorted(set(OPS) - {"add", "mul", "sub"}))
+#: Op names, simplest first: Hypothesis shrinks an op towards the front of this list. A new
+#: row of the table goes after these, in table order, so it never reorders the search
+#: (and never changes the counterexamples of the others' bugs).
+_FIRST = ("add", "mul", "sub", "cos", "div", "exp", "gelu", "log", "max", "neg", "pow", "relu", "sigmoid", "sin",
+          "tanh")
+_ORDER = (*_FIRST, *(name for name in OPS if name not in _FIRST))
 _FORMS = [(name, _template(name)) for name in _ORDER]
 
 
@@ -85,8 +90,8 @@ Operand = str | float  #: an input name, ``t<k>`` (the result of step k), or a n
 EXTREME = 1000.0  #: the far point an input may take: sigmoid(-1000), tanh(1000) overflow naive formulas
 _STEP_CONSTANTS = (2.0, 0.5)
 _POW_EXPONENTS = (2.0, 3.0, -1.0, 0.5, 1.5)
+_POW_BASES = (2.0, 0.5, 3.0)
 _DEFAULT_RANGE = (-2.0, 2.0)
-_AST_OPERATORS = {op.name: name for name, op in OPERATORS.items()}  # "add" -> "Add"
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,7 @@ class Step:
             return ast.Call(ast.Name(self.op), args, [])
         if op.arity == 1:
             return ast.UnaryOp(ast.USub(), args[0])
-        return ast.BinOp(args[0], getattr(ast, _AST_OPERATORS[self.op])(), args[1])
+        return ast.BinOp(args[0], getattr(ast, op.ast_node)(), args[1])
 
 
 def _number(value: float) -> ast.expr:
@@ -188,7 +193,7 @@ def _value(n: int, lo: float, hi: float) -> float:
 _FIRST_PICKS = ("unread", "unread", "unread", "unread", "unread", "unread", "unread", "read", "input0", "const0")
 _PICKS = ("read", "unread", "input0", "before", "read", "input1", "before", "input0", "const0", "const1")
 #: Binary ops: a second operand is where a node gets shared.
-_BINARY = tuple(n for n in _ORDER if OPS[n].arity == 2 and not OPS[n].constant_exponent)
+_BINARY = tuple(n for n in _ORDER if OPS[n].arity == 2 and OPS[n].number_operand is None)
 
 
 def op_choices(focus: Sequence[str] = ()) -> tuple[str, ...]:
@@ -196,7 +201,7 @@ def op_choices(focus: Sequence[str] = ()) -> tuple[str, ...]:
     twice; ``focus`` ops first and about as often as the others together.
 
     >>> op_choices()[:4], len(op_choices()), op_choices(("exp",)).count("exp")
-    (('add', 'mul', 'sub', 'cos'), 20, 12)
+    (('add', 'mul', 'sub', 'cos'), 21, 12)
     """
     base = (*_ORDER, *_BINARY)
     if not focus:
@@ -234,6 +239,8 @@ def _resolve(raw: Sequence[tuple[int, int, int]], inputs: Sequence[str], ops: Se
         args = [_operand(pick, k, steps, unread, inputs) for pick in picks[: op.arity]]
         if op.constant_exponent:
             args[1] = _POW_EXPONENTS[b % len(_POW_EXPONENTS)]
+        elif op.constant_base:
+            args = [_POW_BASES[b % len(_POW_BASES)], args[0]]
         unread[:] = [t for t in unread if t not in args] + [f"t{k}"]
         steps.append(Step(op.name, tuple(args)))
     return tuple(steps)
@@ -301,7 +308,7 @@ def smaller(steps: Sequence[Step], inputs: Sequence[str] = ("x", "y")) -> list[t
     """
     live = _live(steps)
     found = [substitute(steps, f"t{k}", a, drop=k) for k in live[:-1]
-             for a in dict.fromkeys((*steps[k].args[: 1 if OPS[steps[k].op].constant_exponent else 2],
+             for a in dict.fromkeys((*(steps[k].args[i] for i in OPS[steps[k].op].value_operands),
                                      *_STEP_CONSTANTS))]
     if len(steps) > 1:
         found.append(tuple(steps[:-1]))

@@ -189,8 +189,10 @@ def local_rule(op: Op, args: Sequence[float], out: float) -> tuple[tuple[str, ..
     >>> local_rule(OPS["div"], [1.0, 4.0], 0.25)
     (('1/{1}', '-{0}/{1}**2'), (0.25, -0.0625))
     """
-    if op.local is not None:
-        return op.formula, tuple(op.local(tuple(args), out))
+    if op.local is not None:  # one per Value operand; a number operand (pow's exponent) gets "0"
+        forms, slopes = iter(op.formula), iter(op.local(tuple(args), out))
+        pairs = [(next(forms), next(slopes)) if i in op.value_operands else ("0", 0.0) for i in range(op.arity)]
+        return tuple(f for f, _ in pairs), tuple(v for _, v in pairs)
     templates, fn = _composite(op.name)
     return templates, tuple(float(v) for v in fn(*args))
 

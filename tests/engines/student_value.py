@@ -55,6 +55,16 @@ class Value:
         out._backward = _backward
         return out
 
+    def __rpow__(self, base):
+        assert isinstance(base, (int, float))
+        out = Value(base**self.data, (self,), f"{base}**")
+
+        def _backward():
+            self.grad += out.data * math.log(base) * out.grad
+
+        out._backward = _backward
+        return out
+
     def __neg__(self):
         return self * -1
 
