@@ -75,8 +75,17 @@ class EngineCheck:
 
     @property
     def verdict(self) -> str:
-        """``grade``'s verdict: ``correct``, ``partial`` (ops missing), ``wrong``, ``timeout``..."""
+        """``grade``'s verdict (``correct``, ``partial``: ops missing, ``wrong``, ``timeout``...), but
+        ``wrong`` when the probes prove a wrong number that no case showed."""
+        if self.grade.verdict in ("correct", "partial") and self._wrong_codes():
+            return "wrong"
         return self.grade.verdict
+
+    def _wrong_codes(self) -> list[str]:
+        from .diagnose import CATALOG
+        from .diagnose.catalog import Effect
+
+        return [c for c in self.codes if c not in CATALOG or CATALOG[c].effect in (Effect.WRONG, Effect.INCIDENT)]
 
     @property
     def codes(self) -> list[str]:
@@ -88,11 +97,7 @@ class EngineCheck:
         """True when nothing is wrong: no case disagrees and no probe shows a wrong number, a
         crash or a timeout. Missing operator forms (``unsupported:OP``) and warnings
         (``recursion-limit``) are not wrong: the course's engines lack ``sin``."""
-        from .diagnose import CATALOG
-        from .diagnose.catalog import Effect
-
-        bad = [c for c in self.codes if c not in CATALOG or CATALOG[c].effect in (Effect.WRONG, Effect.INCIDENT)]
-        return self.verdict in ("correct", "partial") and not bad and not self.grade.unexplained
+        return self.verdict in ("correct", "partial") and not self.grade.unexplained
 
     def to_json(self) -> dict[str, Any]:
         """``ok``, ``codes`` and the grade as ``grade.json`` holds it.

@@ -17,7 +17,10 @@ from .walkthrough import Walkthrough, case_walk, parting, walkthrough_text
 if TYPE_CHECKING:
     from ..notebook import EngineCheck, Explanation
 
-__all__ = ["SCOPE", "engine_check_html", "engine_check_text", "explanation_html", "explanation_text", "scoped_css"]
+__all__ = [
+    "SCOPE", "engine_check_html", "engine_check_text", "explanation_html", "explanation_text", "failure_message",
+    "scoped_css",
+]
 
 SCOPE = "gradcheck-lab"  #: the class of the fragment's outer element; the styles apply inside it only
 _GOOD, _FAIR = ("correct", "ok"), ("partial", "nondifferentiable", "domain-error")
@@ -79,7 +82,7 @@ def engine_check_text(check: EngineCheck) -> str:
     showcase case parts from the truth and its walk-through."""
     missing, named = _missing(check)
     grade = replace(check.grade, diagnosis=named)
-    out = [f"{grade.id}: {grade.verdict}" + ("" if check.ok else " (not ok)"),
+    out = [f"{grade.id}: {check.verdict}" + ("" if check.ok else " (not ok)"),
            *(line for line in grade_header(grade)[1:] if not line.startswith("submission:"))]
     out += [f"note: {n}" for n in grade.notes]
     if grade.diagnosis or grade.unexplained or grade.counterexample:
@@ -89,7 +92,26 @@ def engine_check_text(check: EngineCheck) -> str:
     w = _walk_of(check)
     if w is not None and w.checks is not None:
         out += ["", _showcase_title(check, w), parting(w), "", walkthrough_text(w).rstrip()]
-    return "\n".join(out).rstrip() + "\n"
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).rstrip() + "\n"
+
+
+def failure_message(check: EngineCheck) -> str:
+    """What a failing test says: the verdict, the diagnosis with its evidence and the
+    counterexample, and where the showcase case first parts from the truth (no tables).
+
+    >>> from gradcheck_lab import check_engine
+    >>> from gradcheck_lab.diagnose import CATALOG
+    >>> print(failure_message(check_engine(CATALOG["grad-overwrite:add"].engine(), cases=[])))  # doctest: +ELLIPSIS
+    gradcheck_lab_variant.Value: wrong (not ok)
+    ...
+    grad-overwrite:add: = instead of += in the backward of +...
+    source = "L = x + x"
+    ...
+    Where it goes wrong: the smallest disagreement found, L = x + x, at point 1 (given: x=0)
+    Your engine parts from the truth first in the backward pass, at x: x.grad should be 2, yours is 1...
+    """
+    text = engine_check_text(check)
+    return text.split("\nForward pass\n", 1)[0].rstrip()
 
 
 def _diagnosis_html(check: EngineCheck) -> str:
@@ -121,7 +143,7 @@ def engine_check_html(check: EngineCheck) -> str:
     counterexample, the showcase case's graph (the first wrong node outlined), where it
     parts and its walk-through, then every case's score and what the class printed."""
     grade = check.grade
-    head = (f"<h3>{escape(grade.id)} {_badge(grade.verdict)} "
+    head = (f"<h3>{escape(grade.id)} {_badge(check.verdict)} "
             f"<small>{'ok' if check.ok else 'not ok'}</small></h3>")
     meta = "".join(f'<p class="meta">{escape(line)}</p>' for line in grade_header(grade)[1:]
                    if not line.startswith("submission:"))
