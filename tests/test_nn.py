@@ -159,3 +159,45 @@ def test_nn_checks_as_grades(tmp_path: Path, keys: AnswerKeys) -> None:
     assert entry["code"] == "nn-missing-zero-grad" and entry["evidence"][0]["source"].startswith("step 2:")
     with pytest.raises(ValueError, match="unknown keys"):
         NNAssignment.from_table({"point": {}})
+
+
+def test_a_linear_output_layer_without_a_nonlin_flag_is_read_from_the_outputs(tmp_path: Path,
+                                                                               keys: AnswerKeys) -> None:
+    (tmp_path / "engine.py").write_text(submission_source([]))
+    source = (LECTURE_NN.replace("def __init__(self, nin):", "def __init__(self, nin, squash=True):")
+              .replace("        self.b = Value(random.uniform(-1, 1))",
+                       "        self.b = Value(random.uniform(-1, 1))\n        self.squash = squash")
+              .replace("return act.tanh()", "return act.tanh() if self.squash else act")
+              .replace("def __init__(self, nin, nout):", "def __init__(self, nin, nout, squash=True):")
+              .replace("[Neuron(nin) for _ in range(nout)]", "[Neuron(nin, squash) for _ in range(nout)]")
+              .replace("Layer(sz[i], sz[i + 1])", "Layer(sz[i], sz[i + 1], i < len(nouts) - 1)"))
+    assert "squash) for" in source and "i < len(nouts) - 1" in source
+    (tmp_path / "nn.py").write_text(source)
+    result = check_nn(in_process(load_names(tmp_path)), keys=keys)
+    assert result.ok, result.evidence
+    assert result.network is not None and result.network.linear_output
+
+
+@pytest.mark.parametrize("kind", ["mse-sum", "mse-mean", "hinge"])
+def test_the_childs_loss_is_the_programs_loss(kind: str) -> None:
+    from gradcheck_lab import Value
+    from gradcheck_lab.nn import Loss
+    from gradcheck_lab.nn.network import loss_program
+    from gradcheck_lab.nn.observe import loss_of
+    from gradcheck_lab.program import evaluate, float_apply
+
+    outputs, ys = [0.3, -0.7, 0.45, -0.2], [1.0, -1.0, -1.0, 1.0]
+    program = loss_program(len(outputs), ys, Loss(kind))
+    assert loss_of([Value(o) for o in outputs], ys, kind).data == evaluate(program, outputs, float_apply)[-1]
+
+
+def test_the_child_side_imports_nothing_of_ours() -> None:
+    import ast
+
+    import gradcheck_lab.nn.observe as observe
+
+    tree = ast.parse(Path(observe.__file__).read_text())
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert all(not m.startswith(".") and "gradcheck_lab" not in m for m in imported), imported
+    assert all(n.level == 0 for n in ast.walk(tree) if isinstance(n, ast.ImportFrom))

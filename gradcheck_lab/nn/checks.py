@@ -272,7 +272,9 @@ def _flipped(network: Network, start: Mapping[str, float]) -> dict[str, float]:
     return {n: -v if n.startswith(last) else v for n, v in start.items()}
 
 
-def _forward(result: NNResult, config: NNConfig, run: Runner, network: Network, keys: AnswerKeys) -> None:
+def _forward(result: NNResult, config: NNConfig, run: Runner, network: Network, keys: AnswerKeys) -> Network:
+    """The forward check; returns the network the later checks judge against (the lecture's
+    variant, read as having a linear output layer when its outputs say so)."""
     section = NNSection(NNKind.FORWARD)
     result.sections.append(section)
     xs, ys = config.data
@@ -280,7 +282,7 @@ def _forward(result: NNResult, config: NNConfig, run: Runner, network: Network, 
     points = [start, _flipped(network, start)]
     reply = run(config.request("forward", points=points))
     if _failed(result, section, reply):
-        return
+        return network
     program = _program(network, json.dumps(xs), json.dumps(ys), Loss.MSE_SUM)
     truths = keys.get(program, points)
     index = {n.name: k for k, n in enumerate(program.nodes)}
@@ -313,6 +315,9 @@ def _forward(result: NNResult, config: NNConfig, run: Runner, network: Network, 
         predicted += _close(as_values[0], alternative, 1e-9 * (1 + abs(alternative)))
     section.lines.append(f"{len(xs)} inputs (two moons) at 2 known parameter settings (the second with the output "
                          "layer negated), as numbers and as Values")
+    if wrong and predicted == len(wrong) and not network.linear_output and config.linear_output is None:
+        section.lines.append("the output layer is linear (no nonlin flag, but its outputs say so): judged as such")
+        return other
     if wrong:
         section.verdict = "wrong"
         if predicted == len(wrong) and network.linear_output:
@@ -322,6 +327,7 @@ def _forward(result: NNResult, config: NNConfig, run: Runner, network: Network, 
         else:
             result.name_generic("nn-forward", *wrong[:4])
             section.lines.append(f"{len(wrong)} outputs differ from the network built from the op table")
+    return network
 
 
 # --------------------------------------------------------------------------- gradients
@@ -555,7 +561,7 @@ def check_nn(run: Runner, config: NNConfig | None = None, keys: AnswerKeys | Non
     if network is None:
         result.sections += [NNSection(kind, "skipped") for kind in list(NNKind)[1:]]
         return result
-    _forward(result, config, run, network, keys)
+    network = result.network = _forward(result, config, run, network, keys)
     _gradients(result, config, run, network, keys)
     _training(result, config, run, network, keys)
     return result

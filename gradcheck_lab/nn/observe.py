@@ -1,8 +1,9 @@
 """What runs the student's ``nn.py``: build the model, read and write its parameters, call
 it, train it, and return raw numbers. It judges nothing (:mod:`.checks` does, in the parent).
 
-Every request and reply is plain JSON, so a sandboxed child can run :func:`observe_nn`
-exactly as this process does; it needs no SymPy and reads only what the contract names:
+Every request and reply is plain JSON, and this module imports only the standard library
+(a sandboxed child loads it as a file, beside nothing else of the grader), so the child
+runs :func:`observe_nn` exactly as this process does. It reads only what the contract names:
 ``MLP(nin, nouts)``, ``model.layers[i].neurons[j].w[k]`` / ``.b``, ``parameters()``,
 ``zero_grad()``, ``.data``, ``.grad``, ``backward()`` and, when the submission has one,
 ``train(model, xs, ys, steps, lr)``.
@@ -17,21 +18,57 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..executors import Unsupported, _value_apply, to_float
-from ..program import Program, evaluate
-from .network import Loss, loss_program
-
-__all__ = ["ContractError", "addresses", "observe_nn"]
+__all__ = ["ContractError", "addresses", "loss_of", "observe_nn"]
 
 PROBE_INPUTS = (-0.75, 0.5, 1.25)  #: pre-activations the activation probe feeds the first neuron
 
 
 class ContractError(Exception):
     """The submission does not offer what the contract names (an ``MLP``, ``layers``...)."""
+
+
+class _Unsupported(Exception):
+    """The Value class lacks a method a loss needs (``relu`` for the hinge loss)."""
+
+
+def to_float(x: Any) -> float | None:
+    """A real number as a float, else None (as :func:`gradcheck_lab.executors.to_float`;
+    repeated here because the child holds nothing else of ours)."""
+    if type(x) is float:
+        return x
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        return None
+    try:
+        return float(x)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def loss_of(outputs: Sequence[Any], ys: Sequence[float], kind: str) -> Any:
+    """The loss ``kind`` (a :class:`~gradcheck_lab.nn.network.Loss` value) of ``outputs``,
+    built with their own operators in the order of :func:`~gradcheck_lab.nn.network.loss_program`.
+
+    >>> loss_of([0.5, 0.0], [1.0, -1.0], "mse-mean")
+    0.625
+    """
+    terms = []
+    for out, y in zip(outputs, ys):
+        if kind == "hinge":
+            if not isinstance(out, float | int) and not callable(getattr(type(out), "relu", None)):
+                raise _Unsupported("relu")
+            margin = out * -float(y) + 1.0
+            terms.append(margin.relu() if hasattr(margin, "relu") else max(margin, 0.0))
+        else:
+            terms.append((out - float(y)) ** 2)
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total if kind == "mse-sum" else total * (1.0 / len(terms))
 
 
 def _names(nin: int, nouts: Sequence[int]) -> list[str]:
@@ -158,11 +195,6 @@ def _forward(namespace: Mapping[str, Any], req: Mapping[str, Any]) -> dict[str, 
     return {"outputs": outputs, "as_values": as_values}
 
 
-def _loss(outputs: Sequence[Any], ys: Sequence[float], loss: Loss) -> Any:
-    program: Program = loss_program(len(outputs), ys, loss)
-    return evaluate(program, list(outputs), _value_apply(type(outputs[0])))[program.output]
-
-
 def _gradients(namespace: Mapping[str, Any], req: Mapping[str, Any]) -> dict[str, Any]:
     nin, nouts = req["nin"], req["nouts"]
     model = _model(namespace, nin, nouts)
@@ -181,9 +213,9 @@ def _gradients(namespace: Mapping[str, Any], req: Mapping[str, Any]) -> dict[str
                 hidden.update({f"s{s}.L{i}.N{j}": v for j, v in enumerate(h)})
             outputs.extend(h)
         try:
-            loss = _loss(outputs, req["ys"], Loss(name))
-        except Unsupported as exc:
-            replies[name] = {"unsupported": exc.op}
+            loss = loss_of(outputs, req["ys"], name)
+        except _Unsupported as exc:
+            replies[name] = {"unsupported": str(exc)}
             continue
         loss.backward()
         replies[name] = {
@@ -203,7 +235,7 @@ def _losses_at(namespace: Mapping[str, Any], req: Mapping[str, Any]) -> dict[str
         try:
             _set(params, point)
             outputs = [o for x in req["xs"] for o in _outputs(model(list(x)))]
-            value = _number(_loss(outputs, req["ys"], Loss(req["loss"])))
+            value = _number(loss_of(outputs, req["ys"], req["loss"]))
         except Exception:
             value = None
         values.append(value if value is not None and math.isfinite(value) else None)
@@ -234,10 +266,9 @@ def _train(namespace: Mapping[str, Any], req: Mapping[str, Any]) -> dict[str, An
             returned = [_number(result)]
         mode = "train"
     else:
-        loss_kind = Loss(req["loss"])
         for _ in range(steps):
             snapshots.append(_read(params))
-            loss = _loss([o for x in xs for o in _outputs(model(x))], ys, loss_kind)
+            loss = loss_of([o for x in xs for o in _outputs(model(x))], ys, req["loss"])
             model.zero_grad()
             loss.backward()
             for p in model.parameters():
