@@ -85,6 +85,10 @@ _BUGS = [
     NNBug("nn-missing-zero-grad", "the training loop never calls zero_grad(): backward() adds to .grad, so "
           "step k's gradients include every earlier step's", NNKind.TRAINING,
           (("        model.zero_grad()  # STEP-ZERO\n", ""),)),
+    NNBug("nn-zero-grad-after-backward", "zero_grad() runs between backward() and the update: every gradient is 0 "
+          "when the update reads it, so nothing trains", NNKind.TRAINING,
+          (("        model.zero_grad()  # STEP-ZERO\n        loss.backward()\n",
+            "        loss.backward()\n        model.zero_grad()  # STEP-ZERO\n"),)),
     NNBug("nn-partial-zero-grad", "zero_grad() resets only some parameters' grads (the weights, not the biases): "
           "the others accumulate across steps", NNKind.STRUCTURE,
           (("\n    def parameters(self):\n        return [p for n in self.neurons for p in n.parameters()]\n\n\n"

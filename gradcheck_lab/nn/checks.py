@@ -428,6 +428,15 @@ def _same_params(a: Trajectory, b: Trajectory) -> bool:
         Trajectory(params=b.params, losses=[0.0] * len(b.params))) is None
 
 
+def _same_losses(reply: Mapping[str, Any], other: Mapping[str, Any] | None) -> bool:
+    """Whether two train() replies reported the same losses (True when either reported none)."""
+    a, b = reply.get("returned") or [], (other or {}).get("returned") or []
+    if not a or not b:
+        return True
+    return len(a) == len(b) and all(x is not None and y is not None and abs(x - y) <= RTOL * (1 + abs(y))
+                                    for x, y in zip(a, b))
+
+
 def predicted_grads(reply: Mapping[str, Any] | None) -> dict[str, float]:
     """The grads a reply's model holds after training (nan where not a number)."""
     grads = reply["final_grads"] if reply else {}
@@ -523,12 +532,13 @@ def _training(result: NNResult, config: NNConfig, run: Runner, network: Network,
     section.verdict = "wrong"
     found = ""
     got_grads = {n: g if g is not None else math.nan for n, g in reply["final_grads"].items()}
-    for code in ("nn-missing-zero-grad", "nn-update-sign", "nn-update-grad", "nn-loss-int-div",
+    for code in ("nn-missing-zero-grad", "nn-zero-grad-after-backward", "nn-update-sign", "nn-update-grad",
+                 "nn-loss-int-div",
                  "nn-partial-zero-grad", "nn-bias-not-in-parameters", "nn-shared-weights"):
         for guess in ([loss] if chosen else candidates):
             guessed = _prediction(code, network, guess, result.mode, json.dumps(request))
             predicted = _trajectory(guessed, config.steps, names) if guessed and "error" not in guessed else None
-            if predicted is not None and _same_params(mine, predicted) and \
+            if predicted is not None and _same_params(mine, predicted) and _same_losses(reply, guessed) and \
                     _same_params(Trajectory(params=[got_grads]), Trajectory(params=[predicted_grads(guessed)])):
                 found = code
                 break
