@@ -144,7 +144,10 @@ def test_the_example_run_autograder(tmp_path: Path, config: GradeConfig) -> None
     shutil.copytree(str(config.cache_dir), root / "source" / "answer_keys")
     python = tmp_path / "bin"
     python.mkdir()
-    (python / "python3").symlink_to(sys.executable)
+    # A wrapper, not a symlink: a venv's interpreter linked from outside the venv runs as the
+    # base interpreter (no pyvenv.cfg beside the link), without this venv's packages.
+    (python / "python3").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    (python / "python3").chmod(0o755)
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PYTHONPATH": str(ROOT),
            "PATH": f"{python}{os.pathsep}{os.environ['PATH']}"}
     done = subprocess.run(["bash", str(ROOT / "examples" / "gradescope" / "run_autograder")], env=env,
