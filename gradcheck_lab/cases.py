@@ -328,6 +328,45 @@ def _chunks(text: str) -> list[tuple[int, str]]:
     return [(a + 1, "".join(lines[a:b])) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
+def _unclosed(chunk: str) -> tuple[tuple[int, int], str] | None:
+    """Where the first ``[`` or ``{`` left open at the end of ``chunk`` stands (line and
+    column, 1-based), skipping strings and comments; None if every one is closed.
+    tomllib only says "at end of document", which points at nothing.
+
+    >>> _unclosed('name = "a"\\npoints = [{x = 1.0},\\n\\n')
+    ((2, 10), '[')
+    >>> _unclosed('a = ["]", {b = 1}]  # [') is None
+    True
+    """
+    stack: list[tuple[tuple[int, int], str]] = []
+    quote = ""
+    for n, line in enumerate(chunk.splitlines(), start=1):
+        i = 0
+        while i < len(line):
+            c = line[i]
+            if quote:
+                if line.startswith(quote, i):
+                    i += len(quote)
+                    quote = ""
+                    continue
+                i += 2 if c == "\\" and quote in ('"', '"""') else 1
+                continue
+            if c == "#":
+                break
+            if c in "\"'":
+                quote = c * 3 if line.startswith(c * 3, i) else c
+                i += len(quote)
+                continue
+            if c in "[{":
+                stack.append(((n, i + 1), c))
+            elif c in "]}" and stack:
+                stack.pop()
+            i += 1
+        if quote in ('"', "'"):  # a one-line string ends with its line
+            quote = ""
+    return stack[0] if stack else None
+
+
 def _key_positions(chunk: str, first: int) -> dict[str, tuple[int, int]]:
     """Where each top-level key of a chunk is written (skipping multi-line strings)."""
     found: dict[str, tuple[int, int]] = {}
@@ -484,6 +523,10 @@ def load_case_file(path: str | Path) -> tuple[list[Case], list[CaseError]]:
             message = _TOML_AT.sub("", str(exc)).strip()
             m = _TOML_AT.search(str(exc))
             line, col = (first + int(m.group(1)) - 1, int(m.group(2))) if m else (first, 0)
+            opened = _unclosed(chunk)
+            if opened is not None and (not m or "end of document" in str(exc)):
+                (at_line, col), bracket = opened
+                line, message = first + at_line - 1, f"this {bracket!r} is never closed"
             guess = re.search(r'^\s*name\s*=\s*"([^"\n]*)"', chunk, re.M)
             label = guess.group(1) if guess else f"#{ordinal}" if is_case else ""
             errors.append(CaseError(f"TOML: {message}", file=path_text, case=label, line=line, col=col))

@@ -133,6 +133,7 @@ def judge(
         return check
     u = unit_roundoff
     kinked = truth.nondifferentiable(program, u)
+    kinks = " and ".join(program.nodes[k].text or names[k] for k in truth.at_kinks(u))
     fd_by_node = dict(enumerate(fd))  # inputs are nodes 0..n-1, in order
     for k, name in enumerate(names):
         nc = NodeCheck(
@@ -151,7 +152,7 @@ def judge(
             nc.verdict = "forward-mismatch"
             nc.detail = f".data is {nc.value!r}, the truth {truth.exact_values[k]}"
         elif k in kinked:
-            nc.verdict, nc.detail = "nondifferentiable", "a relu or max downstream sits at its kink"
+            nc.verdict, nc.detail = "nondifferentiable", f"at the kink of {kinks}"
         elif not _close(nc.grad, truth.grads[k], nc.grad_tol):
             nc.verdict = "grad-mismatch"
             nc.detail = _fd_witness(nc, est)

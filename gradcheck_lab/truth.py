@@ -41,11 +41,14 @@ class PointTruth:
         """Nodes whose gradient is undefined here: upstream of an op at (or, for an
         engine rounding at ``unit_roundoff``, indistinguishably near) its kink."""
         found: set[int] = set()
-        for k, distance, bound in self.kinks:
-            if distance <= SAFETY * unit_roundoff * bound:
-                for j in program.operands(k):
-                    found |= {j, *program.ancestors(j)}
+        for k in self.at_kinks(unit_roundoff):
+            for j in program.operands(k):
+                found |= {j, *program.ancestors(j)}
         return found
+
+    def at_kinks(self, unit_roundoff: float = UNIT_ROUNDOFF) -> list[int]:
+        """The ``relu`` / ``max`` nodes at (or indistinguishably near) their kink here."""
+        return [k for k, distance, bound in self.kinks if distance <= SAFETY * unit_roundoff * bound]
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)

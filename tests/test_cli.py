@@ -70,7 +70,7 @@ def test_overwrite_impl_exits_1_with_the_oracles_side_by_side(tmp_path: Path, ru
 
 def test_rerun_selector_runs_one_case(run_cli) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = run_cli(f"{ROOT / 'cases' / 'worked_examples.toml'}::log-sin-product", "--samples", "0")
-    assert code == 0 and "1 cases: 1 ok" in out and "log-sin-product" in out
+    assert code == 0 and "1 case: 1 ok" in out and "log-sin-product" in out
 
 
 def test_malformed_file_exits_2_and_the_rest_still_runs(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
@@ -80,7 +80,7 @@ def test_malformed_file_exits_2_and_the_rest_still_runs(tmp_path: Path, run_cli)
     (cases / "bad.toml").write_text('[[case]]\nname = "b"\nsource = "L = os.system(1)"\npoints = [{x = 2.0}]\n')
     code, out, _ = run_cli(str(cases))
     assert code == 2
-    assert "1 cases: 1 ok" in out
+    assert "1 case: 1 ok" in out
     assert f"{cases / 'bad.toml'}:3:15: case 'b': call to unknown function 'system'" in out
 
 
@@ -130,8 +130,8 @@ def test_check_diagnose_prints_the_diagnosis_after_the_cases_and_reports_it(  # 
     code, out, _ = run_cli(f"{ROOT / 'cases' / 'ops.toml'}::exp-alone", "--impl", str(impl),
                            "--samples", "0", "--diagnose")
     assert code == 1  # the one case passes (no node is read twice there), but the probes find the bug
-    assert "1 cases: 1 ok" in out
-    diagnosis = out[out.index("1 cases: 1 ok"):]
+    assert "1 case: 1 ok" in out
+    diagnosis = out[out.index("1 case: 1 ok"):]
     assert "grad-overwrite:add: = instead of += in the backward of +" in diagnosis
     assert "reuse:add" in diagnosis and "the bug predicts" in diagnosis
     found = re.search(r'source = "(L = x [+*] x)"', diagnosis)  # = in both + and *: either shows it

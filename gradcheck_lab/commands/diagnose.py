@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
+from ..implementations import DEFAULT_TIME_LIMIT
+
 if TYPE_CHECKING:
     from ..diagnose.findings import Findings
 
@@ -28,7 +30,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "diagnose", help="name the bugs of a Value implementation (codes, evidence, minimal counterexample)",
         description="Run the probes on a Value implementation and name its bugs from the catalog.",
     )
-    p.add_argument("impl", metavar="FILE", nargs="?", help="a .py file defining class Value (runs in this process)")
+    p.add_argument("impl", metavar="SUBMISSION", nargs="?",
+                   help="what grade takes: a .py file, a notebook or a folder defining class Value (runs in this "
+                        "process, under --time-limit)")
+    p.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT, metavar="S",
+                   help=f"seconds loading it and diagnosing it may take (default: {DEFAULT_TIME_LIMIT:g})")
     p.add_argument("--no-counterexample", action="store_true", help="skip the search for a minimal counterexample")
     p.add_argument("--list", action="store_true", help="list the bug catalog: every code and what it means")
     p.add_argument("--write-bugs", metavar="DIR",
@@ -100,7 +106,7 @@ def write_bugs(folder: Path, groups: Sequence[Sequence[str]]) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     from ..diagnose import CATALOG
     from ..diagnose.findings import find_bugs
-    from ..implementations import load_value_class
+    from ..implementations import load_implementation, time_limit
 
     if args.list:
         print(catalog_text(), end="")
@@ -118,6 +124,10 @@ def run(args: argparse.Namespace) -> int:
         print("error: give a FILE to diagnose, or --list, or --write-bugs DIR", file=sys.stderr)
         return 2
 
-    found = find_bugs(load_value_class(args.impl), counterexample=not args.no_counterexample)
-    print(findings_text(found, args.impl), end="")
+    value_class, label = load_implementation(args.impl, args.time_limit)
+    if label != args.impl:
+        print(f"diagnosing {label}", file=sys.stderr)
+    with time_limit(args.time_limit, f"diagnosing {label}"):
+        found = find_bugs(value_class, counterexample=not args.no_counterexample)
+    print(findings_text(found, label), end="")
     return 1 if found.found else 0

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import GradcheckError
+from ..implementations import DEFAULT_TIME_LIMIT
 
 if TYPE_CHECKING:
     from ..cases import Case
@@ -43,6 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--graph", metavar="FILE", help="also draw the graph: FILE as SVG (with Graphviz) or .dot")
     p.add_argument("--cache-dir", metavar="DIR", help="where answer keys are cached (default: ~/.cache/gradcheck_lab)")
     p.add_argument("--no-cache", action="store_true", help="compute the answer key afresh, store none")
+    p.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT, metavar="S",
+                   help=f"seconds the implementation may run (default: {DEFAULT_TIME_LIMIT:g})")
     p.set_defaults(run=run)
 
 
@@ -108,9 +111,12 @@ def run(args: argparse.Namespace) -> int:
     if args.impl:
         from ..executors import InProcessExecutor
         from ..harness import check_case
-        from ..implementations import load_value_class
+        from ..implementations import TimedExecutor, captured, load_implementation
 
-        result = check_case(single, InProcessExecutor(load_value_class(args.impl)), samples=0, answer_keys=keys)
+        value_class, label = load_implementation(args.impl, args.time_limit)
+        with captured(label):
+            executor = TimedExecutor(InProcessExecutor(value_class), args.time_limit, label)
+            result = check_case(single, executor, samples=0, answer_keys=keys)
         checks = result.points[0]
         if result.training is not None:
             extra = ["", result.training.summary]

@@ -17,7 +17,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..atomic import usable_dir
 from ..errors import GradcheckError
+from ..report.tables import plural
+from . import missing_paths
 
 if TYPE_CHECKING:
     from ..grading import SubmissionGrade
@@ -45,7 +48,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--force", action="store_true", help="regrade submissions even if unchanged")
     p.add_argument("--single", action="store_true", help="each folder given is one submission")
     p.add_argument("--gradescope", metavar="PATH",
-                   help="also write Gradescope's results.json here (one submission; implies --single)")
+                   help="Gradescope mode: grade ONE submission (a file, or a folder that is one) and write its "
+                        "results.json here; the class's grades.csv and class_summary are left alone")
     p.add_argument("--visibility", default="visible", choices=["visible", "hidden", "after_due_date",
                                                                 "after_published"],
                    help="Gradescope visibility of the tests (hidden cases: after_due_date)")
@@ -63,8 +67,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--html", action="store_true",
                    help="also write each submission's report.html and class_summary.html (self-contained)")
     p.add_argument("--no-diagnose", action="store_true",
-                   help="skip naming known bugs and the minimal counterexample (faster: about 11 instead of 8 "
-                        "submissions/s on 2 cores)")
+                   help="skip naming known bugs and the minimal counterexample (faster: see the README's "
+                        "benchmarks)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
     p.set_defaults(run=run)
 
@@ -98,6 +102,12 @@ class Progress:
             self.bar.stop()
 
 
+def _gradescope_line(grade: SubmissionGrade) -> str:
+    """Which file Gradescope mode graded, and why that one."""
+    why = "; ".join(n for n in grade.notes if "define Value" in n) or "the file that defines Value"
+    return f"gradescope: graded {grade.main or grade.path} ({why}) as one submission"
+
+
 def run(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
@@ -110,6 +120,10 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1 or args.samples < 0 or args.timeout <= 0 or args.case_timeout <= 0:
         raise GradcheckError("--jobs must be 1 or more, --samples 0 or more, timeouts positive")
     args.cases = args.cases or ["cases"]
+    missing = missing_paths([*args.submissions, *args.cases])  # a typo must not grade a student "nowhere"
+    if missing:
+        raise GradcheckError(f"no such file or folder: {', '.join(missing)}")
+    report_dir = usable_dir(args.report_dir)
     cases, errors = collect_cases(args.cases)
     if errors:
         raise GradcheckError("the case files have errors; fix them before grading:\n"
@@ -122,7 +136,6 @@ def run(args: argparse.Namespace) -> int:
     if args.gradescope and len(refs) != 1:
         raise GradcheckError("--gradescope writes the results of one submission; give one")
     cache = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else default_cache_dir()
-    report_dir = Path(args.report_dir)
     hidden = {str(Path(p).resolve()) for p in [*args.cases, report_dir] if not str(p).count("::")}
     hidden |= {str(Path(c.file).resolve().parent) for c in cases if c.file}
     hidden |= {str(r.path.resolve().parent) for r in refs}
@@ -146,14 +159,16 @@ def run(args: argparse.Namespace) -> int:
         return 130
     finally:
         progress.close()
-    paths = write_class_reports(report_dir, batch.grades, html=args.html)
-    if args.gradescope:
+    if args.gradescope:  # one student's run: the class's grades.csv and summaries are not touched
         from ..report.gradescope import write_results
 
-        paths.append(write_results(args.gradescope, batch.grades[0], visibility=args.visibility,
-                                   stdout_visibility=args.stdout_visibility))
+        paths = [write_results(args.gradescope, batch.grades[0], visibility=args.visibility,
+                               stdout_visibility=args.stdout_visibility)]
+        print(_gradescope_line(batch.grades[0]))
+    else:
+        paths = write_class_reports(report_dir, batch.grades, html=args.html)
     graded = len(batch.grades) - len(batch.reused)
-    final = (f"{len(batch.grades)} submissions: {graded} graded, {len(batch.reused)} unchanged; "
+    final = (f"{plural(len(batch.grades), 'submission')}: {graded} graded, {len(batch.reused)} unchanged; "
              f"{batch.seconds:.1f} s; reports in {report_dir}")
     if not args.quiet:
         rows = [[g.id, f"{g.score:.4g}/{g.max_score:.4g}", g.verdict, g.finding[:100]] for g in batch.grades]

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ..harness import CaseResult, Run
 
 __all__ = [
-    "NODE_HEADERS", "SUMMARY_HEADERS", "case_text", "fmt", "node_row", "point_title", "rerun_command",
+    "NODE_HEADERS", "SUMMARY_HEADERS", "case_text", "fmt", "node_row", "plural", "point_title", "rerun_command",
     "summary_rows", "totals_line",
 ]
 
@@ -92,13 +92,22 @@ def summary_rows(results: Sequence[CaseResult]) -> list[list[str]]:
     ]
 
 
+def plural(n: int, noun: str) -> str:
+    """``n`` and ``noun``, in the plural unless ``n`` is 1.
+
+    >>> plural(1, "case"), plural(0, "case"), plural(2, "submission")
+    ('1 case', '0 cases', '2 submissions')
+    """
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
 def totals_line(run: Run) -> str:
-    """``35 cases: 33 ok, 2 warnings, 0 failed; 1 case-file error``."""
+    """``35 cases: 33 ok, 2 with warnings, 0 failed; 1 case-file error``."""
     ok = sum(1 for r in run.results if r.verdict == "ok")
     warned = sum(1 for r in run.results if r.verdict in WARNINGS)
     failed = len(run.failed)
     errors = len(run.errors) + sum(len(r.expect_errors) for r in run.results)
-    line = f"{len(run.results)} cases: {ok} ok, {warned} with warnings, {failed} failed"
+    line = f"{plural(len(run.results), 'case')}: {ok} ok, {warned} with warnings, {failed} failed"
     if errors:
-        line += f"; {errors} case-file error{'s' * (errors != 1)}"
+        line += f"; {plural(errors, 'case-file error')}"
     return line
