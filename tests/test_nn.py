@@ -201,3 +201,17 @@ def test_the_child_side_imports_nothing_of_ours() -> None:
     imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     assert all(not m.startswith(".") and "gradcheck_lab" not in m for m in imported), imported
     assert all(n.level == 0 for n in ast.walk(tree) if isinstance(n, ast.ImportFrom))
+
+
+def test_other_attribute_names_are_addressed_by_parameters_order(tmp_path: Path, keys: AnswerKeys) -> None:
+    (tmp_path / "engine.py").write_text(submission_source([]))
+    renamed = LECTURE_NN.replace("self.w", "self.weights").replace("self.b", "self.bias")
+    assert "self.w " not in renamed
+    (tmp_path / "nn.py").write_text(renamed)
+    result = check_nn(in_process(load_names(tmp_path)), keys=keys)
+    assert result.ok, result.evidence
+    assert result.network is not None and result.network.activation is Activation.TANH
+    (tmp_path / "nn.py").write_text(renamed.replace("p.grad = 0.0", "p.grad = 0.0\n        return None"
+                                                    ).replace("act.tanh()", "act.relu()"))
+    relu = check_nn(in_process(load_names(tmp_path)), keys=keys)
+    assert relu.ok and relu.network is not None and relu.network.activation is Activation.RELU

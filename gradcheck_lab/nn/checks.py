@@ -244,10 +244,11 @@ def _structure(result: NNResult, config: NNConfig, run: Runner) -> Network | Non
     activation = config.activation or (_activation(probe) if probe else None)
     if activation is None:
         activation = Activation.RELU
-        section.lines.append(f"the first neuron's response {probe} is no known activation; checking against relu")
+        why = f"its response {probe} is no known activation" if probe else reply.get("probe_error", "")
+        section.lines.append(f"the first neuron could not tell its activation ({why}); judged as relu")
     linear_output = config.linear_output
     if linear_output is None:
-        linear_output = "nonlin" in reply.get("flags", ["nonlin"])
+        linear_output = "nonlin" in reply.get("flags", [])  # unknown: the lecture's, unless its outputs say linear
     network = Network(config.nin, config.nouts, activation, linear_output)
     section.lines.append(f"variant: {activation.value} neurons, "
                          + ("a linear output layer (Neuron has a nonlin flag)" if linear_output else

@@ -160,14 +160,18 @@ def _structure(namespace: Mapping[str, Any], req: Mapping[str, Any]) -> dict[str
         reply["zero_grad_left"] = [name for name, g in _read(params, "grad").items() if g != 0.0]
     else:
         reply["zero_grad_left"] = None
-    neuron = model.layers[0].neurons[0] if hasattr(model, "layers") else None
-    if neuron is not None:
-        weights = list(neuron.w)
-        for k, w in enumerate(weights):
-            w.data = 1.0 if k == 0 else 0.0
-        neuron.b.data = 0.0
-        reply["probe"] = [_number(_outputs(neuron([z] + [0.0] * (len(weights) - 1)))[0]) for z in PROBE_INPUTS]
-        reply["flags"] = sorted(set(_parameters_of(type(neuron))))
+    try:  # the first neuron (or, without neurons, the first layer) on known sums
+        for name, p in params.items():
+            if name.startswith("L0.N0."):
+                p.data = 1.0 if name == "L0.N0.w0" else 0.0
+        layer = model.layers[0]
+        neuron = getattr(layer, "neurons", [None])[0]
+        unit = neuron if neuron is not None else (lambda x: _outputs(layer(x))[0])
+        reply["probe"] = [_number(_outputs(unit([z] + [0.0] * (nin - 1)))[0]) for z in PROBE_INPUTS]
+        if neuron is not None:
+            reply["flags"] = sorted(set(_parameters_of(type(neuron))))
+    except Exception as exc:  # no layers[0], or its first unit cannot be called alone
+        reply["probe_error"] = f"{type(exc).__name__}: {exc}"
     return reply
 
 
