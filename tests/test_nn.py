@@ -215,3 +215,12 @@ def test_other_attribute_names_are_addressed_by_parameters_order(tmp_path: Path,
                                                     ).replace("act.tanh()", "act.relu()"))
     relu = check_nn(in_process(load_names(tmp_path)), keys=keys)
     assert relu.ok and relu.network is not None and relu.network.activation is Activation.RELU
+
+
+def test_a_train_that_never_ends_is_stopped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = write_submission(tmp_path / "loops")
+    nn = folder / "nn.py"
+    nn.write_text(nn.read_text().replace("    history = []\n", "    history = []\n    while True:\n        pass\n"))
+    assert main(["check-nn", str(folder), "--no-cache", "--time-limit", "0.5"]) == 1
+    out = capsys.readouterr().out
+    assert "training: error" in out and "ran longer than 0.5 s" in out and "nn-exception" in out

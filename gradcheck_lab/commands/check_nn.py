@@ -5,7 +5,8 @@
     python -m gradcheck_lab check-nn --write-bugs DIR      # every nn bug as a student folder, and correct/
 
 The code runs in this process: use it for your own code (``grade`` sandboxes students').
-Exit status: 0 when every check agrees, 1 when one does not, 2 for usage or input errors.
+Each check's code runs under ``--time-limit``. Exit status: 0 when every check agrees, 1 when
+one does not, 2 for usage or input errors.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from ..implementations import DEFAULT_TIME_LIMIT
     from ..nn import Activation, Loss
 
     p = sub.add_parser(
@@ -35,6 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--html", metavar="FILE",
                    help="also write an HTML report (sections, loss curves, one step explained)")
     p.add_argument("--no-cache", action="store_true", help="compute answer keys in memory only")
+    p.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT, metavar="S",
+                   help=f"seconds the submission's code may run per check (default {DEFAULT_TIME_LIMIT:g})")
     p.add_argument("--write-bugs", metavar="DIR", help="write each nn bug as a student folder (engine.py + nn.py)")
     p.set_defaults(run=run)
 
@@ -52,7 +56,9 @@ def write_bugs(folder: Path) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     from ..answer_keys import AnswerKeys, default_cache_dir
     from ..atomic import write_text
+    from ..cli import Exit
     from ..errors import SubmissionError
+    from ..implementations import TimeLimit, time_limit
     from ..nn import Activation, Loss, NNConfig, check_nn, in_process
     from ..nn.explain import step_html
     from ..nn.loading import load_names
@@ -62,20 +68,24 @@ def run(args: argparse.Namespace) -> int:
     if args.write_bugs:
         for path in write_bugs(Path(args.write_bugs)):
             print(path)
-        return 0
+        return Exit.OK
     if not args.path:
         raise SubmissionError("check-nn needs a submission (a folder, a .py file or a notebook), or --write-bugs DIR")
     if args.steps < 1 or args.lr <= 0:
         raise SubmissionError("--steps must be at least 1 and --lr positive")
-    names = load_names(args.path)
+    try:
+        with time_limit(args.time_limit, f"loading {args.path}"):
+            names = load_names(args.path)
+    except TimeLimit as exc:
+        raise SubmissionError(str(exc)) from None
     config = NNConfig(steps=args.steps, lr=args.lr, seed=args.seed, loss=Loss(args.loss),
                       activation=Activation(args.activation) if args.activation else None)
     keys = AnswerKeys(None if args.no_cache else default_cache_dir())
-    runner = in_process(names)
+    runner = in_process(names, args.time_limit)
     result = check_nn(runner, config, keys)
     sys.stdout.write(nn_text(result, args.path))
     if args.html:
         body = nn_html(result, walkthrough=step_html(result, config, keys, runner))
         write_text(Path(args.html), page(f"nn checks: {args.path}", body))
         print(f"wrote {args.html}")
-    return 0 if result.ok else 1
+    return Exit.OK if result.ok else Exit.DISCREPANCY

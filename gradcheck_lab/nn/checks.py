@@ -139,14 +139,20 @@ class NNResult:
         return True
 
 
-def in_process(names: Mapping[str, Any]) -> Runner:
-    """A runner over a submission's names loaded in this process (trusted code only)."""
+def in_process(names: Mapping[str, Any], seconds: float | None = None) -> Runner:
+    """A runner over a submission's names loaded in this process (trusted code only); each
+    request may run ``seconds`` (then it fails as an exception, in the main thread)."""
     import contextlib
     import io
 
+    from ..implementations import TimeLimit, time_limit
+
     def run(request: dict[str, Any]) -> dict[str, Any]:
-        with contextlib.redirect_stdout(io.StringIO()):
-            reply = observe_nn(names, request)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), time_limit(seconds, f"the nn {request['kind']} check"):
+                reply = observe_nn(names, request)
+        except TimeLimit as exc:
+            return {"error": {"kind": "timeout", "message": str(exc), "traceback": ""}}
         plain: dict[str, Any] = json.loads(json.dumps(reply))  # what a child would send: plain JSON
         return plain
 
