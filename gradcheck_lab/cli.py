@@ -24,7 +24,7 @@ __all__ = ["SUBCOMMANDS", "Exit", "build_parser", "main"]
 
 #: Subcommand name -> module in gradcheck_lab.commands. The first is the default.
 SUBCOMMANDS = {"check": "check", "explain": "explain", "grade": "grade", "diagnose": "diagnose",
-               "check-nn": "check_nn"}
+               "check-nn": "check_nn", "exercise": "exercise", "check-table": "check_table"}
 
 
 class Exit(enum.IntEnum):
