@@ -44,6 +44,8 @@ NEW_CODES = {
     "forward:relu": "relu computes min(x, 0) (the branches swapped), not max(x, 0)",
     "forward:rpow": "2 ** x computes x ** 2: __rpow__ returns self ** other",
     "forward:exp": "exp computes exp(round(x, 4)): the forward value is off by up to 5e-5 relative",
+    "children-by-value": "inputs are de-duplicated by value (np.unique with __eq__ on data): two distinct inputs "
+                         "of equal value count once, so exp(x) + exp(x) gets half its gradient",
     "opt-in-grad": "gradients are opt-in (requires_grad=False by default): a plain Value(x) never gets a gradient",
     "no-graph-walk": "backward() runs only the output node's own local rule: no topological walk over the graph",
     "backward-raises": "backward() itself raises (a typo in the seeding: np.one_like)",
