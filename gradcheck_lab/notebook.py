@@ -8,7 +8,7 @@ In a notebook cell, after the cell that defines ``Value``::
 
 :func:`check_engine` runs what ``grade`` runs (the probes, every case, the diagnosis and
 a minimal counterexample, by the grader's own steps) in this process, under the grader's
-time limits (:mod:`.timed`); its result shows as HTML in Jupyter and as text elsewhere.
+time limits (:mod:`.inprocess`); its result shows as HTML in Jupyter and as text elsewhere.
 Only for your own code: a class from someone else belongs in ``grade``'s sandbox.
 
 >>> from gradcheck_lab import Value
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from .cases import Case, collect_cases, parse_source
 from .errors import GradcheckError
-from .timed import Limits, TimedExecutor
+from .inprocess import InProcessRunner, Limits
 
 if TYPE_CHECKING:
     from .compare import PointCheck
@@ -128,7 +128,7 @@ class EngineCheck:
         return engine_check_html(self)
 
 
-def _showcase(runner: TimedExecutor, grade: SubmissionGrade, results: list[CaseResult], keys: Any,
+def _showcase(runner: InProcessRunner, grade: SubmissionGrade, results: list[CaseResult], keys: Any,
               unit_roundoff: float) -> CaseResult | None:
     """The counterexample judged node by node (it is the smallest), else the smallest failing case."""
     from .cases import tomllib  # type: ignore[attr-defined]  # (tomli before Python 3.11)
@@ -140,7 +140,8 @@ def _showcase(runner: TimedExecutor, grade: SubmissionGrade, results: list[CaseR
             [table] = tomllib.loads(grade.counterexample)["case"]
             case = Case(name="counterexample", program=parse_source(table["source"]), points=(table["points"][0],),
                         source=table["source"], about=table.get("about", ""))
-            return check_case(case, runner, samples=0, answer_keys=keys, unit_roundoff=unit_roundoff)
+            with runner.own_budget(runner.limits.request_timeout, "the counterexample's"):
+                return check_case(case, runner, samples=0, answer_keys=keys, unit_roundoff=unit_roundoff)
         except (ChildFailure, GradcheckError, ValueError, KeyError):
             pass
     failing = [r for r in results if not r.ok and r.verdict != "unsupported"]
@@ -183,7 +184,7 @@ def check_engine(
     results: list[CaseResult] = []
     showcase = None
     grading.warm_answer_keys(config)  # SymPy and the catalog's predictions, off the class's clock (cached on disk)
-    with TimedExecutor(value_class, limits) as runner:
+    with InProcessRunner(value_class, limits) as runner:
         load = runner.start()
         run = replace(run, unit_roundoff=grade_run.FLOAT32_ROUNDOFF if load.float32 else UNIT_ROUNDOFF)
         if load.float32:
@@ -283,7 +284,7 @@ def explain(
     if value_class is not None:
         limits = Limits(timeout=timeout, request_timeout=timeout)
         try:
-            checks = check_case(case, TimedExecutor(value_class, limits), samples=0, answer_keys=keys).points[0]
+            checks = check_case(case, InProcessRunner(value_class, limits), samples=0, answer_keys=keys).points[0]
         except ChildFailure as failure:
             from .compare import judge
             from .executors import ExecError, Observation
