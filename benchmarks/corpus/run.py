@@ -7,7 +7,8 @@ Brings missing engine files back first (as ``fetch.py``), copies the cached file
 runs ``python -m gradcheck_lab grade --samples 0`` on it (the real path: extraction of the Value class, the sandbox,
 the probes, the cases, the diagnosis), then reads ``grades.csv`` and prints, per engine, its labelled
 bugs against the bug codes the diagnosis named, the confusion table, which labelled codes get named,
-and the headline: "X of Y buggy engines named with their bug; Z of W correct engines given a bug code".
+how many reports carry a counterexample, and the headline: "X of Y buggy engines named with their bug;
+Z of W correct engines given a bug code".
 
 A labelled bug is named by the same code, by its op's code under a generic label (``grad-overwrite``
 by ``grad-overwrite:add``) or by the generic code under an op's label. Bug codes are the diagnosis's
@@ -21,12 +22,14 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
+import json
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
@@ -62,17 +65,30 @@ def grade(files: list[Path], report_dir: Path, jobs: int, quiet: bool) -> Path:
     return report_dir / "reports" / "grades.csv"
 
 
-def diagnoses(grades_csv: Path, engines: list[Engine]) -> dict[str, list[str]]:
-    """Each engine's diagnosis codes from a grades.csv, keyed by repository (submission ids as grade makes them)."""
+@dataclass(frozen=True)
+class Diagnosed:
+    """What grade said of one engine: every code it named, and whether its report shows a counterexample."""
+
+    codes: tuple[str, ...]
+    counterexample: bool
+
+
+def diagnoses(grades_csv: Path, engines: list[Engine]) -> dict[str, Diagnosed]:
+    """Each engine's diagnosis from a grades.csv (and the reports beside it), keyed by repository."""
     by_file = {e.filename: e.repo for e in engines}
-    ids = {ref.id: by_file[ref.path.name] for ref in discover([grades_csv.parent.parent / "engines"])
-           if ref.path.name in by_file} if (grades_csv.parent.parent / "engines").is_dir() else {}
+    folder = grades_csv.parent.parent / "engines"
+    ids = {ref.id: by_file[ref.path.name] for ref in discover([folder]) if ref.path.name in by_file} \
+        if folder.is_dir() else {}
     out = {}
     with grades_csv.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             repo = ids.get(row["id"]) or next((e.repo for e in engines if _id_like(e, row["id"])), None)
-            if repo is not None:
-                out[repo] = row["diagnosis"].split()
+            if repo is None:
+                continue
+            report_json = grades_csv.parent / "submissions" / row["id"] / "report.json"
+            shown = report_json.is_file() and bool(
+                json.loads(report_json.read_text(encoding="utf-8"))["submission"].get("counterexample"))
+            out[repo] = Diagnosed(tuple(row["diagnosis"].split()), shown)
     return out
 
 
@@ -81,21 +97,24 @@ def _id_like(engine: Engine, sub_id: str) -> bool:
     return sub_id == re.sub(r"[^A-Za-z0-9._-]", "_", engine.filename[:-3]).strip(".")
 
 
-def report(engines: list[Engine], found: dict[str, list[str]]) -> str:
-    rows, outcomes = [], {}
+def report(engines: list[Engine], found: dict[str, Diagnosed]) -> str:
+    rows, outcomes, shown = [], {}, collections.Counter()
     per_code: dict[str, list[bool]] = collections.defaultdict(list)
     for e in engines:
-        codes = found.get(e.repo)
-        if codes is None:
+        diagnosed = found.get(e.repo)
+        if diagnosed is None:
             continue
+        codes = set(diagnosed.codes)
         bug_codes = sorted(c for c in codes if is_bug_code(c))
-        outcome = judge(e.bugs, set(codes), bug_codes=bug_codes)
+        outcome = judge(e.bugs, codes, bug_codes=bug_codes)
         outcomes[e.repo] = outcome
+        shown["buggy" if e.bugs else "correct"] += diagnosed.counterexample
         for b in e.bugs:
-            per_code[b].append(names(b, set(codes)))
-        rows.append([e.repo, " ".join(e.bugs) or "(correct)", " ".join(bug_codes) or "-", outcome.value])
-    out = [tabulate(rows, ["engine", "labelled bugs", "bug codes named", "outcome"], tablefmt="simple",
-                    maxcolwidths=[40, 45, 45, None]), ""]
+            per_code[b].append(names(b, codes))
+        rows.append([e.repo, " ".join(e.bugs) or "(correct)", " ".join(bug_codes) or "-", outcome.value,
+                     "yes" if diagnosed.counterexample else "-"])
+    out = [tabulate(rows, ["engine", "labelled bugs", "bug codes named", "outcome", "counterexample"],
+                    tablefmt="simple", maxcolwidths=[40, 45, 45, None, None]), ""]
     counts = collections.Counter(outcomes.values())
     buggy = [Outcome.NAMED, Outcome.NAMED_WITH_EXTRAS, Outcome.PARTLY_NAMED, Outcome.MISSED]
     table = [["buggy", *(counts[o] for o in buggy), "", "", sum(counts[o] for o in buggy)],
@@ -111,6 +130,9 @@ def report(engines: list[Engine], found: dict[str, list[str]]) -> str:
     n_buggy = sum(counts[o] for o in buggy)
     n_correct = counts[Outcome.CLEAN] + counts[Outcome.FALSE_ALARM]
     named = counts[Outcome.NAMED] + counts[Outcome.NAMED_WITH_EXTRAS]
+    out.append(f"A counterexample in the report of {shown['buggy']} of {n_buggy} buggy engines "
+               f"and of {shown['correct']} of {n_correct} correct ones (some bugs have none to show: an op that "
+               "raises, an unseeded grad).")
     out.append(f"{named} of {n_buggy} buggy engines named with their bug; "
                f"{counts[Outcome.FALSE_ALARM]} of {n_correct} correct engines given a bug code")
     return "\n".join(out) + "\n"
