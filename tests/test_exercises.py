@@ -127,3 +127,24 @@ def test_exercise_and_check_table_commands(tmp_path: Path, capsys: pytest.Captur
     assert data["score"] == 22
     assert capsys.readouterr().out.startswith("22 of 22 lines right")
     assert main(["check-table", str(tmp_path / "nowhere.csv")]) == 2
+
+
+def test_another_reverse_topological_order_is_fine_but_a_node_too_early_is_named(tmp_path: Path) -> None:
+    lines = SEED000.read_text().splitlines()
+    b_step, c_x1, c_x3 = lines[18], lines[19], lines[20]  # seed's steps 8 (b), 9 and 10 (c)
+    swapped = [*lines[:18], c_x1, c_x3, b_step, *lines[21:]]  # c before b: also reverse topological
+    (tmp_path / "order.csv").write_text("\n".join(swapped) + "\n")
+    assert check_table(tmp_path / "order.csv").ok
+    early = [*lines[:17], c_x1, lines[17], lines[18], *lines[20:]]  # c's first step before d's
+    (tmp_path / "early.csv").write_text("\n".join(early) + "\n")
+    problems = wrong(tmp_path / "early.csv")
+    assert list(problems) == [18]
+    assert "c is processed before every node that uses it passed its gradient back" in problems[18][0]
+
+
+def test_a_missing_step_is_said(tmp_path: Path) -> None:
+    lines = SEED000.read_text().splitlines()
+    (tmp_path / "short.csv").write_text("\n".join(lines[:21] + lines[22:]) + "\n")  # no step 11 (a -> x1)
+    found = check_table(tmp_path / "short.csv")
+    assert not found.ok
+    assert "1 backward step(s) are missing from the table" in found.text()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -133,7 +134,7 @@ def _markdown(e: Exercise, rows: list[dict[str, str]]) -> str:
             "|---|---|---|---|---|---|---|"]
     out += [f"| {r['step']} | `{r['expression']}` | | | | | |" for r in backward]
     out += ["", "## 3. Final gradients", "", "| gradient | value |", "|---|---|"]
-    out += [f"| `dL/d{x}` | |" for x in e.program.inputs]
+    out += [f"| `{r['expression']}` | |" for r in rows if r["part"] == "final"]
     return "\n".join(out) + "\n"
 
 
@@ -142,12 +143,14 @@ def _html(e: Exercise, markdown: str) -> str:
 
     rows = blank_rows(e.program, e.point)
     forward = [[r["node"], r["expression"], r["value"]] for r in rows if r["part"] == "forward"]
+    finals = [[r["expression"], ""] for r in rows if r["part"] == "final"]
     backward = [[r["step"], r["expression"], "", "", "", "", ""] for r in rows if r["part"] == "backward"]
     intro = markdown.split("## 1.")[0].split("\n", 2)[2]
-    body = (f"<p>{escape(intro.split('```')[0].strip())}</p><pre>{escape(e.source)}</pre>"
+    prose = re.sub(r"`([^`]*)`", r"<code>\1</code>", escape(intro.split("```")[0].strip()))
+    body = (f"<p>{prose}</p><pre>{escape(e.source)}</pre>"
             f"<h2>1. Forward pass</h2>{table(['node', 'expression', 'data'], forward)}"
             f"<h2>2. Backward pass</h2>{table(['step', 'update', 'upstream', 'local derivative', 'contribution', 'grad before', 'grad after'], backward)}"  # noqa: E501
-            f"<h2>3. Final gradients</h2>{table(['gradient', 'value'], [[f'dL/d{x}', ''] for x in e.program.inputs])}")
+            f"<h2>3. Final gradients</h2>{table(['gradient', 'value'], finals)}")
     return page(f"Backpropagation by hand: exercise for {e.student}", body)
 
 

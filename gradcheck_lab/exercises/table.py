@@ -13,8 +13,10 @@ are right. What is wrong is named: a wrong local derivative, a missing chain fac
 contribution replacing the gradient instead of adding to it.
 
 >>> rows = blank_rows(parse_source("a = x * y\\nL = a + x"), {"x": 2.0, "y": 3.0})
->>> [(r["part"], r["node"], r["input"]) for r in rows][2:6]
-[('forward', 'a', ''), ('forward', 'L', ''), ('backward', 'L', 'a'), ('backward', 'L', 'x')]
+>>> [(r["part"], r["node"], r["input"], r["value"]) for r in rows][:3]
+[('forward', 'x', '', '2.0'), ('forward', 'y', '', '3.0'), ('forward', 'a', '', '')]
+>>> [(r["part"], r["node"], r["input"]) for r in rows][4:6]
+[('backward', 'L', 'a'), ('backward', 'L', 'x')]
 """
 
 from __future__ import annotations
@@ -56,31 +58,33 @@ def blank_rows(program: Program, point: Mapping[str, float]) -> list[dict[str, s
     """The table to fill: inputs given, every other number blank; backward steps in reverse
     topological order (the order the walk-through visits them)."""
     w = walk(program, point)
-    rows = []
-    for node in program.nodes:
-        given = number(point[node.name]) if node.op == "input" else ""
-        rows.append({"part": "forward", "step": "", "node": node.name,
-                     "expression": "input" if node.op == "input" else node.text, "value": given})
+    inputs = sorted(program.inputs)
+    rows = [{"part": "forward", "node": x, "expression": "input", "value": str(float(point[x]))} for x in inputs]
+    rows += [{"part": "forward", "node": n.name, "expression": n.text} for n in program.nodes if n.op != "input"]
     for n, s in enumerate(w.steps, 1):
         u, v = program.nodes[s.node].name, program.nodes[s.operand].name
         rows.append({"part": "backward", "step": str(n), "node": u, "input": v,
                      "expression": f"{v}.grad += {u}.grad * {_local_name(program, s.node, s.position)}"})
-    rows += [{"part": "final", "node": name, "expression": f"dL/d{name}"} for name in program.inputs]
+    rows += [{"part": "final", "node": name, "expression": f"dL/d{name}"} for name in inputs]
     return [{c: r.get(c, "") for c in COLUMNS} for r in rows]
 
 
 def key_rows(program: Program, point: Mapping[str, float], digits: int = 4) -> list[dict[str, str]]:
     """The same table filled in as a hand calculation does (``digits`` decimals): the answer key."""
     w = walk(program, point, by_hand=True, digits=digits)
+    index = {n.name: k for k, n in enumerate(program.nodes)}
     rows = blank_rows(program, point)
-    for k, row in enumerate(rows[: len(program.nodes)]):
-        row["value"] = number(w.values[k], digits)
-    for row, s in zip(rows[len(program.nodes):], w.steps):
-        row.update(upstream=number(s.upstream, digits), local=number(s.local, digits),
-                   contribution=number(s.contribution, digits), before=number(s.before, digits),
-                   after=number(s.after, digits))
-    for row in rows[len(program.nodes) + len(w.steps):]:
-        row["value"] = number(w.grads[program.inputs.index(row["node"])], digits)
+    steps = iter(w.steps)
+    for row in rows:
+        if row["part"] == "forward" and row["expression"] != "input":
+            row["value"] = number(w.values[index[row["node"]]], digits)
+        elif row["part"] == "backward":
+            s = next(steps)
+            row.update(upstream=number(s.upstream, digits), local=number(s.local, digits),
+                       contribution=number(s.contribution, digits), before=number(s.before, digits),
+                       after=number(s.after, digits))
+        elif row["part"] == "final":
+            row["value"] = number(w.grads[index[row["node"]]], digits)
     return rows
 
 
