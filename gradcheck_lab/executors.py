@@ -2,8 +2,9 @@
 
 The parent judges; an executor only runs. :class:`InProcessExecutor` runs a class in
 this process (the reference engine, or a trusted ``--impl`` file); the grader's
-sandboxed child implements the same :class:`Executor` protocol. This module never
-imports SymPy, so a child can use :func:`observe` and :func:`forward_value` cheaply.
+sandboxed child implements the same :class:`Executor` protocol. Both call student
+engines through :mod:`gradcheck_lab.drive` (the standard library only), over programs
+:func:`lower` ed to the operators and methods that build each node.
 
 Many calls at once (batches, whole gradient descents) are :mod:`gradcheck_lab.batches`.
 
@@ -19,28 +20,19 @@ and ``.grad`` are relied on; nodes are tracked by position, never hashed or comp
 
 from __future__ import annotations
 
-import math
-import numbers
-import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .ops import Op
-from .program import Program, evaluate, python_operator
+from . import drive
+from .drive import Unsupported, to_float
+from .ops import OPS
+from .program import Program, Ref, python_operator
 
 __all__ = [
     "ExecError", "Execution", "Executor", "InProcessExecutor", "Observation", "Unsupported", "descent_step",
-    "forward_value", "observe", "to_float",
+    "forward_value", "lower", "observation", "observe", "to_float",
 ]
-
-
-class Unsupported(Exception):
-    """The Value class lacks what an op needs (``op`` names it: ``sin``, ``rsub``...)."""
-
-    def __init__(self, op: str) -> None:
-        self.op = op
-        super().__init__(f"the Value class has no {op}")
 
 
 @dataclass
@@ -52,6 +44,9 @@ class ExecError:
     node: int | None = None  #: the node being built, or None (during backward())
     traceback: str = ""
     op: str = ""  #: for ``unsupported``: which op
+    type: str = ""  #: the exception's type name (``ZeroDivisionError``)
+    file: str = ""  #: where it was raised: the file (``alice.py``)...
+    line: int = 0  #: ...and the line
 
 
 @dataclass
@@ -99,174 +94,61 @@ def descent_step(
     >>> descent_step(Program((), 0), {}, Observation(error=ExecError("exception", "boom")), 0.1) is None
     True
     """
-    n = len(program.inputs)
-    if obs.error is not None or obs.data[program.output] is None or any(g is None for g in obs.grads[:n]):
-        return None
-    grads = {x: g for x, g in zip(program.inputs, obs.grads[:n]) if g is not None}
-    new = {x: w - lr * grads[x] for x, w in point.items()}
-    return new if all(math.isfinite(w) for w in new.values()) else None
+    return drive.descent_step(program.inputs, program.output, point, obs.data, obs.grads, obs.error is not None, lr)
 
 
-def to_float(x: Any) -> float | None:
-    """A real number as a float (ints, numpy scalars, float32 included); else None.
+_LOWERED: dict[int, tuple[Program, dict[str, Any]]] = {}
 
-    >>> to_float(3), to_float(True), to_float("1.0"), to_float(complex(1, 0))
-    (3.0, None, None, None)
+
+def lower(program: Program) -> dict[str, Any]:
+    """``program`` as :mod:`gradcheck_lab.drive` runs it: per node, the Python operator or
+    method that builds it, from which nodes and numbers (JSON; no rule, no derivative).
+
+    >>> from gradcheck_lab.cases import parse_source
+    >>> lower(parse_source("L = 2 * x"))["calls"]
+    [['*', '__mul__', 'mul', [2, ['ref', 0]], 'L']]
     """
-    if type(x) is float:  # the common case, without the slow ABC check below
-        return x
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        return None
-    try:
-        return float(x)
-    except (TypeError, ValueError, OverflowError):
-        return None
+    found = _LOWERED.get(id(program))
+    if found is not None and found[0] is program:
+        return found[1]
+    calls = []
+    for node in program.nodes[len(program.inputs):]:
+        op = OPS[node.op]
+        symbol = op.symbol if python_operator(op) is not None else ""
+        args = [["ref", a.index] if isinstance(a, Ref) else a for a in node.args]
+        calls.append([symbol, op.method, op.name, args, node.name])
+    lowered = {"inputs": list(program.inputs), "output": program.output, "calls": calls,
+               "titles": [n.title for n in program.nodes]}
+    if len(_LOWERED) > 4096:
+        _LOWERED.clear()
+    _LOWERED[id(program)] = (program, lowered)
+    return lowered
 
 
-def _value_apply(value_class: Any) -> Callable[[Op, list[Any]], Any]:
-    def apply(op: Op, args: list[Any]) -> Any:
-        python = python_operator(op)
-        if python is not None:
-            if isinstance(args[0], int | float):  # a number on the left: the reflected method
-                method = op.method if op.constant_base else "__r" + op.method[2:]
-                if not hasattr(type(args[1]), method):
-                    raise Unsupported(method.strip("_"))
-            elif not hasattr(type(args[0]), op.method):
-                raise Unsupported(op.name)
-            return python(*args)
-        if isinstance(args[0], int | float):
-            args = [value_class(args[0]), *args[1:]]
-        if not callable(getattr(type(args[0]), op.method, None)):
-            raise Unsupported(op.name)
-        return getattr(args[0], op.method)(*args[1:])
-
-    return apply
-
-
-class _BuildFailure(Exception):
-    def __init__(self, node: int, cause: BaseException) -> None:
-        self.node, self.cause = node, cause
-
-
-def _build(value_class: Any, program: Program, point: Mapping[str, float]) -> list[Any]:
-    """Every node of the program as a ``value_class`` graph; failures name the node."""
-    leaves = []
-    for k, name in enumerate(program.inputs):
-        try:
-            leaf = value_class(point[name])
-        except Exception as exc:
-            raise _BuildFailure(k, exc) from exc
-        _set_label(leaf, name)
-        leaves.append(leaf)
-    apply = _value_apply(value_class)
-    built = [len(leaves)]
-
-    def tracked(op: Op, args: list[Any]) -> Any:
-        try:
-            result = apply(op, args)
-        except Exception as exc:
-            raise _BuildFailure(built[0], exc) from exc
-        built[0] += 1
-        return result
-
-    nodes = evaluate(program, leaves, tracked)
-    for node, spec in zip(nodes, program.nodes):
-        if spec.name and spec.op != "input":
-            _set_label(node, spec.name)
-    return nodes
-
-
-def _set_label(node: Any, label: str) -> None:
-    try:
-        node.label = label
-    except Exception:  # __slots__, properties: labels are a courtesy
-        pass
-
-
-class _FramesOnce(traceback.StackSummary):
-    """Formats each distinct frame once: the ~1,000 identical frames of a ``RecursionError``
-    cost one (formatting each took ~35 ms). The text is the standard library's. (Python
-    3.10 formats without this hook: the same text, at the old cost.)"""
-
-    def format_frame_summary(self, frame_summary: traceback.FrameSummary, *args: Any, **kwargs: Any) -> str:
-        f = frame_summary
-        key = (f.filename, f.lineno, f.name, *(getattr(f, a, None) for a in ("end_lineno", "colno", "end_colno")))
-        done: dict[tuple[Any, ...], str] = self.__dict__.setdefault("done", {})
-        if key not in done:
-            done[key] = super().format_frame_summary(f, *args, **kwargs)  # type: ignore[misc]  # 3.11+
-        return done[key]
-
-
-def _short_traceback(exc: BaseException, limit: int = 6) -> str:
-    report = traceback.TracebackException(type(exc), exc, exc.__traceback__)
-    todo, seen = [report], set()
-    while todo:  # the exception and every one chained to it
-        te = todo.pop()
-        if id(te) not in seen:
-            seen.add(id(te))
-            te.stack = _FramesOnce(te.stack)
-            todo += [t for t in (te.__cause__, te.__context__) if t is not None]
-    text = "".join(report.format()).rstrip().splitlines()
-    return "\n".join(text[-limit:])
-
-
-def _failed(exc: BaseException, node: int | None) -> ExecError:
-    if isinstance(exc, _BuildFailure):
-        node, exc = exc.node, exc.cause
-    if isinstance(exc, Unsupported):
-        return ExecError("unsupported", str(exc), node, op=exc.op)
-    message = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, RecursionError):
-        message += " (a recursive backward() on a deep graph?)"
-    return ExecError("exception", message, node, _short_traceback(exc))
+def observation(found: Mapping[str, Any]) -> Observation:
+    """:func:`gradcheck_lab.drive.observe`'s answer as an :class:`Observation`."""
+    error = found["error"]
+    return Observation(found["data"], found["grads"], None if error is None else ExecError(**error), found["notes"])
 
 
 def observe(
     value_class: Any, program: Program, point: Mapping[str, float], backward_calls: int = 1
 ) -> Observation:
-    """Build a fresh graph at ``point``, call ``backward()`` on the output, read every node.
+    """Build a fresh graph at ``point``, call ``backward()`` on the output, read every node
+    (:func:`gradcheck_lab.drive.observe`: a ``backward()`` that does not seed the output's
+    grad is seeded by hand, and noted).
 
-    If ``backward()`` leaves the output's grad at 0 (it expects the caller to seed it),
-    the graph is rebuilt, seeded with 1.0 by hand, and the finding is noted.
-    ``backward_calls=2`` calls it twice on the same graph (do gradients accumulate?).
+    >>> from gradcheck_lab.cases import parse_source
+    >>> from gradcheck_lab.engine import Value
+    >>> observe(Value, parse_source("L = x * 3"), {"x": 2.0}).grads
+    [3.0, 1.0]
     """
-    obs = Observation()
-    for attempt in ("plain", "seeded"):
-        try:
-            nodes = _build(value_class, program, point)
-        except Exception as exc:
-            obs.error = _failed(exc, None)
-            return obs
-        out = nodes[program.output]
-        try:
-            if attempt == "seeded":
-                out.grad = 1.0
-            out.backward()
-            for _ in range(backward_calls - 1):
-                out.backward()
-        except Exception as exc:
-            obs.error = _failed(exc, None)
-            return obs
-        if attempt == "seeded" or to_float(getattr(out, "grad", None)) != 0.0:
-            break
-        obs.notes.append("backward() did not set the output's grad to 1; seeded it by hand")
-    for node in nodes:
-        data, grad = to_float(getattr(node, "data", None)), to_float(getattr(node, "grad", None))
-        obs.data.append(data)
-        obs.grads.append(grad)
-    bad = [program.nodes[k].title for k, (d, g) in enumerate(zip(obs.data, obs.grads)) if d is None or g is None]
-    if bad:
-        obs.notes.append(f"not a real number in .data or .grad of: {', '.join(bad)}")
-    return obs
+    return observation(drive.observe(value_class, lower(program), point, backward_calls))
 
 
 def forward_value(value_class: Any, program: Program, point: Mapping[str, float]) -> float | None:
     """The output's ``.data`` after a forward pass at ``point``; None if it fails."""
-    try:
-        value = to_float(_build(value_class, program, point)[program.output].data)
-    except Exception:
-        return None
-    return value if value is not None and math.isfinite(value) else None
+    return drive.forward_value(value_class, lower(program), point)
 
 
 class InProcessExecutor:

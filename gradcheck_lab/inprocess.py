@@ -62,7 +62,7 @@ class InProcessRunner:
     between requests does not count: a busy machine must not turn a correct class into a
     timeout), a batch with a ``budget`` (the probes) on a budget of its own."""
 
-    network_namespace: bool | None = None  #: (as the sandbox reports it: not applicable)
+    isolation = "in this process, on a clock (no sandbox: the notebook's own code)"
 
     def __init__(self, value_class: Any, limits: Limits | None = None) -> None:
         self.value_class = value_class

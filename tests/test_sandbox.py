@@ -179,7 +179,7 @@ def test_the_child_never_imports_sympy_nor_the_package_init(tmp_path: Path, conf
     source = source.replace("    def backward(self):", "    def backward(self):\n        SEEN", 1)
     grade = grade_source(tmp_path, config, source)
     assert "sympy" not in grade.output
-    assert "'gradcheck_lab.executors'" in grade.output and "'gradcheck_lab.harness'" not in grade.output
+    assert grade.output == "[]\n"  # a clean child: nothing of the grader's package, nor SymPy
 
 
 # --------------------------------------------------------------------------- hostile behaviours
@@ -217,7 +217,7 @@ def test_files_inside_its_own_folder_are_fine(tmp_path: Path, config: GradeConfi
 
 
 @pytest.mark.parametrize("attack, refused", [
-    ("import subprocess; subprocess.run(['touch', MARK])", "subprocess.Popen"),
+    ("import subprocess; subprocess.run(['touch', MARK])", "importing _posixsubprocess"),
     ("import os; os.system('touch ' + MARK)", "os.system"),
     ("import os; os.kill(os.getppid(), 9)", "os.kill"),
     ("import socket; socket.socket()", "socket"),
@@ -418,17 +418,17 @@ def test_the_probes_budget_is_their_own(tmp_path: Path) -> None:
     restarts: slow probes (or a hanging one) cannot starve the cases, nor the cases them."""
     sleepy = extract_source("s", engine_with(replace={"    def backward(self):\n": "    def backward(self):\n"
                                                                                     "        import time; "
-                                                                                    "time.sleep(0.3)\n"}))
+                                                                                    "time.sleep(0.5)\n"}))
     program = parse_source("L = x * x")
-    probes = [Request(program, ({"x": float(k)},)) for k in range(4)]  # 1.2 s: more than the submission's 1 s
-    with SandboxExecutor(sleepy, Limits(timeout=1.0, request_timeout=1.0, probe_timeout=2.0)) as ex:
+    probes = [Request(program, ({"x": float(k)},)) for k in range(5)]  # 2.5 s: more than the submission's 2 s
+    with SandboxExecutor(sleepy, Limits(timeout=2.0, request_timeout=2.0, probe_timeout=3.0)) as ex:
         ex.start()
-        assert all(isinstance(r, Execution) for r in ex.execute_batch(probes, budget=2.0))
-        assert all(isinstance(r, Execution) for r in ex.execute_batch(probes[:2]))  # 0.6 s of the submission's 1 s
-        done, late, skipped = ex.execute_batch(probes[:3])  # 0.3 s more fit, not 0.6
+        assert all(isinstance(r, Execution) for r in ex.execute_batch(probes, budget=3.0))
+        assert all(isinstance(r, Execution) for r in ex.execute_batch(probes[:2]))  # 1 s of the submission's 2 s
+        done, late, skipped = ex.execute_batch(probes[:3])  # 0.5 s more fit (after the start), not 1 s
         assert isinstance(done, Execution) and isinstance(late, ChildFailure) and isinstance(skipped, ChildFailure)
-        assert late.kind == "timeout" and "the submission's time budget (1 s)" in late.message
-        assert skipped.message == "not run: the submission's 1 s are spent"
+        assert late.kind == "timeout" and "the submission's time budget (2 s)" in late.message
+        assert skipped.message == "not run: the submission's 2 s are spent"
 
 
 def test_a_descent_is_one_message_with_a_deadline_per_step(tmp_path: Path) -> None:

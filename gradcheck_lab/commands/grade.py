@@ -63,7 +63,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--samples", type=int, default=2, metavar="N", help="random extra points per case (default: 2)")
     p.add_argument("--cache-dir", metavar="DIR", help="where answer keys are cached (default: ~/.cache/gradcheck_lab)")
     p.add_argument("--no-cache", action="store_true", help="keep answer keys in memory only")
-    p.add_argument("--no-network-namespace", action="store_true", help="do not run children under unshare -rn")
+    p.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="where bubblewrap cannot isolate submissions (no user namespaces, macOS), run them anyway, "
+                        "unisolated: only for code you trust")
     p.add_argument("--html", action="store_true",
                    help="also write each submission's report.html and class_summary.html (self-contained)")
     p.add_argument("--no-diagnose", action="store_true",
@@ -115,10 +117,16 @@ def run(args: argparse.Namespace) -> int:
     from ..cases import collect_cases
     from ..grading import GradeConfig, Rubric, grade_batch
     from ..report.grades import write_class_reports
-    from ..submissions import Limits, discover
+    from ..submissions import Limits, discover, isolation_problem
 
     if args.jobs < 1 or args.samples < 0 or args.timeout <= 0 or args.case_timeout <= 0:
         raise GradcheckError("--jobs must be 1 or more, --samples 0 or more, timeouts positive")
+    problem = isolation_problem()
+    if problem and not args.unsafe_no_sandbox:
+        raise GradcheckError(f"student code cannot be isolated here: {problem}. Install bubblewrap, or pass "
+                             "--unsafe-no-sandbox to run submissions unisolated (only code you trust)")
+    if problem:
+        print(f"warning: running submissions UNSAFELY, without a sandbox ({problem})", file=sys.stderr)
     args.cases = args.cases or ["cases"]
     missing = missing_paths([*args.submissions, *args.cases])  # a typo must not grade a student "nowhere"
     if missing:
@@ -145,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         cases=tuple(cases),
         rubric=Rubric(partial_credit=not args.no_partial_credit, unsupported_credit=args.unsupported_credit),
         limits=Limits(timeout=args.timeout, request_timeout=min(args.case_timeout, args.timeout),
-                      memory_mb=args.memory, network_namespace=False if args.no_network_namespace else None),
+                      memory_mb=args.memory, unsafe_no_sandbox=args.unsafe_no_sandbox),
         samples=args.samples, seed=args.seed, cache_dir=str(cache) if cache else None, hidden=tuple(sorted(hidden)),
         diagnose=not args.no_diagnose, html=args.html,
     )

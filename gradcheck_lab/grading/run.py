@@ -91,8 +91,7 @@ def _notes(
     if grade.output:
         lines = grade.output.count("\n")
         grade.notes.append(f"the code prints while it runs ({lines} lines captured; see 'Printed output')")
-    if ex.network_namespace is False:
-        grade.notes.append("ran without a network namespace (unshare -rn is not available here)")
+    grade.notes.append(f"the code ran {ex.isolation}")
 
 
 def _probes(config: GradeConfig) -> tuple[Probe, ...]:

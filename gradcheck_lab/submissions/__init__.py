@@ -1,14 +1,14 @@
 """Student submissions: loading ``.py``/``.ipynb``/folders, the sandboxed child, capability probes.
 
 The grader (:mod:`gradcheck_lab.grading`) uses these; student code only ever runs in
-the child process that :class:`SandboxExecutor` starts.
+the child process that :class:`SandboxExecutor` starts (in bubblewrap: :mod:`.isolation`).
 """
 
 from __future__ import annotations
 
 from .loading import Chunk, Submission, SubmissionRef, content_digest, discover, extract_source, load_submission
 from .probe import PROBE_POINT, probe_cases
-from .sandbox import ChildFailure, Limits, LoadReport, SandboxExecutor, network_namespace_available
+from .sandbox import ChildFailure, Limits, LoadReport, SandboxExecutor, SandboxUnavailable, isolation_problem
 
 __all__ = [
     "PROBE_POINT",
@@ -17,12 +17,13 @@ __all__ = [
     "Limits",
     "LoadReport",
     "SandboxExecutor",
+    "SandboxUnavailable",
     "Submission",
     "SubmissionRef",
     "content_digest",
     "discover",
     "extract_source",
+    "isolation_problem",
     "load_submission",
-    "network_namespace_available",
     "probe_cases",
 ]

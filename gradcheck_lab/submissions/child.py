@@ -1,46 +1,74 @@
 """The sandboxed child: runs one submission's code and answers the grader's requests.
 
-Run as a script (``python -I -S child.py SOCKET_FD``, under ``unshare -rn`` where the
-kernel allows), this file is the *template* (:func:`template`): it imports only
-:mod:`gradcheck_lab.executors` (with ``program`` and ``ops``) and the protocol (never
-SymPy, never the answer key, never the package ``__init__``), then forks one child per
-submission on request, each in its own session, temporary folder and stderr file.
+It is started clean, as ``python -I -S child.py REQUESTS REPLIES`` (two pipe
+descriptors), inside bubblewrap (:mod:`.sandbox`), beside one other file of ours,
+:mod:`gradcheck_lab.drive`: it imports nothing else of the grader, and holds no rule,
+answer key or case beyond the lowered programs and points it is sent.
 
-A child (:func:`serve_child`), before any student code runs and in this order: reads
-the load request, sets its resource limits (CPU time, address space, file size, open
-files, no core dumps), replaces ``sys.stdout``/``sys.stderr`` by bounded buffers, starts
-a watchdog on its parent and installs the audit hook (PEP 578) that refuses file writes
-outside its folder, reads of the grader's files, process spawning and signals, sockets
-and ctypes. Then it runs the submission's chunks and serves ``execute`` messages (each
-holds one or many requests, answered one reply each) and ``descend`` messages (a whole
-gradient descent, one reply per step) with
-:class:`~gradcheck_lab.executors.InProcessExecutor`: the same code the in-process
-executor uses. The parent judges; this process only executes.
+Before any student code runs, in this order, it reads the load request (the
+submission's chunks and sibling files, its limits), sets its resource limits, writes the
+sibling files into its working folder, replaces ``sys.stdout``/``sys.stderr`` by bounded
+buffers, starts a watchdog on its parent and (unless told not to: the hostile tests
+switch it off) installs the audit hook, a tripwire. Then it runs the chunks and serves
+``execute`` messages (one reply per request they hold) and ``descend`` messages (one
+reply per step of a gradient descent). The parent judges; this process only executes.
+
+The message framing and the packed numbers below are also the parent's
+(:mod:`.protocol` imports them): the standard library only.
+
+>>> r, w = os.pipe()
+>>> write_message(w, {"nonce": "n1", "x": [1.5, None]})
+>>> read_message(r)
+{'nonce': 'n1', 'x': [1.5, None]}
 """
 
 from __future__ import annotations
 import __future__
 
+import ast
+import base64
 import io
 import json
 import linecache
+import operator
 import os
+import select
+import struct
 import sys
 import threading
 import time
 import traceback
 import types
+from array import array
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["Capture", "audit_hook", "describe", "load_chunks", "serve_child", "template"]
+if __name__ == "__main__":  # in the sandbox: drive.py lies beside this file, and nothing else of ours
+    import importlib.util
 
+    _spec = importlib.util.spec_from_file_location(
+        "_gradcheck_drive", os.path.join(os.path.dirname(os.path.abspath(__file__)), "drive.py"))
+    assert _spec is not None and _spec.loader is not None
+    drive = importlib.util.module_from_spec(_spec)
+    sys.modules["_gradcheck_drive"] = drive
+    _spec.loader.exec_module(drive)
+else:
+    from .. import drive
+
+__all__ = [
+    "MAX_MESSAGE", "Capture", "ChannelClosed", "ChannelTimeout", "ProtocolError", "TooLarge", "audit_hook",
+    "describe", "load_chunks", "pack", "read_message", "write_message",
+]
+
+MAX_MESSAGE = 64 * 1024 * 1024  #: the largest message the child reads, in bytes
+_HEADER = struct.Struct(">I")
 _OUTPUT_LIMIT = 16_000  #: characters of printed output kept (the rest is counted)
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 #: Audit events refused outright (prefixes): processes, signals, the network, native code.
 _REFUSED = (
     "subprocess.", "os.system", "os.exec", "os.spawn", "os.posix_spawn", "os.fork", "os.forkpty", "os.kill",
-    "os.killpg", "signal.pthread_kill", "pty.", "socket.", "ctypes.", "resource.setrlimit", "resource.prlimit",
+    "os.killpg", "signal.pthread_kill", "signal.pidfd_send_signal", "os.pidfd_open", "os.mknod", "os.mkfifo",
+    "os.memfd_create", "sqlite3.", "pty.", "socket.", "ctypes.", "resource.setrlimit", "resource.prlimit",
     "urllib.", "http.", "ftplib.", "smtplib.", "poplib.", "imaplib.", "nntplib.", "telnetlib.", "webbrowser.",
     "winreg.", "msvcrt.",
 )
@@ -50,11 +78,107 @@ _PATH_EVENTS = {
     "os.symlink": (0, 1), "os.chmod": (0,), "os.chown": (0,), "os.truncate": (0,), "os.utime": (0,),
     "shutil.rmtree": (0,), "os.chflags": (0,), "os.lchflags": (0,), "os.setxattr": (0,), "os.removexattr": (0,),
 }
-_NATIVE_MODULES = ("ctypes", "_ctypes")
-_TEMPLATE_MESSAGE = 1 << 18  #: the largest message the template reads (the grader sends less)
-#: Programs the grader gave the template (``{"op": "programs"}``), by key, parsed once: every
-#: child forked afterwards has them (the grader's probes and cases need not travel per child).
-_SHARED: dict[int, Any] = {}
+_NATIVE_MODULES = ("ctypes", "_ctypes", "_posixsubprocess")
+#: The numbers :func:`describe` builds Values of, and adds and multiplies: their ``.data``
+#: tells the parent the engine's precision.
+PRECISION_INPUTS = (1 / 3, 0.1, 2 / 3, 1.1, 0.7)
+PRECISION_PAIRS = ((1 / 3, 0.1), (2 / 3, 1.1), (0.7, 1 / 3))
+
+
+# --------------------------------------------------------------------------- the channel
+
+
+class ProtocolError(Exception):
+    """A message that is not what the protocol says (malformed, forged, out of turn)."""
+
+
+class ChannelClosed(ProtocolError):
+    """The other side closed its end: the child exited or was killed."""
+
+
+class TooLarge(ProtocolError):
+    """A message longer than the reader accepts (``size`` bytes announced)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"a message of {size} bytes (more than {limit})")
+        self.size = size
+
+
+class ChannelTimeout(Exception):
+    """No complete message before the deadline."""
+
+
+def _wait(fd: int, deadline: float | None, write: bool) -> None:
+    if deadline is None:
+        return
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise ChannelTimeout
+    ready = select.select([], [fd], [], remaining) if write else select.select([fd], [], [], remaining)
+    if not ready[1 if write else 0]:
+        raise ChannelTimeout
+
+
+def _read_exactly(fd: int, n: int, deadline: float | None) -> bytes:
+    parts, got = [], 0
+    while got < n:
+        try:
+            chunk = os.read(fd, min(n - got, 1 << 20))
+        except BlockingIOError:  # a non-blocking end with nothing yet: wait, within the deadline
+            _wait(fd, deadline, write=False)
+            continue
+        if not chunk:
+            raise ChannelClosed("the channel closed mid-message" if got else "the channel closed")
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+def read_message(fd: int, deadline: float | None = None, limit: int = MAX_MESSAGE) -> dict[str, Any]:
+    """The next message on ``fd``; :class:`TooLarge` (nothing more read) if it announces more
+    than ``limit`` bytes. A ``deadline`` (a :func:`time.monotonic` time) bounds the wait
+    when ``fd`` is non-blocking (the parent's ends are); a blocking ``fd`` waits as long as
+    it takes (the child's)."""
+    (size,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size, deadline))
+    if size > limit:
+        raise TooLarge(size, limit)
+    body = _read_exactly(fd, size, deadline)
+    try:
+        message = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ProtocolError(f"a message that is not JSON ({type(exc).__name__})") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("a message that is not a JSON object")
+    return message
+
+
+def write_message(fd: int, message: dict[str, Any], deadline: float | None = None) -> None:
+    """Send one message; ``deadline`` bounds the wait for room in the pipe."""
+    body = json.dumps(message, separators=(",", ":")).encode()
+    data = memoryview(_HEADER.pack(len(body)) + body)
+    while data:
+        try:
+            sent = os.write(fd, data)
+        except BlockingIOError:
+            _wait(fd, deadline, write=True)
+            continue
+        data = data[sent:]
+
+
+def pack(values: Sequence[float | None]) -> dict[str, Any]:
+    """Numbers as the wire carries them: packed doubles (base64; parent and child share a
+    machine, so its byte order), and the positions of the Nones. Fast, and a packed
+    double can only ever decode to a float.
+
+    >>> pack([1.5, None])["none"]
+    [1]
+    """
+    raw = array("d", [0.0 if v is None else v for v in values])
+    return {"f64": base64.b64encode(raw.tobytes()).decode("ascii"), "none": [i for i, v in enumerate(values)
+                                                                            if v is None]}
+
+
+# --------------------------------------------------------------------------- before student code
 
 
 class Capture(io.TextIOBase):
@@ -106,10 +230,11 @@ def audit_hook(
 ) -> Callable[[str, tuple[Any, ...]], None]:
     """The PEP 578 hook: writes only under ``work``; reads under ``readable`` unless a
     longer ``hidden`` root covers the path (the grader's files); no processes, signals,
-    sockets or ctypes; no ``open`` of the ``channel`` descriptors.
+    sockets, special files or ctypes; no ``open`` of the ``channel`` descriptors.
 
     A tripwire, not a wall: PEP 578 hooks see only what Python reports, and code in the
-    same interpreter can reach around them (see the module docs of :mod:`.sandbox`).
+    same interpreter can reach around them. The wall is the operating system's (see the
+    module docs of :mod:`.sandbox`).
     """
     work = os.path.realpath(work)
     readable = [work, *(os.path.realpath(p) for p in readable)]
@@ -141,7 +266,7 @@ def audit_hook(
             (check_write if writes else check_read)("open", path)
         elif event == "import":
             name = args[0] or ""
-            if name.split(".")[0] in _NATIVE_MODULES or name.split(".")[0] == "gradcheck_lab":
+            if name.split(".")[0] in _NATIVE_MODULES or name.split(".")[0] in ("gradcheck_lab", "_gradcheck_drive"):
                 raise ImportError(f"the grader's sandbox refuses importing {name}")
         elif event in _PATH_EVENTS:
             for i in _PATH_EVENTS[event]:
@@ -159,37 +284,76 @@ def _set_limits(limits: dict[str, int]) -> None:
     import resource
 
     for name, value in limits.items():
-        which = getattr(resource, name)
-        soft = value
+        which = getattr(resource, name, None)
+        if which is None:
+            continue
         hard = value + 1 if name == "RLIMIT_CPU" else value  # SIGXCPU first, then SIGKILL
-        resource.setrlimit(which, (soft, hard))
+        try:
+            resource.setrlimit(which, (value, hard))
+        except (ValueError, OSError):  # a limit above the inherited hard one: keep that one
+            pass
+
+
+def write_files(work: str, files: Sequence[Sequence[str]]) -> None:
+    """The submission's sibling modules, into the working folder (paths kept inside it)."""
+    for rel, data in files:
+        target = os.path.normpath(os.path.join(work, rel))
+        if not target.startswith(work.rstrip("/") + "/"):
+            continue
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as f:
+            f.write(base64.b64decode(data))
+
+
+# --------------------------------------------------------------------------- the submission's code
 
 
 def _register_sources(chunks: Sequence[Sequence[Any]]) -> None:
-    """Put the chunks' text where tracebacks look for source lines."""
+    """Put the chunks' text where tracebacks look for source lines (linear in their size)."""
     files: dict[str, list[str]] = {}
-    for source, filename, *_ in chunks:
+    for source, filename, _what, _essential, _futures, line in chunks:
         lines = files.setdefault(filename, [])
-        for k, line in enumerate(source.split("\n")):
-            while len(lines) <= k:
-                lines.append("\n")
-            if line:
-                lines[k] = line + "\n"
+        start = max(0, int(line) - 1)
+        if len(lines) < start:
+            lines.extend(["\n"] * (start - len(lines)))
+        for k, text in enumerate(source.split("\n")):
+            if start + k < len(lines):
+                if text:
+                    lines[start + k] = text + "\n"
+            else:
+                lines.append(text + "\n")
     for filename, lines in files.items():
         linecache.cache[filename] = (sum(map(len, lines)), None, lines, filename)
 
 
-def _failure(exc: BaseException, what: str) -> dict[str, str]:
+def failure(exc: BaseException, what: str) -> dict[str, Any]:
+    """A failure while loading or running, structured: kind, message, traceback, and the
+    exception's type, file and line (the diagnosis classifies them)."""
+    file, line = drive.where(exc)
+    found: dict[str, Any] = {"type": type(exc).__name__, "file": file, "line": line}
     if isinstance(exc, SystemExit):
-        return {"failure": "crash", "message": f"{what} called sys.exit({exc.code!r})"}
+        return {"failure": "crash", "message": f"{what} called sys.exit({exc.code!r})"[:2000], "traceback": "",
+                **found}
     kind = "memory" if isinstance(exc, MemoryError) else "crash"
-    return {"failure": kind, "message": f"{what} raised {type(exc).__name__}: {exc}"[:2000],
-            "traceback": "".join(traceback.format_exception(exc)[-8:])[-3000:]}
+    message = f"{what} raised {type(exc).__name__}: {exc}"
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        message = (f"{what}, line {line}: the module {exc.name!r} is not installed where submissions are graded "
+                   f"({type(exc).__name__}: {exc})")
+    text = "".join(traceback.format_exception(exc)[-8:])[-3000:]
+    return {"failure": kind, "message": message[:2000], "traceback": text, **found}
+
+
+def _compile(source: str, filename: str, line: int, flags: int) -> types.CodeType:
+    """``source``, which starts on line ``line`` of its file, compiled with the file's line numbers."""
+    tree = compile(source, filename, "exec", flags=flags | ast.PyCF_ONLY_AST, dont_inherit=True)
+    ast.increment_lineno(tree, max(0, line - 1))
+    code: types.CodeType = compile(tree, filename, "exec", flags=flags, dont_inherit=True)
+    return code
 
 
 def load_chunks(
     chunks: Sequence[Sequence[Any]], module_name: str = "__submission__"
-) -> tuple[Any, dict[str, str] | None, list[str]]:
+) -> tuple[Any, dict[str, Any] | None, list[str]]:
     """Run the chunks (:meth:`~.loading.Chunk.to_json`) in order in a fresh module.
 
     Returns the ``Value`` class (or None), a failure (or None), and notes about
@@ -199,18 +363,19 @@ def load_chunks(
     module = types.ModuleType(module_name)
     sys.modules[module_name] = module
     notes: list[str] = []
-    for source, filename, what, essential, futures in chunks:
+    for source, filename, what, essential, futures, line in chunks:
         flags = 0
         for feature in futures:
             flags |= getattr(__future__, feature).compiler_flag
         try:
-            exec(compile(source, filename, "exec", flags=flags, dont_inherit=True), module.__dict__)
+            exec(_compile(source, filename, line, flags), module.__dict__)
         except Exception as exc:
             if essential or isinstance(exc, MemoryError):
-                return None, _failure(exc, f"`{what}` ({filename})"), notes
-            notes.append(f"{filename}: `{what}` raised {type(exc).__name__}: {exc}; loading went on without it")
+                return None, failure(exc, f"`{what}` ({filename})"), notes
+            found = failure(exc, f"`{what}` ({filename})")
+            notes.append(f"{found['message']}; loading went on without it")
         except BaseException as exc:  # SystemExit, KeyboardInterrupt: a run would stop here
-            return None, _failure(exc, f"`{what}` ({filename})"), notes
+            return None, failure(exc, f"`{what}` ({filename})"), notes
     value = module.__dict__.get("Value")
     if not isinstance(value, type):
         what = f"after loading, Value is {type(value).__name__}, not a class"
@@ -218,15 +383,29 @@ def load_chunks(
     return value, None, notes
 
 
-def describe(value_class: Any) -> dict[str, Any]:
-    """Raw facts the parent judges: ``Value(1/3).data`` and its type (float32 engines)."""
-    from gradcheck_lab.executors import to_float  # imported before the hook: no import event
+def describe(
+    value_class: Any, inputs: Sequence[float] = PRECISION_INPUTS, pairs: Sequence[Sequence[float]] = PRECISION_PAIRS
+) -> dict[str, Any]:
+    """Raw facts the parent judges the engine's precision by: ``Value(x).data`` for each of
+    ``inputs``, ``(Value(a) + Value(b)).data`` and ``(Value(a) * Value(b)).data`` for each of
+    ``pairs`` (None where one fails), and the type ``.data`` holds."""
+    found: list[float | None] = []
+    data_type = ""
+    def make(how: Callable[..., Any] | None, *xs: float) -> Any:
+        return value_class(xs[0]) if how is None else how(value_class(xs[0]), value_class(xs[1]))
 
-    try:
-        data = value_class(1.0 / 3.0).data
-        return {"third": to_float(data), "data_type": f"{type(data).__module__}.{type(data).__qualname__}"}
-    except Exception as exc:
-        return {"third": None, "data_type": f"Value(1/3) raised {type(exc).__name__}"}
+    asked = [(None, (x,)) for x in inputs] + [(op, (a, b)) for a, b in pairs for op in (operator.add, operator.mul)]
+    for how, xs in asked:
+        try:
+            data = make(how, *xs).data
+            data_type = data_type or f"{type(data).__module__}.{type(data).__qualname__}"
+            found.append(drive.to_float(data))
+        except Exception:
+            found.append(None)
+    return {"precision": found, "data_type": data_type}
+
+
+# --------------------------------------------------------------------------- serving
 
 
 def _watch_parent(parent: int) -> None:
@@ -237,30 +416,36 @@ def _watch_parent(parent: int) -> None:
             os._exit(70)
 
 
-def _serve(value_class: Any, req: int, rep: int, out: Capture) -> None:
+def _observation(found: dict[str, Any]) -> dict[str, Any]:
+    error = found["error"]
+    if error is not None:
+        error = {k: (v[:4000] if isinstance(v, str) else v) for k, v in error.items()}
+    return {"data": pack(found["data"]), "grads": pack(found["grads"]), "notes": found["notes"][:20], "error": error}
+
+
+def _serve(value_class: Any, req: int, rep: int, out: Capture, shared: dict[str, Any]) -> None:
     """Answer ``execute`` messages (one reply per request they hold, each as soon as it is
-    done) and ``descend`` messages (one reply per step of a gradient descent)."""
-    from gradcheck_lab.executors import Execution, InProcessExecutor, descent_step  # all imported before the hook
-    from gradcheck_lab.program import Program
-    from gradcheck_lab.submissions.protocol import ChannelClosed, execution_to_json, read_message, write_message
+    done) and ``descend`` messages (one reply per step of a gradient descent). ``shared``:
+    the lowered programs the load request brought, by key."""
+    programs: dict[int, dict[str, Any]] = {int(k): v for k, v in shared.items()}
 
-    executor = InProcessExecutor(value_class)
-    programs: dict[int, Program] = dict(_SHARED)
-
-    def run(item: dict[str, Any], observe: list[dict[str, float]]) -> tuple[dict[str, Any], Execution | None]:
+    def run(item: dict[str, Any], observe: list[dict[str, float]]) -> tuple[dict[str, Any], list[Any]]:
         try:
             if "program" in item:
-                programs[item["program_key"]] = Program.from_json(item["program"])
+                programs[item["program_key"]] = item["program"]
             program = programs[item["program_key"]]
             calls = item.get("backward_calls", 1)
             calls = calls if type(calls) is int and 1 <= calls <= 3 else 1
-            execution = executor.execute(program, observe, item.get("forward", []), backward_calls=calls)
-            return {"ok": True, "result": execution_to_json(execution)}, execution
+            found = [drive.observe(value_class, program, p, calls) for p in observe]
+            forwards = [drive.forward_value(value_class, program, p) for p in item.get("forward", [])]
+            result = {"observations": [_observation(o) for o in found], "forwards": pack(forwards)}
+            return {"ok": True, "result": result}, found
         except BaseException as exc:
-            return {"ok": False, **_failure(exc, "this case")}, None
+            return {"ok": False, **failure(exc, "this case")}, []
 
     def send(reply: dict[str, Any]) -> None:
         reply["output"] = out.take()
+        reply["dropped"] = out.dropped
         write_message(rep, reply)
 
     while True:
@@ -275,10 +460,12 @@ def _serve(value_class: Any, req: int, rep: int, out: Capture) -> None:
         elif request.get("op") == "descend":
             point = request["start"]
             for step in range(request["steps"] + 1):
-                reply, execution = run(request, [point])
-                request.pop("program", None)  # parsed at the first step
-                after = None if execution is None else descent_step(
-                    programs[request["program_key"]], point, execution.observations[0], request["lr"])
+                reply, found = run(request, [point])
+                request.pop("program", None)  # kept at the first step
+                program = programs.get(request["program_key"])
+                after = None if not found or program is None else drive.descent_step(
+                    program["inputs"], program["output"], point, found[0]["data"], found[0]["grads"],
+                    found[0]["error"] is not None, request["lr"])
                 send({"nonce": nonce, "index": step, "last": after is None or step == request["steps"], **reply})
                 if after is None:
                     break
@@ -287,130 +474,39 @@ def _serve(value_class: Any, req: int, rep: int, out: Capture) -> None:
             return
 
 
-def serve_child(req: int, rep: int) -> int:
-    """One child's life: load request, limits, hook, the submission's code, requests."""
-    from gradcheck_lab.submissions.protocol import read_message, write_message
-
+def main(req: int, rep: int) -> int:
+    """One child's life: load request, limits, files, hook, the submission's code, requests."""
     load = read_message(req)
     _set_limits(load["limits"])
+    work = os.getcwd()
+    write_files(work, load.get("files", []))
     sys.dont_write_bytecode = True
     out = Capture()
     sys.stdout = sys.stderr = out
     sys.stdin = io.StringIO("")
-    sys.path[:] = [os.getcwd(), *load["sys_path"]]
+    sys.path[:] = [work, *load["sys_path"]]
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
-    readable = [p.replace("/proc/self", f"/proc/{os.getpid()}") for p in load["readable"]]
-    sys.addaudithook(audit_hook(os.getcwd(), readable, load["hidden"], (req, rep)))
+    if load.get("audit", True):
+        readable = [p.replace("/proc/self", f"/proc/{os.getpid()}") for p in load["readable"]]
+        sys.addaudithook(audit_hook(work, readable, load["hidden"], (req, rep)))
     # Student code runs from here on.
     started = time.perf_counter()
-    value_class, failure, notes = load_chunks(load["chunks"])
+    value_class, failed, notes = load_chunks(load["chunks"])
     reply: dict[str, Any] = {"nonce": load["nonce"], "notes": notes, "seconds": time.perf_counter() - started}
-    if failure is None:
-        reply.update(ok=True, **describe(value_class))
+    if failed is None:
+        reply.update(ok=True, **describe(value_class, load.get("inputs", []), load.get("pairs", [])))
     else:
-        reply.update(ok=False, **failure)
+        reply.update(ok=False, **failed)
     reply["output"] = out.take()
+    reply["dropped"] = out.dropped
     write_message(rep, reply)
     if value_class is not None:
-        _serve(value_class, req, rep, out)
+        _serve(value_class, req, rep, out, load.get("programs", {}))
     return 0
 
 
-def _fork_child(sock: Any, request: dict[str, Any]) -> None:
-    """Fork one child for one submission; send the grader its pid and its two pipe ends."""
-    import socket
-
-    req_r, req_w = os.pipe()
-    rep_r, rep_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: its own session (so the grader can kill its whole group), folder, stderr
-        code = 1
-        try:
-            sock.close()
-            os.close(req_w)
-            os.close(rep_r)
-            os.setsid()
-            os.chdir(request["cwd"])
-            err = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.dup2(err, 2)
-            os.close(err)
-            os.environ.update(request["env"])
-            code = serve_child(req_r, rep_w)
-        except BaseException:
-            traceback.print_exc(file=sys.__stderr__)
-        finally:
-            os._exit(code)
-    os.close(req_r)
-    os.close(rep_w)
-    try:
-        socket.send_fds(sock, [json.dumps({"pid": pid}).encode()], [req_w, rep_r])
-    finally:
-        os.close(req_w)
-        os.close(rep_r)
-
-
-def template(fd: int) -> int:
-    """The template process: imports once, then forks a fresh child per submission.
-
-    It talks to the grader over a ``SOCK_SEQPACKET`` socket: ``{"op": "fork", ...}`` in,
-    ``{"pid": ...}`` (with the child's pipe ends as ancillary data) out, ``{"op": "programs",
-    "programs": {key: program}}`` in (kept for every child forked after), and
-    ``{"exited": pid, "status": code}`` whenever a child ends. It exits when the grader
-    closes the socket. It never runs student code itself.
-    """
-    import select
-    import socket
-
-    sock = socket.socket(fileno=fd)
-    while True:
-        ready = select.select([sock], [], [], 0.05)[0]
-        while True:  # reap ended children and tell the grader how they ended
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
-            sock.send(json.dumps({"exited": pid, "status": os.waitstatus_to_exitcode(status)}).encode())
-        if ready:
-            data = sock.recv(_TEMPLATE_MESSAGE)
-            if not data:
-                return 0
-            message = json.loads(data)
-            if message.get("op") == "programs":
-                _keep_programs(message["programs"])
-            else:
-                _fork_child(sock, message)
-
-
-def _keep_programs(programs: dict[str, Any]) -> None:
-    from gradcheck_lab.program import Program
-
-    for key, data in programs.items():
-        try:
-            _SHARED[int(key)] = Program.from_json(data)
-        except Exception:  # never (the grader's own programs); the requests naming it would fail as crashes
-            pass
-
-
-def _bootstrap() -> None:
-    """Make ``gradcheck_lab`` and ``gradcheck_lab.submissions`` importable without running
-    their ``__init__`` (which would import the whole grader, SymPy's users included)."""
+if __name__ == "__main__":
     import faulthandler
 
     faulthandler.enable()  # a segfault leaves a Python traceback on stderr for the parent
-    here = os.path.dirname(os.path.abspath(__file__))
-    for name, path in (("gradcheck_lab", os.path.dirname(here)), ("gradcheck_lab.submissions", here)):
-        package = types.ModuleType(name)
-        package.__path__ = [path]
-        sys.modules[name] = package
-
-
-if __name__ == "__main__":
-    _bootstrap()
-    # Everything a child needs, imported once, before any fork.
-    import gradcheck_lab.executors
-    import gradcheck_lab.program
-    import gradcheck_lab.submissions.protocol  # noqa: F401
-
-    sys.exit(template(int(sys.argv[1])))
+    sys.exit(main(int(sys.argv[1]), int(sys.argv[2])))

@@ -21,13 +21,18 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
 import re
+import stat
 import symtable
 import warnings
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..errors import GradcheckError
 
 __all__ = [
     "Chunk", "Submission", "SubmissionRef", "content_digest", "discover", "extract_source", "load_submission",
@@ -37,7 +42,10 @@ SUFFIXES = (".py", ".ipynb")
 #: Imports that bring someone else's Value: reported, since the class may not be the student's.
 REFERENCE_ENGINES = ("micrograd", "gradcheck_lab")
 _SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", "node_modules"}
-_MAX_FILE = 8 * 1024 * 1024  # bytes of one file read or copied
+_MAX_FILE = 8 * 1024 * 1024  # bytes of one file read or copied (a larger one is refused, unread)
+#: What parsing untrusted text can raise: deep nesting ends in MemoryError or RecursionError,
+#: a NUL byte in ValueError.
+_PARSE_ERRORS = (SyntaxError, ValueError, MemoryError, RecursionError)
 _MAX_SIBLINGS = 4 * 1024 * 1024  # bytes of sibling modules copied into the child's folder
 _DEFINES_VALUE = re.compile(r"\bclass\s+Value\b")
 _BODY_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun")  # cell magics whose body is Python
@@ -51,22 +59,24 @@ class SubmissionRef:
 
     id: str
     path: Path
+    listed: bool = False  #: found by listing a folder (a symbolic link there is not followed)
 
 
 @dataclass(frozen=True)
 class Chunk:
-    """One top-level statement the child runs, padded with blank lines so that
-    tracebacks give the line numbers of the file or cell."""
+    """One top-level statement the child runs; ``line`` is where it starts in its file or
+    cell (the child compiles it there, so tracebacks give the file's line numbers)."""
 
     source: str
     filename: str  #: ``alice.py`` or ``alice.ipynb [cell 3]``
     what: str  #: ``class Value``, ``import math``, ``def helper``...
     essential: bool = False  #: the statement that defines Value: it must succeed
     futures: tuple[str, ...] = ()  #: ``from __future__`` features of the file, compiled into every chunk
+    line: int = 1
 
     def to_json(self) -> list[Any]:
         """The chunk as the child receives it."""
-        return [self.source, self.filename, self.what, self.essential, list(self.futures)]
+        return [self.source, self.filename, self.what, self.essential, list(self.futures), self.line]
 
 
 @dataclass(frozen=True)
@@ -98,7 +108,7 @@ def _safe_id(name: str) -> str:
 def _is_candidate(path: Path) -> bool:
     if path.name.startswith(".") or path.name in _SKIP_DIRS:
         return False
-    return path.is_dir() or path.suffix in SUFFIXES
+    return path.is_dir() or path.suffix in SUFFIXES or path.is_symlink()
 
 
 def discover(paths: Iterable[str | Path], *, single: bool = False) -> list[SubmissionRef]:
@@ -114,26 +124,57 @@ def discover(paths: Iterable[str | Path], *, single: bool = False) -> list[Submi
     [('alice', 'alice.ipynb'), ('bob', 'bob.py'), ('carol', 'carol')]
     """
     found: list[Path] = []
+    listed: set[Path] = set()
     for p in map(Path, paths):
         if p.is_dir() and not single:
-            found.extend(sorted(e for e in p.iterdir() if _is_candidate(e)))
+            entries = sorted(e for e in p.iterdir() if _is_candidate(e))
+            found.extend(entries)
+            listed.update(entries)
         else:
             found.append(p)
     stems = [p.stem if p.is_file() else p.name for p in found]
-    refs = []
-    for p, stem in zip(found, stems):
-        name = stem if stems.count(stem) == 1 else p.name
-        refs.append(SubmissionRef(_safe_id(name), p))
+    counts: dict[str, int] = defaultdict(int)
+    for stem in stems:
+        counts[stem] += 1
+    refs = [SubmissionRef(_safe_id(stem if counts[stem] == 1 else p.name), p, p in listed)
+            for p, stem in zip(found, stems)]
+    by_id: dict[str, list[Path]] = defaultdict(list)
+    for r in refs:
+        by_id[r.id].append(r.path)
+    clashes = [f"{sub_id!r}: {', '.join(map(str, paths))}" for sub_id, paths in by_id.items() if len(paths) > 1]
+    if clashes:
+        raise GradcheckError("these submissions would share one id (and one row of grades): "
+                             + "; ".join(clashes) + ". Rename them so that their names differ in letters or digits")
     return refs
 
 
 def _files_of(folder: Path) -> list[Path]:
+    """The regular files of a folder submission, symbolic links never followed (nor listed)."""
     out = []
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder).parts
-        if p.is_file() and not any(part in _SKIP_DIRS or part.startswith(".") for part in rel):
-            out.append(p)
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith(".")
+                         and not os.path.islink(os.path.join(root, d)))
+        for name in sorted(files):
+            p = Path(root, name)
+            if not name.startswith(".") and stat.S_ISREG(p.lstat().st_mode):
+                out.append(p)
     return out
+
+
+def _read(path: Path, limit: int = _MAX_FILE) -> bytes:
+    """A regular file's bytes, checked before reading: never a link, a FIFO or a device,
+    never more than ``limit`` bytes (``OSError`` otherwise)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        if info.st_size > limit:
+            raise OSError(f"{path.name} holds {info.st_size:,} bytes, more than the {limit:,} a submission file may")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit + 1)[:limit]
+    finally:
+        os.close(fd)
 
 
 def content_digest(path: Path) -> str:
@@ -144,8 +185,7 @@ def content_digest(path: Path) -> str:
         rel = f.relative_to(path).as_posix() if path.is_dir() else f.name
         h.update(rel.encode() + b"\0")
         try:
-            with f.open("rb") as fh:
-                h.update(fh.read(_MAX_FILE))
+            h.update(_read(f))
         except OSError as exc:
             h.update(str(exc).encode())
         h.update(b"\0")
@@ -160,7 +200,7 @@ def _notebook_cells(path: Path) -> tuple[list[tuple[int, str]], str]:
     import nbformat  # deferred: only notebooks need it
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read(path).decode("utf-8")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             nb = nbformat.convert(nbformat.reader.reads(text), 4)  # type: ignore[no-untyped-call]
@@ -203,9 +243,10 @@ def _blank_ipython(text: str) -> tuple[str | None, list[str]]:
 @dataclass
 class _Stmt:
     node: ast.stmt
-    source: str  #: the statement, padded with blank lines to its line in the cell
+    source: str  #: the statement's text
     filename: str
     cell: int  #: 0 for a .py file
+    line: int  #: where it starts in the file or cell
     binds: set[str] = field(default_factory=set)
     refs: set[str] = field(default_factory=set)
     star: bool = False
@@ -265,8 +306,8 @@ def _statements(cells: Sequence[tuple[int, str]], name: str) -> tuple[list[_Stmt
         for node in tree.body:
             start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
             end = node.end_lineno or node.lineno
-            source = "\n" * (start - 1) + "\n".join(lines[start - 1 : end]) + "\n"
-            st = _Stmt(node, source, where, cell)
+            source = "\n".join(lines[start - 1 : end]) + "\n"
+            st = _Stmt(node, source, where, cell, start)
             st.star = isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names)
             try:
                 st.binds, st.refs = _scopes(source)
@@ -326,14 +367,19 @@ def _select(stmts: list[_Stmt]) -> tuple[set[int], int, list[int]]:
     chosen = defs[-1]
     kept = {chosen} | {i for i, st in enumerate(stmts) if (i > chosen and _patches_value(st.node))
                        or _configures(st.node)}
-    binders = [i for i, st in enumerate(stmts) if "Value" not in st.binds and not isinstance(st.node, ast.Expr)]
-    needed: set[str] = set()
-    while True:
-        needed = set().union(*(stmts[i].refs for i in kept)) - {"Value"}
-        more = {i for i in binders if i not in kept and stmts[i].binds & needed}
-        if not more:
-            break
-        kept |= more
+    binders: dict[str, list[int]] = defaultdict(list)  #: who binds each name (not Value's own definitions)
+    for i, st in enumerate(stmts):
+        if "Value" not in st.binds and not isinstance(st.node, ast.Expr):
+            for name in st.binds:
+                binders[name].append(i)
+    todo, needed = list(kept), set[str]()
+    while todo:  # each statement and each name looked at once: linear in the code's size
+        for name in stmts[todo.pop()].refs - needed - {"Value"}:
+            needed.add(name)
+            for i in binders.pop(name, ()):
+                if i not in kept:
+                    kept.add(i)
+                    todo.append(i)
     bound = set().union(*(stmts[i].binds for i in kept))
     if needed - bound:  # a name only a star import can supply
         kept |= {i for i, st in enumerate(stmts) if st.star}
@@ -359,7 +405,7 @@ def extract(cells: Sequence[tuple[int, str]], name: str, sub_id: str, path: Path
     futures = tuple(sorted({a.name for st in stmts if isinstance(st.node, ast.ImportFrom)
                             and st.node.module == "__future__" for a in st.node.names}))
     chunks = tuple(
-        Chunk(st.source, st.filename, _what(st.node), essential=(i == chosen), futures=futures)
+        Chunk(st.source, st.filename, _what(st.node), essential=(i == chosen), futures=futures, line=st.line)
         for i, st in enumerate(stmts) if i in kept
     )
     cells_used = tuple(sorted({stmts[i].cell for i in kept if stmts[i].cell}))
@@ -381,7 +427,7 @@ def _main_file(folder: Path) -> tuple[Path | None, str]:
     defining = []
     for p in files:
         try:
-            if _DEFINES_VALUE.search(p.read_text(encoding="utf-8", errors="replace")[:_MAX_FILE]):
+            if _DEFINES_VALUE.search(_read(p).decode("utf-8", errors="replace")):
                 defining.append(p)
         except OSError:
             continue
@@ -398,8 +444,11 @@ def _siblings(folder: Path) -> tuple[tuple[str, bytes], ...]:
     """The folder's ``.py`` modules (with their sub-folders), for the child's working folder."""
     out, total = [], 0
     for p in _files_of(folder):
-        if p.suffix == ".py" and p.stat().st_size <= _MAX_FILE:
-            data = p.read_bytes()
+        if p.suffix == ".py":
+            try:
+                data = _read(p)
+            except OSError:
+                continue
             total += len(data)
             if total > _MAX_SIBLINGS:
                 break
@@ -407,17 +456,25 @@ def _siblings(folder: Path) -> tuple[tuple[str, bytes], ...]:
     return tuple(out)
 
 
+def _parse_error(exc: BaseException) -> str:
+    if isinstance(exc, MemoryError | RecursionError):
+        return f"{type(exc).__name__} (code nested too deeply for Python's parser)"
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
 def load_submission(ref: SubmissionRef) -> Submission:
     """Read and cut one submission. Never raises for a bad submission: ``problem`` says
     what is wrong (no file, unreadable notebook, syntax error, no Value)."""
     path = ref.path
     folder_note, files = "", ()  # type: str, tuple[tuple[str, bytes], ...]
+    if path.is_symlink() and ref.listed:
+        return Submission(ref.id, path, problem=f"{path.name} is a symbolic link: not followed")
     if path.is_dir():
         main, folder_note = _main_file(path)
         if main is None:
             return Submission(ref.id, path, problem=f"{path.name}/ holds no .py or .ipynb file")
         files = _siblings(path)
-    elif path.is_file() and path.suffix in SUFFIXES:
+    elif path.suffix in SUFFIXES and path.exists():
         main = path
     elif path.exists():
         return Submission(ref.id, path, problem=f"{path.name} is neither a .py file nor a .ipynb notebook")
@@ -429,7 +486,7 @@ def load_submission(ref: SubmissionRef) -> Submission:
             return Submission(ref.id, path, main=main, problem=problem)
     else:
         try:
-            cells = [(0, main.read_text(encoding="utf-8", errors="replace")[:_MAX_FILE])]
+            cells = [(0, _read(main).decode("utf-8", errors="replace"))]
         except OSError as exc:
             return Submission(ref.id, path, main=main, problem=f"{main.name} cannot be read: {exc}")
         try:
@@ -437,6 +494,11 @@ def load_submission(ref: SubmissionRef) -> Submission:
         except SyntaxError as exc:
             return Submission(ref.id, path, main=main,
                               problem=f"{main.name} does not parse: line {exc.lineno}: {exc.msg}")
-    sub = extract(cells, main.name, ref.id, path)
+        except _PARSE_ERRORS as exc:
+            return Submission(ref.id, path, main=main, problem=f"{main.name} does not parse: {_parse_error(exc)}")
+    try:
+        sub = extract(cells, main.name, ref.id, path)
+    except _PARSE_ERRORS as exc:
+        return Submission(ref.id, path, main=main, problem=f"{main.name} cannot be analysed: {_parse_error(exc)}")
     notes = (folder_note,) * bool(folder_note) + sub.notes
     return Submission(sub.id, path, main, sub.chunks, files, sub.cells, notes, sub.problem, sub.borrowed)

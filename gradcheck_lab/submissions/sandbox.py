@@ -1,58 +1,67 @@
 """The sandbox: an :class:`~gradcheck_lab.executors.Executor` over one child process per submission.
 
-Student code never runs in the grader. Each grading process starts one *template*
-child (:func:`.child.template`: Python started and our modules imported once), which
-forks a fresh child per submission in ~2 ms. :class:`SandboxExecutor` keeps that child
-for every case of the submission, sends it programs and points over a private pipe
-(many requests in one message: :meth:`SandboxExecutor.execute_batch`), and reads back
-raw numbers, one reply per request, which :func:`.protocol.execution_from_json` checks
-before anything judges them. When the child dies or overruns, the case gets the verdict
-(``timeout``, ``crash``, ``memory``) and a fresh child takes the next case, until
-``Limits.max_restarts`` is spent. The grader's probes run first on a budget of their own
-(``Limits.probe_timeout``), so they neither wait behind slow cases nor spend the cases'
-budget or restarts.
+Student code never runs in the grader. :class:`SandboxExecutor` starts one child per
+submission (again after a crash or a timeout), sends it the submission's code, then
+programs and points over a private pipe (many requests in one message:
+:meth:`SandboxExecutor.execute_batch`), and reads back raw numbers, one reply per
+request, which :func:`.protocol.execution_from_json` checks before anything judges
+them. When the child dies or overruns, the case gets the verdict (``timeout``,
+``crash``, ``memory``) and a fresh child takes the next case, until
+``Limits.max_restarts`` is spent. The grader's probes run first on a budget of their
+own (``Limits.probe_timeout``).
 
-The defences, in layers, and what each one does **not** stop:
+The defences, in layers; what each one stops, and what it does **not** stop:
 
-1. **A separate process** that receives programs and points, never the answer key, and
-   whose replies the parent validates (plain floats, exact lengths, an echoed random
-   nonce). A student cannot fake a verdict by printing (stdout is ``/dev/null`` and
-   ``sys.stdout`` a bounded buffer) or by corrupting the grader's memory.
-   *Not stopped:* code in the child can find the pipe and the nonce (``gc``,
-   ``/proc/self/fd``) and send well-formed numbers of its choosing; it still needs the
-   right numbers, which only a correct engine has.
-2. **Wall-clock timeouts** per request and per submission, enforced by the parent: the
-   child's whole process group (its own session) is killed with ``SIGKILL``. A
-   watchdog thread in the child exits if its parent goes away.
-   *Not stopped:* a process that left the group (``setsid``) if it could spawn one,
-   which layer 4 refuses.
-3. **Resource limits** (``setrlimit``): CPU seconds, address space (a memory bomb gets
-   ``MemoryError``), file size, open files, no core dumps.
-   *Not stopped:* many files up to the size limit each (there is no disk quota), and
-   memory shared with other processes.
-4. **An audit hook** (PEP 578) installed before any student code: writes only inside the
-   child's temporary folder (also renames, removals, links), no reads of the grader's
-   files (package, answer-key cache, reports, cases, other submissions), no processes,
-   signals, sockets, ``ctypes`` or ``setrlimit``.
-   *Not stopped:* anything Python does not report (``os.write`` on an inherited
-   descriptor, ``mmap``), and code that reaches into the interpreter to disarm the hook
-   (PEP 578 says hooks are no sandbox).
-5. **No network**, where the kernel allows unprivileged user namespaces: the template
-   (and so every child) runs under ``unshare -rn``, a new user and network namespace
-   with no interface but a down loopback.
-   *Not stopped:* file-system access (there is no mount namespace; layer 4 covers
-   Python's own file operations).
-6. **A clean start**: ``python -I -S`` (no user site, no ``PYTHON*`` variables, no
-   ``.pth`` files), a minimal environment (``HOME`` and ``TMPDIR`` in the temporary
-   folder), stdin on ``/dev/null``, the submission's sibling modules copied into the
-   temporary folder (the originals are never opened for writing), the folder removed
-   afterwards.
-   *Not stopped:* what the template inherited: the children share its interpreter
-   state as forked, so a child could read our own modules' source from memory.
+1. **The operating system's isolation** (bubblewrap, :mod:`.isolation`): the child runs
+   as uid 65534 with no capabilities in new user, mount, pid, network, IPC, UTS and
+   cgroup namespaces, in a new session, killed with its parent. Its file system is the
+   system's libraries, the interpreter, its standard library and site-packages, all
+   read-only (the grader's package masked where it lies under them), a minimal ``/dev``,
+   the ``/proc`` of its own pid namespace and a size-limited tmpfs at ``/work``.
+   *Stops:* reading or writing anything of the grader's (package, answer keys, cases,
+   reports, other submissions, ``/etc/shadow``) whatever the call (``dir_fd``,
+   ``mknod``, ``sqlite3``, ``fork_exec``: they find nothing to reach); signalling or
+   seeing any process outside the child's own tree (``kill``, ``pidfd_open``); the
+   network; filling the disk (the tmpfs's size); outliving the grader or its batch
+   (``--die-with-parent``; killing the outer ``bwrap`` ends the whole pid namespace,
+   sessions left included). *Not stopped:* whatever the kernel lets an unprivileged
+   process do (a kernel bug is a way out of any sandbox).
+2. **A clean child**: a fresh ``python -I -S`` on :mod:`.child`, which imports only the
+   standard library and :mod:`gradcheck_lab.drive`, and is sent the submission's code,
+   lowered programs (which operator or method builds each node: no rule, no derivative)
+   and points. *Stops:* answering from anything the child holds: it has no reference
+   engine, answer key, case or rule text to rebuild or read. *Not stopped:* code that
+   finds the pipe and the nonce and sends well-formed numbers of its choosing; it still
+   needs the right numbers, which only a correct engine has.
+3. **Resource limits**: ``setrlimit`` (CPU seconds, address space, file size, open
+   files, no core dumps) and, where cgroups are writable, a cgroup per child capping its
+   tree's processes and memory (memfd files and tmpfs included). Wall-clock timeouts per
+   request and per submission, enforced by the parent, which kills the whole tree.
+   *Stops:* endless loops, memory and process bombs, floods of files.
+   *Not stopped:* without writable cgroups, a process bomb until the timeout ends it
+   (RLIMIT_NPROC does not count a root-mapped namespace) and memory held outside the
+   address space (memfd files, up to open files x file size).
+4. **A parent that trusts nothing**: replies larger than :data:`.protocol.MAX_REPLY` are
+   refused unread, printed output is kept to 16,000 characters (the rest counted), an
+   echoed random nonce and exact lengths, plain floats only, structured errors of
+   bounded size, submission files read only when regular, small and not links. *Stops:*
+   floods, forged verdicts, a grader driven out of memory or blocked on a FIFO.
+   *Not stopped:* well-formed numbers of the child's choosing (layer 2 makes them useless).
+5. **An audit hook** (PEP 578), a tripwire only. *Stops:* plain attempts at writes
+   outside the working folder, processes, signals, sockets, special files, ``ctypes``,
+   with a clear message. *Not stopped:* code that disarms it (its settings are
+   reachable) or calls what Python does not audit; layers 1 to 4 hold without it (the
+   hostile tests switch it off).
+
+Where bubblewrap cannot run (no user namespaces, macOS), :class:`SandboxExecutor`
+refuses to start (:class:`SandboxUnavailable`) unless ``Limits.unsafe_no_sandbox`` says
+otherwise; then only layers 2 to 5 hold, and every report says so.
 """
 
 from __future__ import annotations
 
+import atexit
+import base64
 import contextlib
 import math
 import os
@@ -60,33 +69,46 @@ import secrets
 import shutil
 import signal
 import site
+import struct
+import subprocess
 import sys
 import tempfile
+import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..batches import Request
-from ..executors import Execution, InProcessExecutor, descent_step
+from ..errors import GradcheckError
+from ..executors import Execution, InProcessExecutor, descent_step, lower
 from ..program import Program
+from .child import PRECISION_INPUTS, PRECISION_PAIRS
+from .isolation import CHILD, Cgroup, bubblewrap, command, python
 from .loading import Submission
-from .protocol import ChannelClosed, ChannelTimeout, ProtocolError, execution_from_json, read_message, write_message
-from .template import CHILD, KEYS, Template, network_namespace_available, template
+from .protocol import (
+    MAX_REPLY,
+    ChannelClosed,
+    ChannelTimeout,
+    ProtocolError,
+    TooLarge,
+    execution_from_json,
+    read_message,
+    write_message,
+)
 
 __all__ = [
-    "CHILD", "ChildFailure", "Limits", "LoadReport", "SandboxExecutor", "TrustedExecutor",
-    "network_namespace_available",
+    "CHILD", "ChildFailure", "Limits", "LoadReport", "SandboxExecutor", "SandboxUnavailable", "TrustedExecutor",
+    "isolation_problem",
 ]
 
 PACKAGE = Path(__file__).resolve().parent.parent
-#: What else a child may read: libraries, a few system files, its own /proc entry (not /etc/shadow, not
-#: other processes' /proc entries, not the grader's files).
+#: What else a child may read (the audit hook's list; the sandbox shows little more).
 _SYSTEM_READABLE = (
-    "/usr", "/lib", "/lib32", "/lib64", "/etc/ssl", "/etc/ld.so.cache", "/etc/localtime", "/etc/timezone",
-    "/etc/os-release", "/etc/mime.types", "/dev/null", "/dev/zero", "/dev/urandom", "/dev/random",
-    "/proc/self", "/proc/cpuinfo", "/proc/meminfo", "/sys/devices/system/cpu", "/sys/fs/cgroup",
+    "/usr", "/lib", "/lib32", "/lib64", "/etc/ld.so.cache", "/etc/localtime", "/etc/os-release", "/dev/null",
+    "/dev/zero", "/dev/urandom", "/dev/random", "/proc/self", "/proc/cpuinfo", "/proc/meminfo", "/sandbox",
 )
 _SIGNALS = {
     signal.SIGXCPU: ("timeout", "used up its CPU-time limit"),
@@ -95,6 +117,16 @@ _SIGNALS = {
     signal.SIGABRT: ("crash", "aborted (a fatal error in the interpreter or a C extension)"),
     signal.SIGKILL: ("crash", "was killed (SIGKILL; out of memory?)"),
 }
+_OUTPUT_KEPT = 16_000  #: characters of a submission's printed output the parent keeps
+
+
+def isolation_problem() -> str:
+    """Why submissions cannot be isolated here ("" when bubblewrap works)."""
+    return bubblewrap()
+
+
+class SandboxUnavailable(GradcheckError):
+    """Bubblewrap cannot isolate children here, and running them unisolated was not asked for."""
 
 
 @dataclass(frozen=True)
@@ -107,10 +139,13 @@ class Limits:
     request_timeout: float = 2.0
     probe_timeout: float = 3.0
     memory_mb: int = 1024
-    file_size_mb: int = 16
-    open_files: int = 256
+    file_size_mb: int = 8
+    tmp_mb: int = 32  #: the child's tmpfs working folder
+    open_files: int = 64
+    processes: int = 16  #: tasks (threads included) in the child's tree, where cgroups are writable
     max_restarts: int = 2  #: fresh children after a crash or a timeout, per submission
-    network_namespace: bool | None = None  #: None: use ``unshare -rn`` where it works
+    unsafe_no_sandbox: bool = False  #: run children without bubblewrap where it is unavailable (unsafe)
+    audit_hook: bool = True  #: the second layer; the hostile tests switch it off to test the first
 
     def rlimits(self) -> dict[str, int]:
         """The child's ``setrlimit`` table (the CPU limit is the wall-clock budget, plus one)."""
@@ -124,17 +159,43 @@ class Limits:
 
 
 class ChildFailure(Exception):
-    """The child could not answer: ``kind`` is ``timeout``, ``crash``, ``memory`` or ``invalid``."""
+    """The child could not answer: ``kind`` is ``timeout``, ``crash``, ``memory`` or ``invalid``;
+    ``type``, ``file`` and ``line`` locate the exception that caused it, when one did."""
 
-    def __init__(self, kind: str, message: str, traceback: str = "") -> None:
+    def __init__(self, kind: str, message: str, traceback: str = "", type: str = "", file: str = "",
+                 line: int = 0) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.traceback = traceback
+        self.type = type
+        self.file = file
+        self.line = line
 
-    def __reduce__(self) -> tuple[type[ChildFailure], tuple[str, str, str]]:
-        """Picklable with all three fields, so a grading worker can send one back."""
-        return ChildFailure, (self.kind, self.message, self.traceback)
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Picklable with every field, so a grading worker can send one back."""
+        return ChildFailure, (self.kind, self.message, self.traceback, self.type, self.file, self.line)
+
+    @classmethod
+    def of(cls, reply: Mapping[str, Any], kinds: Sequence[str] = ("crash", "memory", "invalid")) -> ChildFailure:
+        """The failure a child's reply describes, every field checked."""
+        kind = reply.get("failure")
+        line = reply.get("line")
+        return cls(kind if isinstance(kind, str) and kind in kinds else "crash", _str(reply.get("message")),
+                   _str(reply.get("traceback")),
+                   _str(reply.get("type"), 100), _str(reply.get("file"), 500), line if type(line) is int else 0)
+
+
+def _f32(x: float) -> float:
+    rounded: float = struct.unpack("f", struct.pack("f", x))[0]
+    return rounded
+
+
+def _expected(f32: bool) -> list[float]:
+    """What ``describe`` gives for an engine that computes in float32 (else float64)."""
+    r = _f32 if f32 else float
+    return [*(r(x) for x in PRECISION_INPUTS),
+            *(r(v) for a, b in PRECISION_PAIRS for v in (r(a) + r(b), r(a) * r(b)))]
 
 
 @dataclass
@@ -143,26 +204,30 @@ class LoadReport:
     judges the engine's precision by."""
 
     notes: list[str] = field(default_factory=list)
-    third: float | None = None  #: ``Value(1/3).data`` as a float
+    precision: list[float | None] = field(default_factory=list)  #: ``describe``'s numbers
     data_type: str = ""
     seconds: float = 0.0
 
     @property
     def float32(self) -> bool:
-        """True when ``.data`` holds float32: ``1/3`` comes back rounded to 24 bits."""
-        import struct
-
-        if self.third is None or self.third == 1.0 / 3.0:
-            return "float32" in self.data_type
-        rounded: float = struct.unpack("f", struct.pack("f", 1.0 / 3.0))[0]
-        return self.third == rounded
+        """True when every probe of the precision came back as float32 arithmetic gives it
+        (inputs rounded to 24 bits, and sums and products of them rounded again), and not
+        as float64 does: one rounded value never loosens the tolerances."""
+        return self.precision == _expected(True) and self.precision != _expected(False)
 
 
 def _python_path() -> list[str]:
     """The standard library and site-packages folders, without the grader's own folders."""
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *site.getsitepackages()}
     return [p for p in sys.path if p and any(p == r or p.startswith(r + os.sep) for r in roots)
-            and not str(PACKAGE.parent).startswith(p.rstrip(os.sep) + os.sep) and p != str(PACKAGE.parent)]
+            and not str(PACKAGE.parent).startswith(p.rstrip(os.sep) + os.sep) and p != str(PACKAGE.parent)
+            and os.path.isdir(p)]
+
+
+#: Every live child's ``bwrap`` process, so that nothing outlives the grader (see ``_kill_all``).
+_LIVE: weakref.WeakSet[SandboxExecutor] = weakref.WeakSet()
+_LIVE_LOCK = threading.Lock()
+
 
 
 @dataclass
@@ -180,36 +245,51 @@ class _Budget:
 class SandboxExecutor:
     """Runs one submission in a child process; implements the ``Executor`` protocol.
 
-    Use as a context manager (the child and its folder are removed on exit). ``hidden``
-    adds folders the child may not read (the grader passes its caches, reports, cases
-    and the submissions' folders); ``shared`` names programs every child should have
-    ready (the grader's probes and cases: the template parses them once per process).
-    ``execute`` raises :class:`ChildFailure` when the child fails; the next call starts a
-    fresh child, up to ``limits.max_restarts`` times. ``execute_batch`` sends many requests
-    in one message and returns each one's execution or failure, as the same calls one by
-    one would have.
+    Use as a context manager (the child is killed on exit). ``hidden`` names folders the
+    child may not read (the grader passes its caches, reports, cases and the submissions'
+    folders: outside the sandbox's view anyway, masked where they lie under a folder it
+    sees); ``shared`` names programs every child is sent with the submission (the
+    grader's probes and cases). ``execute`` raises :class:`ChildFailure` when the child
+    fails; the next call starts a fresh child, up to ``limits.max_restarts`` times.
+    ``execute_batch`` sends many requests in one message and returns each one's execution
+    or failure, as the same calls one by one would have. Raises
+    :class:`SandboxUnavailable` where bubblewrap cannot run, unless
+    ``limits.unsafe_no_sandbox``.
     """
 
     def __init__(
         self, submission: Submission, limits: Limits = Limits(), *, hidden: Sequence[Path] = (),
         shared: Sequence[Program] = (),
     ) -> None:
+        problem = isolation_problem()
+        if problem and not limits.unsafe_no_sandbox:
+            raise SandboxUnavailable(f"student code cannot be isolated here: {problem}; install bubblewrap, or "
+                                     "run it unisolated at your own risk (--unsafe-no-sandbox)")
         self.submission = submission
         self.shared = shared
         self.limits = limits
-        self.hidden = [str(PACKAGE), *map(str, hidden)]
-        self.output: list[str] = []  #: what the submission printed, in order
+        self.sandboxed = not problem
+        self.hidden = [str(PACKAGE), *(os.path.realpath(h) for h in hidden)]
+        self.output: list[str] = []  #: what the submission printed, in order (at most 16,000 characters kept)
+        self.dropped = 0  #: characters of printed output not kept
         self.notes: list[str] = []
         self.load_report: LoadReport | None = None
-        self.network_namespace = (
-            network_namespace_available() if limits.network_namespace is None else limits.network_namespace
-        )
         self._budget = _Budget(limits.timeout, "the submission's")
-        self._template: Template | None = None
         self._programs: dict[int, tuple[Program, int]] = {}  #: programs this child has, by id (kept alive here)
-        self._pid = 0
+        self._keys = iter(range(1 << 62))
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._cgroup: Cgroup | None = None
+        self._stderr: Any = None
         self._dir: str | None = None
         self._req = self._rep = -1
+
+    @property
+    def isolation(self) -> str:
+        """How the child runs, for reports."""
+        if self.sandboxed:
+            return ("in a bubblewrap sandbox (uid 65534; new user, mount, pid, network and IPC namespaces; "
+                    "no grader files visible)")
+        return f"UNSAFELY, without a sandbox (--unsafe-no-sandbox: {isolation_problem()})"
 
     @property
     def restarts(self) -> int:
@@ -238,14 +318,13 @@ class SandboxExecutor:
         self._spawn()
         reply = self._request(self._load_request(), "loading the submission")
         if not reply.get("ok"):
-            kind = reply.get("failure")
-            raise self._fail(kind if kind in ("crash", "memory", "invalid") else "crash",
-                             _str(reply.get("message")), _str(reply.get("traceback")))
+            raise self._failed(ChildFailure.of(reply))
         notes = reply.get("notes")
+        precision = reply.get("precision")
         report = LoadReport(
-            notes=[_str(n) for n in notes] if isinstance(notes, list) else [],
-            third=reply["third"] if type(reply.get("third")) is float else None,
-            data_type=_str(reply.get("data_type")),
+            notes=[_str(n) for n in notes[:20]] if isinstance(notes, list) else [],
+            precision=[v if type(v) is float else None for v in precision[:32]] if isinstance(precision, list) else [],
+            data_type=_str(reply.get("data_type"), 200),
             seconds=reply["seconds"] if type(reply.get("seconds")) is float else 0.0,
         )
         if self.load_report is None:
@@ -350,8 +429,8 @@ class SandboxExecutor:
         known = self._programs.get(id(program))
         if known is not None:
             return {"program_key": known[1]}
-        known = self._programs[id(program)] = (program, next(KEYS))  # the child keeps it: sent once
-        return {"program_key": known[1], "program": program.to_json()}
+        known = self._programs[id(program)] = (program, next(self._keys))  # the child keeps it: sent once
+        return {"program_key": known[1], "program": lower(program)}
 
     def _send(self, requests: Sequence[Request]) -> list[Execution | ChildFailure]:
         """Requests to the live child in one message; their results until one ends the child."""
@@ -370,10 +449,8 @@ class SandboxExecutor:
 
     def _execution(self, request: Request, reply: dict[str, Any]) -> Execution | ChildFailure:
         if not reply.get("ok"):  # the child caught it and lives on
-            kind = reply.get("failure")
             self._budget.failures += 1
-            return ChildFailure(kind if kind in ("crash", "memory") else "crash", _str(reply.get("message")),
-                                _str(reply.get("traceback")))
+            return ChildFailure.of(reply, ("crash", "memory"))
         try:
             return execution_from_json(reply.get("result"), len(request.program.nodes), len(request.observe),
                                        len(request.forward))
@@ -386,34 +463,55 @@ class SandboxExecutor:
     def _load_request(self) -> dict[str, Any]:
         readable = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *site.getsitepackages(),
                     *_SYSTEM_READABLE]
+        self._programs = {}
+        shared = {}
+        for program in self.shared:
+            key = next(self._keys)
+            self._programs[id(program)] = (program, key)
+            shared[str(key)] = lower(program)
         return {
             "op": "load",
             "chunks": [c.to_json() for c in self.submission.chunks],
+            "files": [[rel, base64.b64encode(data).decode("ascii")] for rel, data in self.submission.files],
             "limits": self.limits.rlimits(),
             "sys_path": _python_path(),
             "readable": readable,
             "hidden": self.hidden,
+            "audit": self.limits.audit_hook,
+            "programs": shared,
+            "inputs": PRECISION_INPUTS,
+            "pairs": PRECISION_PAIRS,
         }
 
     def _spawn(self) -> None:
-        self._dir = tempfile.mkdtemp(prefix="gradcheck-child-")
-        work = Path(self._dir) / "work"
-        work.mkdir()
-        for rel, data in self.submission.files:
-            target = work / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        env = {"HOME": str(work), "TMPDIR": str(work), "MPLBACKEND": "Agg"}
-        self._template = template(self.network_namespace)
+        """Start a child: in bubblewrap (its own cgroup where cgroups are writable), else,
+        when allowed, unisolated in a temporary folder."""
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  # closed by _kill
+        if self.sandboxed:
+            self._cgroup = Cgroup.create(self.limits.processes, self.limits.memory_mb + self.limits.tmp_mb + 64)
+            cmd = command(python(), _python_path(), tmp_mb=self.limits.tmp_mb, hidden=self.hidden)
+            cwd = "/"
+        else:
+            self._dir = tempfile.mkdtemp(prefix="gradcheck-child-")
+            cmd = [str(python()), "-I", "-S", str(CHILD), "{req}", "{rep}"]
+            cwd = self._dir
+        cmd = [str(req_r) if a == "{req}" else str(rep_w) if a == "{rep}" else a for a in cmd]
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": cwd, "TMPDIR": cwd, "OPENBLAS_NUM_THREADS": "1",
+               "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
         try:
-            self._template.share(self.shared)
-            self._pid, self._req, self._rep = self._template.fork(work, Path(self._dir) / "stderr", env)
-        except (OSError, ValueError):  # the template died or hangs: one more try with a new one
-            self._template.close()
-            self._template = template(self.network_namespace)
-            self._template.share(self.shared)
-            self._pid, self._req, self._rep = self._template.fork(work, Path(self._dir) / "stderr", env)
-        self._programs = dict(self._template.shared)
+            self._proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr, env=env, cwd=cwd,
+                pass_fds=(req_r, rep_w), start_new_session=True,
+                preexec_fn=self._cgroup.enter if self._cgroup is not None else None,
+            )
+        finally:
+            os.close(req_r)
+            os.close(rep_w)
+        self._req, self._rep = req_w, rep_r
+        with _LIVE_LOCK:
+            _LIVE.add(self)
         os.set_blocking(self._req, False)  # the deadlines of protocol reads and writes need it
         os.set_blocking(self._rep, False)
 
@@ -437,13 +535,11 @@ class SandboxExecutor:
             for index in range(1 if count is None else count):
                 if index:  # each reply within request_timeout of the one before
                     deadline = min(budget.deadline, time.monotonic() + self.limits.request_timeout)
-                reply = read_message(self._rep, deadline)
+                reply = read_message(self._rep, deadline, MAX_REPLY)
                 if reply.get("nonce") != nonce or (count is not None and reply.get("index") != index):
                     raise self._fail("crash", "the child's reply was refused: it does not answer this request "
                                               "(student code writing to the grader's channel?)")
-                output = reply.get("output")
-                if isinstance(output, str) and output:
-                    self.output.append(output)
+                self._keep_output(reply.pop("output", None))
                 yield reply
         except ChannelTimeout:
             if deadline >= budget.deadline:
@@ -453,55 +549,105 @@ class SandboxExecutor:
                                         "(an endless loop?)") from None
         except (ChannelClosed, BrokenPipeError):
             raise self._died(what) from None
+        except TooLarge as exc:
+            raise self._fail("crash", f"the child's reply was refused unread: {exc.size:,} bytes, more than the "
+                                      f"{MAX_REPLY:,} a reply may hold (student code flooding the grader's "
+                                      "channel?)") from None
         except ProtocolError as exc:
             raise self._fail("crash", f"the child's reply was refused: {exc}") from None
 
+    def _keep_output(self, output: Any) -> None:
+        """Keep what the submission printed, up to 16,000 characters in all; count the rest."""
+        if not isinstance(output, str) or not output:
+            return
+        room = max(0, _OUTPUT_KEPT - sum(map(len, self.output)))
+        if room:
+            self.output.append(output[:room])
+        self.dropped += max(0, len(output) - room)
+
     def _died(self, what: str) -> ChildFailure:
-        code = self._template.exit_status(self._pid, timeout=1.0) if self._template and self._pid else None
+        code = None
+        if self._proc is not None:
+            try:
+                code = self._proc.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                pass
+        if code is not None and code > 128 and self.sandboxed:  # bwrap exits 128 + the signal that killed the child
+            code = 128 - code
         stderr = self._stderr_tail()
+        out_of_memory = self._cgroup is not None and self._cgroup.out_of_memory()
         if code is not None and code < 0 and -code in _SIGNALS:
             kind, how = _SIGNALS[signal.Signals(-code)]
             message = f"the process {how} during {what}"
         elif code is not None and code < 0:
-            kind, message = "crash", f"the process was killed by {signal.Signals(-code).name} during {what}"
+            kind, message = "crash", f"the process was killed by signal {-code} during {what}"
         else:
             kind, message = "crash", f"the submission ended the process (exit status {code}) during {what}"
-        if "MemoryError" in stderr:
+        if "MemoryError" in stderr or out_of_memory:
             kind = "memory"
         return self._fail(kind, message, stderr)
 
     def _fail(self, kind: str, message: str, traceback: str = "") -> ChildFailure:
+        return self._failed(ChildFailure(kind, message, traceback))
+
+    def _failed(self, failure: ChildFailure) -> ChildFailure:
         self._kill()
         self._budget.failures += 1
-        self._budget.last = ChildFailure(kind, message, traceback)
-        return self._budget.last
+        self._budget.last = failure
+        return failure
 
     def _stderr_tail(self) -> str:
-        if self._dir is None:
+        if self._stderr is None:
             return ""
         try:
-            with open(Path(self._dir) / "stderr", "rb") as f:
-                f.seek(0, os.SEEK_END)
-                f.seek(max(0, f.tell() - 3000))
-                return f.read().decode(errors="replace").strip()
+            size = os.fstat(self._stderr.fileno()).st_size
+            return os.pread(self._stderr.fileno(), 3000, max(0, size - 3000)).decode(errors="replace").strip()
         except OSError:
             return ""
 
+    @property
+    def _pid(self) -> int:
+        """The live child's process (its ``bwrap``), or 0."""
+        return self._proc.pid if self._proc is not None else 0
+
     def _kill(self) -> None:
+        """End the child and everything it started: its ``bwrap`` (the whole pid namespace
+        dies with it), its session, and every process in its cgroup."""
         self._programs.clear()
-        pid, self._pid = self._pid, 0
-        if pid:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            if self._cgroup is not None:
+                self._cgroup.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+        if self._cgroup is not None:
+            self._cgroup.remove()
+            self._cgroup = None
         for fd in (self._req, self._rep):
             if fd >= 0:
                 os.close(fd)
         self._req = self._rep = -1
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
+
+
+def _kill_all() -> None:
+    """Kill every live child (at exit: nothing outlives the grader)."""
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for executor in live:
+        executor.close()
+
+
+atexit.register(_kill_all)
 
 
 class TrustedExecutor:
@@ -511,7 +657,7 @@ class TrustedExecutor:
     sandbox costs, and tests.
     """
 
-    network_namespace: bool | None = None
+    isolation = "in the grader's own process (trusted code only: no sandbox, no limits)"
 
     def __init__(
         self, submission: Submission, limits: Limits = Limits(), *, hidden: Sequence[Path] = (),
@@ -535,18 +681,16 @@ class TrustedExecutor:
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def start(self) -> LoadReport:
-        from .child import describe, load_chunks
+        from .child import describe, load_chunks, write_files
 
-        for rel, data in self.submission.files:
-            (Path(self._dir) / rel).parent.mkdir(parents=True, exist_ok=True)
-            (Path(self._dir) / rel).write_bytes(data)
+        write_files(self._dir, [(rel, base64.b64encode(data).decode()) for rel, data in self.submission.files])
         sys.path.insert(0, self._dir)
         chunks = [c.to_json() for c in self.submission.chunks]
         with contextlib.redirect_stdout(self._capture):
             value_class, failure, notes = load_chunks(chunks, f"__trusted_{self.submission.id}__")
         self.output.append(self._capture.take())
         if failure is not None:
-            raise ChildFailure(failure["failure"], failure["message"], failure.get("traceback", ""))
+            raise ChildFailure.of(failure)
         self._executor = InProcessExecutor(value_class)
         self.load_report = LoadReport(notes=notes, **describe(value_class))
         return self.load_report

@@ -1,0 +1,243 @@
+"""Driving any ``Value`` class through a *lowered* program: the standard library only.
+
+A lowered program (:func:`gradcheck_lab.executors.lower` makes one) says, per node,
+which Python operator or method builds it (``+``, ``__radd__``, ``tanh``...) from which
+earlier nodes and numbers: no rule, no derivative, nothing that could answer for a
+wrong engine. This module is the one code that calls student engines: the in-process
+executor imports it, and the sandboxed child (:mod:`gradcheck_lab.submissions.child`,
+started with ``python -I``) loads it as a plain file, beside nothing else of ours.
+
+>>> class V:
+...     def __init__(self, data): self.data, self.grad, self._prev = data, 0.0, ()
+...     def __mul__(self, o): return V(self.data * o.data)
+>>> lowered = {"inputs": ["x"], "output": 1, "titles": ["x", "x * x"],
+...            "calls": [["*", "__mul__", "mul", [["ref", 0], ["ref", 0]], ""]]}
+>>> forward_value(V, lowered, {"x": 3.0})
+9.0
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+__all__ = ["Unsupported", "descent_step", "forward_value", "observe", "to_float"]
+
+#: Python's own operators, by (symbol, arity): how a case source writes them, not what they compute.
+OPERATORS: dict[tuple[str, int], Callable[..., Any]] = {
+    ("+", 2): operator.add, ("-", 2): operator.sub, ("*", 2): operator.mul, ("/", 2): operator.truediv,
+    ("**", 2): operator.pow, ("-", 1): operator.neg,
+}
+_REAL_KINDS = ("f", "i", "u")  #: numpy dtype kinds that are real numbers (not bool, not complex)
+
+
+class Unsupported(Exception):
+    """The Value class lacks what an op needs (``op`` names it: ``sin``, ``rsub``...)."""
+
+    def __init__(self, op: str) -> None:
+        self.op = op
+        super().__init__(f"the Value class has no {op}")
+
+
+def to_float(x: Any) -> float | None:
+    """A real number as a float (ints, numpy scalars and 0-d arrays of a real dtype); else None.
+
+    >>> to_float(3), to_float(True), to_float("1.0"), to_float(complex(1, 0))
+    (3.0, None, None, None)
+    """
+    if type(x) is float:  # the common case, without the slow checks below
+        return x
+    if isinstance(x, bool):
+        return None
+    if not isinstance(x, numbers.Real):  # a 0-d array of a real dtype (numpy's, or any array library's)
+        dtype = getattr(x, "dtype", None)
+        if getattr(x, "shape", None) != () or getattr(dtype, "kind", None) not in _REAL_KINDS:
+            return None
+    try:
+        value = float(x)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return value if type(value) is float else None
+
+
+def _label(node: Any, label: str) -> None:
+    try:
+        node.label = label
+    except Exception:  # __slots__, properties: labels are a courtesy
+        pass
+
+
+class BuildFailure(Exception):
+    """Building node ``node`` raised ``cause``."""
+
+    def __init__(self, node: int, cause: BaseException) -> None:
+        self.node, self.cause = node, cause
+
+
+def _apply(value_class: Any, symbol: str, method: str, name: str, args: list[Any]) -> Any:
+    python = OPERATORS.get((symbol, len(args)))
+    if python is not None:
+        if isinstance(args[0], int | float):  # a number on the left: the reflected method (rpow's own)
+            reflected = method if method.startswith("__r") else "__r" + method[2:]
+            if not hasattr(type(args[1]), reflected):
+                raise Unsupported(reflected.strip("_"))
+        elif not hasattr(type(args[0]), method):
+            raise Unsupported(name)
+        return python(*args)
+    if isinstance(args[0], int | float):
+        args = [value_class(args[0]), *args[1:]]
+    if not callable(getattr(type(args[0]), method, None)):
+        raise Unsupported(name)
+    return getattr(args[0], method)(*args[1:])
+
+
+def build(value_class: Any, lowered: Mapping[str, Any], point: Mapping[str, float]) -> list[Any]:
+    """Every node of the program as a ``value_class`` graph; a failure names its node."""
+    nodes: list[Any] = []
+    for name in lowered["inputs"]:
+        try:
+            leaf = value_class(point[name])
+        except Exception as exc:
+            raise BuildFailure(len(nodes), exc) from exc
+        _label(leaf, name)
+        nodes.append(leaf)
+    for symbol, method, name, args, label in lowered["calls"]:
+        values = [nodes[a[1]] if isinstance(a, list) else a for a in args]
+        try:
+            node = _apply(value_class, symbol, method, name, values)
+        except Exception as exc:
+            raise BuildFailure(len(nodes), exc) from exc
+        if label:
+            _label(node, label)
+        nodes.append(node)
+    return nodes
+
+
+class _FramesOnce(traceback.StackSummary):
+    """Formats each distinct frame once: the ~1,000 identical frames of a ``RecursionError``
+    cost one (formatting each took ~35 ms). The text is the standard library's."""
+
+    def format_frame_summary(self, frame_summary: traceback.FrameSummary, *args: Any, **kwargs: Any) -> str:
+        f = frame_summary
+        key = (f.filename, f.lineno, f.name, *(getattr(f, a, None) for a in ("end_lineno", "colno", "end_colno")))
+        done: dict[tuple[Any, ...], str] = self.__dict__.setdefault("done", {})
+        if key not in done:
+            done[key] = super().format_frame_summary(f, *args, **kwargs)  # type: ignore[misc]  # 3.11+
+        return done[key]
+
+
+def short_traceback(exc: BaseException, limit: int = 6) -> str:
+    """The last ``limit`` lines of ``exc``'s traceback (chained exceptions included)."""
+    report = traceback.TracebackException(type(exc), exc, exc.__traceback__)
+    todo, seen = [report], set()
+    while todo:  # the exception and every one chained to it
+        te = todo.pop()
+        if id(te) not in seen:
+            seen.add(id(te))
+            te.stack = _FramesOnce(te.stack)
+            todo += [t for t in (te.__cause__, te.__context__) if t is not None]
+    text = "".join(report.format()).rstrip().splitlines()
+    return "\n".join(text[-limit:])
+
+
+def where(exc: BaseException) -> tuple[str, int]:
+    """The file and line the exception was raised at (its innermost frame).
+
+    >>> try:
+    ...     1 / 0
+    ... except ZeroDivisionError as e:
+    ...     where(e)[1] > 0
+    True
+    """
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return "", 0
+    return tb.tb_frame.f_code.co_filename, tb.tb_lineno or 0
+
+
+def error_of(exc: BaseException, node: int | None) -> dict[str, Any]:
+    """Why an observation failed, structured: kind, message, node, traceback, op, and the
+    exception's type, file and line."""
+    if isinstance(exc, BuildFailure):
+        node, exc = exc.node, exc.cause
+    file, line = where(exc)
+    found = {"node": node, "type": type(exc).__name__, "file": file, "line": line}
+    if isinstance(exc, Unsupported):
+        return {"kind": "unsupported", "message": str(exc), "traceback": "", "op": exc.op, **found}
+    message = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, RecursionError):
+        message += " (a recursive backward() on a deep graph?)"
+    return {"kind": "exception", "message": message, "traceback": short_traceback(exc), "op": "", **found}
+
+
+def observe(
+    value_class: Any, lowered: Mapping[str, Any], point: Mapping[str, float], backward_calls: int = 1
+) -> dict[str, Any]:
+    """Build a fresh graph at ``point``, call ``backward()`` on the output, read every node:
+    ``{"data", "grads", "error", "notes"}``.
+
+    If ``backward()`` leaves the output's grad at 0 (it expects the caller to seed it),
+    the graph is rebuilt, seeded with 1.0 by hand, and the finding is noted.
+    ``backward_calls=2`` calls it twice on the same graph (do gradients accumulate?).
+    """
+    notes: list[str] = []
+    found: dict[str, Any] = {"data": [], "grads": [], "error": None, "notes": notes}
+    for attempt in ("plain", "seeded"):
+        try:
+            nodes = build(value_class, lowered, point)
+        except Exception as exc:
+            found["error"] = error_of(exc, None)
+            return found
+        out = nodes[lowered["output"]]
+        try:
+            if attempt == "seeded":
+                out.grad = 1.0
+            out.backward()
+            for _ in range(backward_calls - 1):
+                out.backward()
+        except Exception as exc:
+            found["error"] = error_of(exc, None)
+            return found
+        if attempt == "seeded" or to_float(getattr(out, "grad", None)) != 0.0:
+            break
+        notes.append("backward() did not set the output's grad to 1; seeded it by hand")
+    data = found["data"] = [to_float(getattr(node, "data", None)) for node in nodes]
+    grads = found["grads"] = [to_float(getattr(node, "grad", None)) for node in nodes]
+    bad = [t for t, d, g in zip(lowered["titles"], data, grads) if d is None or g is None]
+    if bad:
+        notes.append(f"not a real number in .data or .grad of: {', '.join(bad)}")
+    return found
+
+
+def forward_value(value_class: Any, lowered: Mapping[str, Any], point: Mapping[str, float]) -> float | None:
+    """The output's ``.data`` after a forward pass at ``point``; None if it fails."""
+    try:
+        value = to_float(build(value_class, lowered, point)[lowered["output"]].data)
+    except Exception:
+        return None
+    return value if value is not None and math.isfinite(value) else None
+
+
+def descent_step(
+    inputs: Sequence[str], output: int, point: Mapping[str, float], data: Sequence[float | None],
+    grads: Sequence[float | None], failed: bool, lr: float,
+) -> dict[str, float] | None:
+    """The point one gradient-descent step from ``point`` leads to by an observation's
+    gradients; None where the descent stops (an error, a missing number, a parameter no
+    longer finite).
+
+    >>> descent_step(["x"], 1, {"x": 1.0}, [1.0, 1.0], [2.0, 1.0], False, 0.25)
+    {'x': 0.5}
+    """
+    n = len(inputs)
+    if failed or data[output] is None or any(g is None for g in grads[:n]):
+        return None
+    step = dict(zip(inputs, grads[:n]))
+    new = {x: w - lr * step[x] for x, w in point.items()}  # type: ignore[operator]
+    return new if all(math.isfinite(w) for w in new.values()) else None
