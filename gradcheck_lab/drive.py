@@ -78,7 +78,9 @@ class BuildFailure(Exception):
         self.node, self.cause = node, cause
 
 
-def _apply(value_class: Any, symbol: str, method: str, name: str, args: list[Any]) -> Any:
+def apply(value_class: Any, symbol: str, method: str, name: str, args: list[Any]) -> Any:
+    """One node: Python's ``symbol`` operator (its reflected method for a number on the left),
+    else ``method`` called on the first operand; :class:`Unsupported` when the class lacks it."""
     python = OPERATORS.get((symbol, len(args)))
     if python is not None:
         if isinstance(args[0], int | float):  # a number on the left: the reflected method (rpow's own)
@@ -108,7 +110,7 @@ def build(value_class: Any, lowered: Mapping[str, Any], point: Mapping[str, floa
     for symbol, method, name, args, label in lowered["calls"]:
         values = [nodes[a[1]] if isinstance(a, list) else a for a in args]
         try:
-            node = _apply(value_class, symbol, method, name, values)
+            node = apply(value_class, symbol, method, name, values)
         except Exception as exc:
             raise BuildFailure(len(nodes), exc) from exc
         if label:

@@ -20,13 +20,13 @@ and ``.grad`` are relied on; nodes are tracked by position, never hashed or comp
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from . import drive
 from .drive import Unsupported, to_float
-from .ops import OPS
+from .ops import OPS, Op
 from .program import Program, Ref, python_operator
 
 __all__ = [
@@ -97,6 +97,16 @@ def descent_step(
     return drive.descent_step(program.inputs, program.output, point, obs.data, obs.grads, obs.error is not None, lr)
 
 
+def _value_apply(value_class: Any) -> Callable[[Op, list[Any]], Any]:
+    """How :func:`~gradcheck_lab.program.evaluate` builds nodes with ``value_class`` (as :func:`lower` ed
+    programs are built)."""
+
+    def apply(op: Op, args: list[Any]) -> Any:
+        return drive.apply(value_class, op.symbol if python_operator(op) is not None else "", op.method, op.name, args)
+
+    return apply
+
+
 _LOWERED: dict[int, tuple[Program, dict[str, Any]]] = {}
 
 
@@ -114,7 +124,7 @@ def lower(program: Program) -> dict[str, Any]:
     calls = []
     for node in program.nodes[len(program.inputs):]:
         op = OPS[node.op]
-        symbol = op.symbol if python_operator(op) is not None else ""
+        symbol = op.symbol if python_operator(op) is not None else ""  # as _value_apply does
         args = [["ref", a.index] if isinstance(a, Ref) else a for a in node.args]
         calls.append([symbol, op.method, op.name, args, node.name])
     lowered = {"inputs": list(program.inputs), "output": program.output, "calls": calls,
