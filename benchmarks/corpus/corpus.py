@@ -49,7 +49,7 @@ NEW_CODES = {
     "opt-in-grad": "gradients are opt-in (requires_grad=False by default): a plain Value(x) never gets a gradient",
     "no-graph-walk": "backward() runs only the output node's own local rule: no topological walk over the graph",
     "backward-raises": "backward() itself raises (a typo in the seeding: np.one_like)",
-    "syntax-error": "the file does not parse, so no Value class can be loaded",
+    "syntax-error": "the file does not parse, so no Value class can be loaded (grade: verdict invalid)",
     "raises:rsub": "2 - x raises: __rsub__ is written other + (-self) with no __radd__",
     "raises:rtruediv": "2 / x raises: __rtruediv__ is written other * self ** -1 with no __rmul__",
     "grad-overwrite:div": "a / b as its own node whose backward assigns (=) the divisor's grad",

@@ -13,8 +13,9 @@ Z of W correct engines given a bug code".
 A labelled bug is named by the same code, by its op's code under a generic label (``grad-overwrite``
 by ``grad-overwrite:add``) or by the generic code under an op's label. Bug codes are the diagnosis's
 codes whose catalog effect is *wrong* or *incident* (warnings such as ``recursion-limit`` and missing
-ops never count); a code the catalog does not know counts as a bug code. ``--grades`` judges an
-earlier run's ``grades.csv`` without grading again. Exits 0 (it measures, it does not gate).
+ops never count); a code the catalog does not know counts as a bug code; the verdict ``invalid`` (the
+file does not load) names ``syntax-error``. ``--grades`` judges an earlier run's ``grades.csv`` without
+grading again. Exits 0 (it measures, it does not gate), 1 if nothing could be graded.
 """
 
 from __future__ import annotations
@@ -62,7 +63,10 @@ def grade(files: list[Path], report_dir: Path, jobs: int, quiet: bool) -> Path:
                "--jobs", str(jobs), "--samples", "0", "--force", "-q"]
     print(f"grading {len(files)} engines: {' '.join(command[1:])}", file=sys.stderr)
     subprocess.run(command, cwd=ROOT, check=False, stdout=subprocess.DEVNULL if quiet else None)
-    return report_dir / "reports" / "grades.csv"
+    grades_csv = report_dir / "reports" / "grades.csv"
+    if not grades_csv.is_file():
+        sys.exit(f"error: grade wrote no {grades_csv} (run it with the command above to see why)")
+    return grades_csv
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,9 @@ def diagnoses(grades_csv: Path, engines: list[Engine]) -> dict[str, Diagnosed]:
             report_json = grades_csv.parent / "submissions" / row["id"] / "report.json"
             shown = report_json.is_file() and bool(
                 json.loads(report_json.read_text(encoding="utf-8"))["submission"].get("counterexample"))
-            out[repo] = Diagnosed(tuple(row["diagnosis"].split()), shown)
+            # a file that does not load has verdict "invalid" and its reason, no diagnosis: that names it
+            unloadable = ("syntax-error",) if row["verdict"] == "invalid" else ()
+            out[repo] = Diagnosed((*row["diagnosis"].split(), *unloadable), shown)
     return out
 
 
@@ -158,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{len(missing)} engines are not in {args.cache} and could not be fetched "
                   f"(see benchmarks/corpus/fetch.py): {', '.join(sorted(missing))}", file=sys.stderr)
         files = [f for e in engines if (f := cached(e, args.cache)) is not None]
+        if not files:
+            print(f"error: no engine file in {args.cache}: run benchmarks/corpus/fetch.py", file=sys.stderr)
+            return 1
         with tempfile.TemporaryDirectory(prefix="corpus-") as tmp:
             report_dir = args.report_dir or Path(tmp)
             started = time.perf_counter()
