@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
+import importlib.util
 import json
 import re
 import shutil
@@ -156,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     engines = [e for e in load_manifest() if not args.only or e.repo in args.only]
+    numpy_engines = [e.repo for e in engines if "needs:numpy" in e.notes]
+    if numpy_engines and importlib.util.find_spec("numpy") is None:
+        print(f"warning: numpy is not installed here, and {len(numpy_engines)} engines use it (pip install numpy "
+              "to judge them as written)", file=sys.stderr)
     if args.grades:
         found = diagnoses(args.grades, engines)
     else:
