@@ -23,7 +23,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["ContractError", "addresses", "loss_of", "observe_nn"]
+__all__ = ["ContractError", "addresses", "loss_of", "names_for", "observe_nn"]
 
 PROBE_INPUTS = (-0.75, 0.5, 1.25)  #: pre-activations the activation probe feeds the first neuron
 
@@ -69,6 +69,42 @@ def loss_of(outputs: Sequence[Any], ys: Sequence[float], kind: str) -> Any:
     for t in terms[1:]:
         total = total + t
     return total if kind == "mse-sum" else total * (1.0 / len(terms))
+
+
+def names_for(namespace: dict[str, Any], folder: str) -> dict[str, Any]:
+    """Where the nn contract's names live: ``namespace`` (the code that defined Value) when it
+    has ``MLP``, else the module of ``folder`` whose text defines ``class MLP`` (``nn.py``
+    first), imported with ``folder`` on ``sys.path`` so its ``from engine import Value`` works.
+
+    >>> names_for({"MLP": 1}, "/nonexistent")["MLP"]
+    1
+    """
+    import importlib.util
+    import os
+    import re
+    import sys
+
+    if "MLP" in namespace:
+        return namespace
+    try:
+        files = sorted((f for f in os.listdir(folder) if f.endswith(".py")), key=lambda f: (f != "nn.py", f))
+    except OSError:
+        files = []
+    for name in files:
+        path = os.path.join(folder, name)
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            if not re.search(r"^\s*class\s+MLP\b", handle.read(), re.MULTILINE):
+                continue
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+        spec = importlib.util.spec_from_file_location(name[:-3], path)
+        if spec is None or spec.loader is None:
+            continue
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name[:-3]] = module
+        spec.loader.exec_module(module)
+        return vars(module)
+    return namespace
 
 
 def _names(nin: int, nouts: Sequence[int]) -> list[str]:
