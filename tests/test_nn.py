@@ -224,3 +224,26 @@ def test_a_train_that_never_ends_is_stopped(tmp_path: Path, capsys: pytest.Captu
     assert main(["check-nn", str(folder), "--no-cache", "--time-limit", "0.5"]) == 1
     out = capsys.readouterr().out
     assert "training: error" in out and "ran longer than 0.5 s" in out and "nn-exception" in out
+
+
+def test_the_nn_checks_run_in_the_sandboxed_child(tmp_path: Path, keys: AnswerKeys) -> None:
+    import nbformat
+
+    from gradcheck_lab.nn.template import nn_source
+    from gradcheck_lab.submissions import Limits, SandboxExecutor, SubmissionRef, isolation_problem, load_submission
+
+    limits = Limits(unsafe_no_sandbox=bool(isolation_problem()))
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(submission_source([])),
+                      nbformat.v4.new_code_cell(nn_source().replace("from engine import Value\n", "")
+                                                .replace("        model.zero_grad()  # STEP-ZERO\n", "")),
+                      nbformat.v4.new_code_cell("model = MLP(2, [4, 1])\nfor k in range(10**9):\n    pass")]
+    nbformat.write(notebook, str(tmp_path / "carol.ipynb"))
+    found = {}
+    for sub_id, path in (("alice", write_submission(tmp_path / "alice")), ("carol", tmp_path / "carol.ipynb")):
+        sub = load_submission(SubmissionRef(sub_id, path), extra=("MLP", "train"))
+        with SandboxExecutor(sub, limits) as child:
+            child.start()
+            found[sub_id] = check_nn(child.nn, keys=keys)
+    assert found["alice"].ok and found["alice"].mode == "train"
+    assert found["carol"].codes == ["nn-missing-zero-grad"]  # the top-level loop was not run: no timeout

@@ -457,6 +457,8 @@ def _serve(value_class: Any, req: int, rep: int, out: Capture, shared: dict[str,
         if request.get("op") == "execute" and isinstance(request.get("requests"), list):
             for index, item in enumerate(request["requests"]):
                 send({"nonce": nonce, "index": index, **run(item, item["observe"])[0]})
+        elif request.get("op") == "nn" and isinstance(request.get("request"), dict):
+            send({"nonce": nonce, **_nn(request["request"])})
         elif request.get("op") == "descend":
             point = request["start"]
             for step in range(request["steps"] + 1):
@@ -472,6 +474,30 @@ def _serve(value_class: Any, req: int, rep: int, out: Capture, shared: dict[str,
                 point = after
         else:
             return
+
+
+def _nn(request: dict[str, Any]) -> dict[str, Any]:
+    """One request of the nn checks (:mod:`gradcheck_lab.nn.observe`, which lies beside this
+    file in the sandbox as ``nn_observe.py``) on the submission's names: the loaded module's,
+    or the working folder's module that defines ``MLP``."""
+    import importlib.util
+
+    try:
+        here = os.path.dirname(os.path.abspath(__file__))
+        path = next(p for p in (os.path.join(here, "nn_observe.py"), os.path.join(here, "..", "nn", "observe.py"))
+                    if os.path.exists(p))
+        observe = sys.modules.get("_gradcheck_nn_observe")
+        if observe is None:
+            spec = importlib.util.spec_from_file_location("_gradcheck_nn_observe", path)
+            assert spec is not None and spec.loader is not None
+            observe = importlib.util.module_from_spec(spec)
+            sys.modules["_gradcheck_nn_observe"] = observe
+            spec.loader.exec_module(observe)
+        module = sys.modules.get("__submission__")
+        names = observe.names_for(dict(vars(module)) if module is not None else {}, os.getcwd())
+        return {"ok": True, "result": observe.observe_nn(names, request)}
+    except BaseException as exc:  # SystemExit, MemoryError: the parent decides
+        return {"ok": False, **failure(exc, "the nn checks")}
 
 
 def main(req: int, rep: int) -> int:

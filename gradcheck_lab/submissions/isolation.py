@@ -28,6 +28,7 @@ __all__ = ["CHILD", "DRIVE", "UID", "Cgroup", "bubblewrap", "command"]
 
 CHILD = Path(__file__).with_name("child.py")
 DRIVE = Path(__file__).resolve().parent.parent / "drive.py"
+NN_OBSERVE = Path(__file__).resolve().parent.parent / "nn" / "observe.py"  #: the nn checks' child side (stdlib only)
 UID = 65534  #: the child's uid and gid inside its user namespace (``nobody``)
 _SYSTEM = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin")  #: shared libraries and the interpreter's
 _SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/os-release")
@@ -88,6 +89,7 @@ def command(python: Path, readable: Sequence[str], *, tmp_mb: int, hidden: Seque
         elif _under(path, bound) and os.path.exists(path):
             args += ["--ro-bind", "/dev/null", path]
     args += ["--ro-bind", str(CHILD), "/sandbox/child.py", "--ro-bind", str(DRIVE), "/sandbox/drive.py",
+             "--ro-bind", str(NN_OBSERVE), "/sandbox/nn_observe.py",
              "--proc", "/proc", "--dev", "/dev", "--size", str(tmp_mb << 20), "--perms", "0700", "--tmpfs", "/work"]
     if not _under("/tmp", [os.path.dirname(p) for p in bound]) and not any(_under(p, ["/tmp"]) for p in bound):
         args += ["--symlink", "work", "/tmp"]  # else /tmp holds a folder we show, read-only; TMPDIR is /work

@@ -357,16 +357,17 @@ def _borrowed(stmts: Iterable[_Stmt]) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def _select(stmts: list[_Stmt]) -> tuple[set[int], int, list[int]]:
-    """Which statements run: the last one binding Value, its patches, and (to a fixpoint)
-    every statement binding a global name that kept code reads. Returns the kept
-    indices, the Value statement's index (-1: none) and every Value definition's index."""
+def _select(stmts: list[_Stmt], extra: Sequence[str] = ()) -> tuple[set[int], int, list[int]]:
+    """Which statements run: the last one binding Value, its patches, every one binding a
+    name of ``extra`` (the nn checks' ``MLP``, ``train``), and (to a fixpoint) every
+    statement binding a global name that kept code reads. Returns the kept indices, the
+    Value statement's index (-1: none) and every Value definition's index."""
     defs = [i for i, st in enumerate(stmts) if "Value" in st.binds]
     if not defs:
         return set(), -1, []
     chosen = defs[-1]
     kept = {chosen} | {i for i, st in enumerate(stmts) if (i > chosen and _patches_value(st.node))
-                       or _configures(st.node)}
+                       or _configures(st.node) or (st.binds & set(extra) and "Value" not in st.binds)}
     binders: dict[str, list[int]] = defaultdict(list)  #: who binds each name (not Value's own definitions)
     for i, st in enumerate(stmts):
         if "Value" not in st.binds and not isinstance(st.node, ast.Expr):
@@ -386,10 +387,13 @@ def _select(stmts: list[_Stmt]) -> tuple[set[int], int, list[int]]:
     return kept, chosen, defs
 
 
-def extract(cells: Sequence[tuple[int, str]], name: str, sub_id: str, path: Path) -> Submission:
-    """Cut the code that defines ``Value`` out of cells (cell 0: a whole ``.py`` file)."""
+def extract(
+    cells: Sequence[tuple[int, str]], name: str, sub_id: str, path: Path, extra: Sequence[str] = ()
+) -> Submission:
+    """Cut the code that defines ``Value`` (and the names ``extra``) out of cells (cell 0: a
+    whole ``.py`` file)."""
     stmts, notes, value_error = _statements(cells, name)
-    kept, chosen, defs = _select(stmts)
+    kept, chosen, defs = _select(stmts, extra)
     if chosen < 0:
         problem = value_error or f"{name} defines no class Value"
         return Submission(sub_id, path, problem=problem, notes=tuple(notes))
@@ -462,9 +466,10 @@ def _parse_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
-def load_submission(ref: SubmissionRef) -> Submission:
-    """Read and cut one submission. Never raises for a bad submission: ``problem`` says
-    what is wrong (no file, unreadable notebook, syntax error, no Value)."""
+def load_submission(ref: SubmissionRef, extra: Sequence[str] = ()) -> Submission:
+    """Read and cut one submission (keeping the names ``extra`` too: the nn checks' ``MLP``
+    and ``train``). Never raises for a bad submission: ``problem`` says what is wrong (no
+    file, unreadable notebook, syntax error, no Value)."""
     path = ref.path
     folder_note, files = "", ()  # type: str, tuple[tuple[str, bytes], ...]
     if path.is_symlink() and ref.listed:
@@ -497,7 +502,7 @@ def load_submission(ref: SubmissionRef) -> Submission:
         except _PARSE_ERRORS as exc:
             return Submission(ref.id, path, main=main, problem=f"{main.name} does not parse: {_parse_error(exc)}")
     try:
-        sub = extract(cells, main.name, ref.id, path)
+        sub = extract(cells, main.name, ref.id, path, extra)
     except _PARSE_ERRORS as exc:
         return Submission(ref.id, path, main=main, problem=f"{main.name} cannot be analysed: {_parse_error(exc)}")
     notes = (folder_note,) * bool(folder_note) + sub.notes

@@ -424,6 +424,19 @@ class SandboxExecutor:
             found.append((point, failure))
         return found
 
+    def nn(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One request of the nn checks (:mod:`gradcheck_lab.nn.observe`) in the child: its
+        reply, a JSON object the parent still trusts no part of; raises :class:`ChildFailure`."""
+        self._ensure_child()
+        reply = self._request({"op": "nn", "request": request}, "the nn checks")
+        if not reply.get("ok"):
+            self._budget.failures += 1
+            raise ChildFailure.of(reply, ("crash", "memory"))
+        result = reply.get("result")
+        if not isinstance(result, dict):
+            raise self._fail("crash", "the child's nn reply was refused: not an object")
+        return result
+
     def _wire(self, program: Program) -> dict[str, Any]:
         """How a request names ``program``: its key, and the program itself if the child lacks it."""
         known = self._programs.get(id(program))
@@ -694,6 +707,17 @@ class TrustedExecutor:
         self._executor = InProcessExecutor(value_class)
         self.load_report = LoadReport(notes=notes, **describe(value_class))
         return self.load_report
+
+    def nn(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One request of the nn checks, in this process."""
+        from ..nn.observe import names_for, observe_nn
+
+        module = sys.modules.get(f"__trusted_{self.submission.id}__")
+        names = names_for(dict(vars(module)) if module is not None else {}, self._dir)
+        with contextlib.redirect_stdout(self._capture):
+            reply = observe_nn(names, request)
+        self.output.append(self._capture.take())
+        return reply
 
     def execute(
         self,
