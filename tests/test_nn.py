@@ -223,7 +223,7 @@ def test_a_train_that_never_ends_is_stopped(tmp_path: Path, capsys: pytest.Captu
     nn.write_text(nn.read_text().replace("    history = []\n", "    history = []\n    while True:\n        pass\n"))
     assert main(["check-nn", str(folder), "--no-cache", "--time-limit", "0.5"]) == 1
     out = capsys.readouterr().out
-    assert "training: error" in out and "ran longer than 0.5 s" in out and "nn-exception" in out
+    assert "training: error" in out and "ran longer than 0.5 s" in out and "timeout: the checks stopped here" in out
 
 
 def test_the_nn_checks_run_in_the_sandboxed_child(tmp_path: Path, keys: AnswerKeys) -> None:
@@ -247,3 +247,26 @@ def test_the_nn_checks_run_in_the_sandboxed_child(tmp_path: Path, keys: AnswerKe
             found[sub_id] = check_nn(child.nn, keys=keys)
     assert found["alice"].ok and found["alice"].mode == "train"
     assert found["carol"].codes == ["nn-missing-zero-grad"]  # the top-level loop was not run: no timeout
+
+
+def test_grade_nn_through_the_child(tmp_path: Path, keys: AnswerKeys) -> None:
+    from gradcheck_lab.nn.grade import NN_NAMES, NNAssignment, grade_nn
+    from gradcheck_lab.submissions import Limits, SandboxExecutor, SubmissionRef, isolation_problem, load_submission
+
+    limits = Limits(unsafe_no_sandbox=bool(isolation_problem()), request_timeout=2.0)
+    shared = NN_CATALOG["nn-shared-weights"].write(tmp_path / "dave")
+    hangs = write_submission(tmp_path / "erin")
+    loop = "    history = []\n    while True:\n        pass\n"
+    (hangs / "nn.py").write_text((hangs / "nn.py").read_text().replace("    history = []\n", loop))
+    graded = {}
+    for folder in (shared, hangs):
+        sub = load_submission(SubmissionRef(folder.name, folder), extra=NN_NAMES)
+        with SandboxExecutor(sub, limits) as child:
+            child.start()
+            graded[folder.name] = grade_nn(child, NNAssignment(), keys, html=True)
+    dave = graded["dave"]
+    assert [c["code"] for c in dave.diagnosis] == ["nn-shared-weights"] and "One training step" in dave.html
+    assert {c.name: c.verdict for c in dave.cases}["nn-structure"] == "grad-mismatch"
+    erin = {c.name: c for c in graded["erin"].cases}
+    assert erin["nn-structure"].verdict == "ok" and erin["nn-training"].verdict == "timeout"
+    assert erin["nn-training"].score == 0.0

@@ -46,6 +46,7 @@ from .observe import PROBE_INPUTS, observe_nn
 __all__ = ["NNConfig", "NNResult", "NNSection", "Runner", "check_nn", "in_process", "observed_point"]
 
 Runner = Callable[[dict[str, Any]], dict[str, Any]]
+INCIDENTS = ("timeout", "crash", "memory")  #: a runner's errors that are the process's, not the code's
 GENERIC = ("nn-forward", "nn-gradients", "nn-training")  #: codes that say what failed, not why
 _FD_LIMIT = 2  #: mismatching parameters that get a finite-difference witness (first disagreeing loss only)
 
@@ -176,6 +177,9 @@ def _failed(result: NNResult, section: NNSection, reply: Mapping[str, Any]) -> b
     section.lines.append(error["message"])
     if error.get("traceback"):
         section.lines.append(error["traceback"])
+    if error["kind"] in INCIDENTS:  # the process failed: the grade's verdict says so, not a code
+        section.lines.insert(0, f"{error['kind']}: the checks stopped here")
+        return True
     code = "nn-contract" if error["kind"] == "contract" else "nn-exception"
     result.name(code, Evidence(section.kind.value, "the contract's behaviour", error["message"]))
     return True

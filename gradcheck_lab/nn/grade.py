@@ -21,11 +21,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..answer_keys import AnswerKeys
 from ..grading.model import CaseGrade
 from .bugs import NN_CATALOG, NNKind
 from .checks import NNConfig, NNResult
 
-__all__ = ["DEFAULT_POINTS", "NNAssignment", "nn_case_grades", "nn_diagnosis", "nn_failed_grades"]
+__all__ = [
+    "DEFAULT_POINTS", "NN_NAMES", "NNAssignment", "NNGraded", "grade_nn", "nn_case_grades", "nn_diagnosis",
+    "nn_failed_grades",
+]
+
+#: The names a submission's loading keeps for the nn checks (besides Value and what it needs).
+NN_NAMES = ("Module", "Neuron", "Layer", "MLP", "train")
 
 DEFAULT_POINTS: dict[str, float] = {"structure": 2.0, "forward": 2.0, "gradients": 3.0, "training": 3.0}
 
@@ -76,15 +83,19 @@ def _message(result: NNResult, kind: NNKind) -> str:
     return lines[-1] if lines else ""
 
 
-def nn_case_grades(result: NNResult, assignment: NNAssignment) -> list[CaseGrade]:
-    """One graded case per nn check."""
+def nn_case_grades(result: NNResult, assignment: NNAssignment,
+                   incidents: Mapping[str, str] | None = None) -> list[CaseGrade]:
+    """One graded case per nn check; ``incidents``: by check, the process failure that
+    stopped it (``timeout``, ``crash``, ``memory``), its verdict."""
     from ..report.nn import nn_text
 
     grades = []
     feedback = nn_text(result, "nn.py")
     for section in result.sections:
         weight = float(assignment.points.get(section.kind.value, 0.0))
-        if section.verdict in ("ok", "skipped") and (section.verdict == "ok" or not result.codes):
+        if (incidents or {}).get(section.kind.value) and section.verdict == "error":
+            verdict = (incidents or {})[section.kind.value]
+        elif section.verdict in ("ok", "skipped") and (section.verdict == "ok" or not result.codes):
             verdict = "ok"
         elif "nn-contract" in result.codes and section.verdict in ("error", "skipped"):
             verdict = "unsupported"
@@ -112,3 +123,44 @@ def nn_diagnosis(result: NNResult) -> list[dict[str, Any]]:
                            "expected": e.expected, "got": e.got, "predicted": e.predicted}
                           for e in result.evidence[code]]}
             for code in result.codes]
+
+
+@dataclass
+class NNGraded:
+    """What grading one submission's nn.py gives: the result (None if the child failed), the
+    graded cases, the diagnosis entries and the report's HTML section."""
+
+    result: NNResult | None
+    cases: list[CaseGrade]
+    diagnosis: list[dict[str, Any]]
+    html: str = ""
+
+
+def grade_nn(child: Any, assignment: NNAssignment, keys: AnswerKeys, *, html: bool = False) -> NNGraded:
+    """The nn checks through ``child.nn`` (a :class:`~gradcheck_lab.submissions.SandboxExecutor`
+    or a trusted one), as grades. A child that fails (timeout, crash, memory) fails every nn
+    check with that verdict; a reply the judgement cannot read is refused as a crash."""
+    from ..report.nn import nn_html
+    from ..submissions import ChildFailure
+    from .checks import check_nn
+    from .explain import step_html
+
+    incidents: dict[str, str] = {}
+    sections = {"structure": "structure", "forward": "forward", "gradients": "gradients", "losses": "gradients",
+                "train": "training"}
+
+    def run(request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            reply: dict[str, Any] = child.nn(request)
+        except ChildFailure as failure:
+            incidents.setdefault(sections.get(request.get("kind", ""), ""), failure.kind)
+            return {"error": {"kind": failure.kind, "message": failure.message, "traceback": failure.traceback}}
+        return reply
+
+    try:
+        result = check_nn(run, assignment.config, keys)
+        section = nn_html(result, walkthrough=step_html(result, assignment.config, keys, run)) if html else ""
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        message = f"nn checks: the child's reply was refused ({type(exc).__name__}: {exc})"
+        return NNGraded(None, nn_failed_grades(assignment, "crash", message), [])
+    return NNGraded(result, nn_case_grades(result, assignment, incidents), nn_diagnosis(result), section)
