@@ -118,8 +118,9 @@ def judge(
     """The verdict of every node of ``program`` at one point."""
     check = PointCheck(index, truth.point, origin)
     names = [n.title for n in program.nodes]
-    if truth.domain_error:
-        check.message = f"outside the domain: {truth.domain_error}"
+    outside = truth.domain_error or truth.near_pole(program, unit_roundoff)
+    if outside:
+        check.message = f"outside the domain: {outside}"
         check.nodes = [NodeCheck(k, names[k], "domain-error") for k in range(len(names))]
         return check
     assert observation is not None

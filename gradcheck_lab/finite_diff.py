@@ -5,7 +5,8 @@ to h = 0 (Richardson, in h^2, as in Ridders' method), and the entry of the table
 with the smallest estimated error wins. Steps are chosen in the parent, before any
 student code runs: a stencil is used only if, in plain floats, every op stays inside
 its domain and on its side of every kink at every stencil point (so log(x) at x = 1e-4
-never steps to a negative x, and relu(x) at x = 1e-3 never steps across 0).
+never steps to a negative x, and relu(x) at x = 1e-3 never steps across 0), and well
+inside the distance to every pole (1/x at x = -0.001 steps by less than 0.000125).
 
 The stencil points are sent to an executor in one batch; :func:`estimate` turns the
 forward values it returns into derivatives.
@@ -35,6 +36,7 @@ __all__ = ["FDEstimate", "StepPlan", "estimate", "kink_distances", "plan_steps"]
 LEVELS = 6  #: central differences per input, each at half the previous step
 _SHRINK = 4.0  #: how much the first step shrinks when a stencil leaves a domain
 _TRIES = 24
+_POLE_MARGIN = 0.125  #: how far a stencil may move a pole's distance, as a fraction of it
 _U = 2.0**-53
 
 
@@ -62,16 +64,32 @@ class StepPlan:
 def kink_distances(program: Program, point: Mapping[str, float]) -> list[float] | None:
     """Signed distances of every kinked op (relu, max) from its kink at ``point``, in
     plain floats; None if any op leaves its domain or overflows there."""
+    found = _distances(program, point)
+    return None if found is None else found[0]
+
+
+def _distances(program: Program, point: Mapping[str, float]) -> tuple[list[float], list[float]] | None:
+    """Signed distances of every kinked op from its kink and of every op with a pole (a
+    divisor, log's argument, a negative power's base) from it; None outside a domain."""
     try:
         values = evaluate(program, [point[x] for x in program.inputs], _checked_apply)
     except (ArithmeticError, ValueError, _OutOfDomain):
         return None
-    signs = []
-    for node in program.nodes:
-        op = OPS[node.op] if node.op != "input" else None
-        if op is not None and op.kink is not None:
-            signs.append(op.kink(*(values[a.index] if isinstance(a, Ref) else a for a in node.args)))
-    return signs
+    kinks, poles = [], []
+    for node in program.nodes[len(program.inputs):]:
+        op = OPS[node.op]
+        args = [values[a.index] if isinstance(a, Ref) else a for a in node.args]
+        if op.kink is not None:
+            kinks.append(op.kink(*args))
+        distance = op.pole(*args) if op.pole is not None else None
+        poles.append(math.inf if distance is None else distance)
+    return kinks, poles
+
+
+def _clear_of_poles(base: list[float], other: list[float]) -> bool:
+    """Each pole's distance moves by at most ``_POLE_MARGIN`` of itself: the step stays
+    well inside the distance to the nearest pole, where the differences converge."""
+    return all(a == b or abs(b - a) <= _POLE_MARGIN * abs(a) for a, b in zip(base, other))
 
 
 class _OutOfDomain(Exception):
@@ -92,6 +110,10 @@ def _same_side(base: list[float], other: list[float] | None) -> bool:
     return other is not None and all((a > 0) == (b > 0) and (a < 0) == (b < 0) for a, b in zip(base, other))
 
 
+def _accepts(kinks: list[float], poles: list[float], there: tuple[list[float], list[float]] | None) -> bool:
+    return there is not None and _same_side(kinks, there[0]) and _clear_of_poles(poles, there[1])
+
+
 def plan_steps(
     program: Program, point: Mapping[str, float], levels: int = LEVELS, inputs: Sequence[str] | None = None
 ) -> StepPlan:
@@ -100,10 +122,11 @@ def plan_steps(
     plan = StepPlan(dict(point))
     with contextlib.suppress(ArithmeticError, ValueError, _OutOfDomain):
         plan.scale = max(map(abs, evaluate(program, [point[x] for x in program.inputs], _checked_apply)))
-    base = kink_distances(program, point)
-    if base is None:
+    found = _distances(program, point)
+    if found is None:
         plan.notes = {x: "the point is outside an op's domain" for x in program.inputs}
         return plan
+    base, poles = found
     if any(d == 0 for d in base):
         plan.notes = {x: "the point sits on a kink" for x in program.inputs}
         # inputs that do not feed a kinked op still get differences below
@@ -113,7 +136,7 @@ def plan_steps(
         h = 0.125 * max(1.0, abs(point[x]))
         for _ in range(_TRIES):
             stencil = [dict(point, **{x: point[x] + s * h / 2**j}) for j in range(levels) for s in (1, -1)]
-            if all(_same_side(base, kink_distances(program, q)) for q in stencil):
+            if all(_accepts(base, poles, _distances(program, q)) for q in stencil):
                 plan.offsets[x] = len(plan.points)
                 plan.steps[x] = [h / 2**j for j in range(levels)]
                 plan.points.extend(stencil)

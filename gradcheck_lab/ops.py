@@ -51,6 +51,12 @@ def _pow_domain(x: float, k: float) -> bool:
     return x > 0.0
 
 
+def _lost(divisor: float) -> float:
+    """A divisor so large that ``b ** -1`` or ``b ** -2`` (micrograd's a * b**-1) leaves a
+    float's normal range (float32's from 2**60): every digit may be lost, in units of u."""
+    return 2.0**53 if abs(divisor) > 2.0**60 else 0.0
+
+
 def _always(*_: float) -> bool:
     return True
 
@@ -115,6 +121,7 @@ class Op:
     domain: Callable[..., bool] = _always
     domain_text: str = ""
     kink: Callable[..., float] | None = None  #: signed distance to a non-differentiable point
+    pole: Callable[..., float | None] | None = None  #: signed distance to where the slope blows up (None: none)
     sample: tuple[float, float] = (-2.0, 2.0)  #: where random inputs for this op come from
     sampled: tuple[int, ...] = (0,)  #: which operands ``sample`` is for (div: the divisor)
     ast_node: str = ""  #: operators: the ``ast`` operator class a case source writes (``"Add"``, ``"USub"``)
@@ -195,6 +202,7 @@ def _rows() -> list[Op]:
             local_text=("k * a ** (k - 1)",),
             formula=("{1} * {0}**({1} - 1)",),
             domain=_pow_domain,
+            pole=lambda a, k: None if _is_integer(k) and k >= 0 else a,
             domain_text="a non-integer power needs a positive base; a negative one a nonzero base",
             rounding=lambda args, out: abs(out) * (2.0 + abs(args[1] * math.log(abs(args[0]) or 1.0))),
             slope_rounding=lambda args, out, s: abs(s)
@@ -234,6 +242,7 @@ def _rows() -> list[Op]:
             formula=("1 / {0}",),
             domain=lambda x: x > 0.0,
             domain_text="log needs a positive argument",
+            pole=lambda a: a,
             rounding=lambda args, out: abs(out) + 2.0,
             slope_rounding=lambda args, out, s: 2.0 * abs(s),
             sample=(0.25, 3.0),
@@ -320,10 +329,11 @@ def _rows() -> list[Op]:
             "div", 2, "/", "__truediv__", ast_node="Div",
             sympy=lambda a, b: a / b,
             compose_text="self * other ** -1",
-            domain=lambda a, b: b != 0.0,
-            domain_text="division by zero",
-            rounding=lambda args, out: 2.0 * abs(out),
-            slope_rounding=lambda args, out, s: 3.0 * abs(s),
+            domain=lambda a, b: abs(b) >= 2.0**-1022,
+            domain_text="division by zero (or by a number below 2**-1022, whose b ** -1 overflows)",
+            pole=lambda a, b: b,
+            rounding=lambda args, out: abs(out) * (2.0 + _lost(args[1])),
+            slope_rounding=lambda args, out, s: abs(s) * (3.0 + _lost(args[1])),
             sample=(0.5, 2.5),
             sampled=(1,),
         ),

@@ -2,10 +2,12 @@
 
 The SymPy build runs the same :func:`~gradcheck_lab.program.evaluate` as every other
 build. ``expressions`` composes whole formulas in the inputs; the answer key uses the
-*local* build, where each node is its op applied to fresh symbols for its operands,
-so ``sympy.diff`` gives exact local partials. dL/dnode is then the derivative of L
-with that node replaced by a fresh symbol, which the chain rule assembles from the
-local partials in reverse order; all of it is evaluated with mpmath at 50 digits.
+*local* build, where each node is its op applied to a fresh symbol per operand position
+(``v / v`` is ``p0 / p1``, as a float engine computes it), so ``sympy.diff`` gives exact
+local partials and the error bounds follow the engine's computation, never a simplified
+one. dL/dnode is then the derivative of L with that node replaced by a fresh symbol,
+which the chain rule assembles from the local partials in reverse order; all of it is
+evaluated with mpmath at 50 digits.
 ``tests/test_symbolic.py`` holds this against differentiating whole formulas.
 
 Tolerance model (documented in the README): a first-order running error bound, in
@@ -13,7 +15,8 @@ units of the unit roundoff u. Forward: ``E[k] = sum_j |df_k/dv_j| E[j] + rho_k``
 ``rho_k`` the op table's rounding allowance. Backward: ``G[j] += G[k] |d_kj| +
 |g_k| (sum_m |d2f_k/dv_j dv_m| E[m] + sigma_kj) + |g_k d_kj|``, where ``sigma`` is the
 table's allowance for rounding in a local slope. A value or gradient passes when it is
-within ``SAFETY * u * bound``. At a kink (relu(0), a max tie; judged within the value's
+within ``SAFETY * u * bound``. A value or gradient whose terms cancel to 50 digits is an
+exact 0. At a kink (relu(0), a max tie; judged within the value's
 own error bound) the gradients of every node upstream are undefined: a warning.
 
 >>> from gradcheck_lab.cases import parse_source
@@ -24,9 +27,8 @@ own error bound) the gradients of every node upstream are undefined: a warning.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import mpmath
@@ -34,9 +36,9 @@ import sympy
 
 from .ops import OPS
 from .program import Program, Ref, evaluate
-from .truth import PointTruth
+from .truth import SAFETY, PointTruth
 
-__all__ = ["PRECISION", "answer_key", "expressions", "local_formulas", "to_sympy_number"]
+__all__ = ["PRECISION", "answer_key", "expressions", "to_sympy_number"]
 
 PRECISION = 50  #: decimal digits of every symbolic evaluation
 
@@ -61,7 +63,7 @@ def expressions(program: Program) -> list[sympy.Expr]:
     >>> expressions(parse_source("a = x * x\\nL = a + x"))[-1]
     x**2 + x
     """
-    symbols = [sympy.Symbol(name) for name in program.inputs]
+    symbols = [sympy.Symbol(name, real=True) for name in program.inputs]
     return evaluate(program, symbols, _sympy_apply)
 
 
@@ -72,46 +74,66 @@ def _clean(expr: sympy.Expr) -> sympy.Expr:
     return expr.replace(sympy.Heaviside, lambda z, *a: sympy.Piecewise((1, z > 0), (0, True)))
 
 
-@dataclass(frozen=True)
-class _Local:
-    """Node k as its op on fresh operand symbols: value, partials, second partials."""
+@functools.cache
+def _local(op_name: str, numbers: tuple[float | int | None, ...]) -> Callable[..., list[Any]]:
+    """Node ``op(args)`` with a fresh real symbol per Value operand *position* (``None`` in
+    ``numbers``), as mpmath: ``[f, df/dp_i..., d2f/dp_i dp_q...]``. One symbol per position,
+    not per operand node: ``v / v`` is ``p0 / p1``, so its bounds follow the two roundings a
+    float engine commits, never SymPy's ``1``. Cached by op and numbers, not by program.
 
-    operands: tuple[int, ...]  # distinct operand node indices, in order
-    evaluate: Callable[..., list[Any]]  # mpmath: [f, df/dv_j..., d2f/dv_j dv_m...]
-    formulas: tuple[str, ...]  # the local partials as text, for reports
+    >>> [float(v) for v in _local("div", (None, None))(2.0, 2.0)[:3]]
+    [1.0, 0.5, -0.5]
+    """
+    symbols = [sympy.Symbol(f"p{i}", real=True) for i, c in enumerate(numbers) if c is None]
+    it = iter(symbols)
+    f = _sympy_apply(OPS[op_name], [next(it) if c is None else c for c in numbers])
+    firsts = [sympy.diff(f, s) for s in symbols]
+    seconds = [sympy.diff(d, s) for d in firsts for s in symbols]
+    return sympy.lambdify(symbols, [_clean(e) for e in (f, *firsts, *seconds)], "mpmath")  # type: ignore[no-any-return]
 
 
-@lru_cache(maxsize=256)
-def _locals(program: Program) -> tuple[_Local | None, ...]:
-    found: list[_Local | None] = []
-    for node in program.nodes:
-        if node.op == "input":
-            found.append(None)
-            continue
-        operands = tuple(dict.fromkeys(a.index for a in node.args if isinstance(a, Ref)))
-        symbols = {j: sympy.Symbol(f"v{j}") for j in operands}
-        args = [symbols[a.index] if isinstance(a, Ref) else a for a in node.args]
-        f = _sympy_apply(OPS[node.op], args)
-        firsts = [sympy.diff(f, symbols[j]) for j in operands]
-        seconds = [sympy.diff(d, symbols[m]) for d in firsts for m in operands]
-        fn = sympy.lambdify([symbols[j] for j in operands], [_clean(e) for e in (f, *firsts, *seconds)], "mpmath")
-        found.append(_Local(operands, fn, tuple(str(d) for d in firsts)))
-    return tuple(found)
+_ZERO = mpmath.mpf(10) ** (10 - PRECISION)  #: a result this small against its terms is an exact zero
+_COARSEST_U = 2.0**-24  #: float32's unit roundoff, the coarsest an engine is judged at
+_UNDERFLOW = 2.0**-126 / _COARSEST_U  #: a result below float32's smallest normal may be lost, in units of u
+
+
+def _magnitude(x: Any) -> float:
+    """``|x|`` as a float (inf past the float range)."""
+    return float(abs(x))
+
+
+def _dot(xs: list[float], ys: list[float]) -> float:
+    """``sum(x * y)`` of magnitudes, where 0 times anything (inf included) is 0.
+
+    >>> _dot([0.0, 2.0], [float("inf"), 3.0])
+    6.0
+    """
+    return sum(x * y for x, y in zip(xs, ys) if x and y)
 
 
 def answer_key(program: Program, point: Mapping[str, float]) -> PointTruth:
-    """Exact values, gradients and error bounds of every node at ``point``."""
+    """Exact values, gradients and error bounds of every node at ``point``.
+
+    The bounds follow the computation a float engine performs, op by op along the
+    program: each Value operand position is its own term (``v / v`` has two), so no
+    cancellation SymPy sees and floats do not can make a bound 0. A value or gradient
+    that cancels to 50 digits (``relu(tanh(x)) / tanh(x)``) is an exact 0.
+
+    >>> from gradcheck_lab.cases import parse_source
+    >>> key = answer_key(parse_source("L = x / x"), {"x": 3.0})
+    >>> key.grads[0], key.grad_bounds[0] > 0
+    (0.0, True)
+    """
     truth = PointTruth(dict(point))
-    local = _locals(program)
     n = len(program.nodes)
     with mpmath.workdps(PRECISION):
         vals: list[Any] = []
         bounds: list[float] = []
+        reads: list[list[int]] = [[] for _ in range(n)]  # per node: the operand node of each position
         partials: list[list[Any]] = [[] for _ in range(n)]
         seconds: list[list[Any]] = [[] for _ in range(n)]
         for k, node in enumerate(program.nodes):
-            loc = local[k]
-            if loc is None:
+            if node.op == "input":
                 x = point[node.name]
                 vals.append(mpmath.mpf(x))
                 bounds.append(abs(x))  # an input is exact in float64; a float32 engine rounds it
@@ -122,35 +144,59 @@ def answer_key(program: Program, point: Mapping[str, float]) -> PointTruth:
                 shown = ", ".join(f"{a:.6g}" for a in args)
                 truth.domain_error = f"{node.title}: {op.domain_text} ({op.name} of {shown})"
                 return truth
-            out = loc.evaluate(*(vals[j] for j in loc.operands))
-            m = len(loc.operands)
+            reads[k] = [a.index for a in node.args if isinstance(a, Ref)]
+            local = _local(op.name, tuple(None if isinstance(a, Ref) else a for a in node.args))
+            out = [mpmath.mpf(v) for v in local(*(vals[j] for j in reads[k]))]  # max(3, p0) may give an int
+            m = len(reads[k])
             value, partials[k], seconds[k] = out[0], out[1 : 1 + m], out[1 + m :]
             if not mpmath.isfinite(value) or abs(value) > 1e308:
                 truth.domain_error = f"{node.title}: the value {mpmath.nstr(value, 6)} is not a finite float"
                 return truth
+            if abs(value) <= _ZERO * sum(abs(d * vals[j]) for d, j in zip(partials[k], reads[k])):
+                value = mpmath.mpf(0)  # v - w with v == w to 50 digits: exactly 0
             vals.append(value)
-            bound = float(sum(abs(d) * bounds[j] for d, j in zip(partials[k], loc.operands)))
-            bounds.append(bound + op.rounding(tuple(float(a) for a in args), float(value)))
+            slopes = [_magnitude(d) for d in partials[k]]
+            curvature = [_magnitude(d) for d in seconds[k]]
             if op.kink is not None:
                 distance = abs(float(op.kink(*(vals[a.index] if isinstance(a, Ref) else a for a in node.args))))
-                truth.kinks.append((k, distance, sum(bounds[j] for j in loc.operands)))
+                near = sum(bounds[j] for j in dict.fromkeys(reads[k]))
+                truth.kinks.append((k, distance, near))
+                if distance <= SAFETY * _COARSEST_U * near:  # an operand's error may cross the kink:
+                    slopes = [max(d, 1.0) for d in slopes]  # relu and max are 1-Lipschitz
+            errors = [bounds[j] for j in reads[k]]
+            pole = op.pole(*args) if op.pole is not None else None
+            if pole is not None:
+                truth.poles.append((k, abs(pole), sum(errors)))
+            bound = _dot(slopes, errors) + _COARSEST_U * _dot(  # second order: x * y with x and y both 0
+                curvature, [a * b if a and b else 0.0 for a in errors for b in errors])
+            bounds.append(bound + op.rounding(tuple(float(a) for a in args), float(value)) + _UNDERFLOW)
 
         grads: list[Any] = [mpmath.mpf(0)] * n
+        sizes: list[Any] = [mpmath.mpf(0)] * n  # the sum of |terms| of each gradient
         gbounds = [0.0] * n
-        grads[program.output] = mpmath.mpf(1)
+        grads[program.output] = sizes[program.output] = mpmath.mpf(1)
         for k in range(n - 1, -1, -1):
-            loc = local[k]
-            if loc is None or (grads[k] == 0 and gbounds[k] == 0.0):
+            if not reads[k]:
+                continue
+            if abs(grads[k]) <= _ZERO * sizes[k]:
+                grads[k] = mpmath.mpf(0)  # the paths cancel exactly
+            if grads[k] == 0 and gbounds[k] == 0.0:
                 continue
             op = OPS[program.nodes[k].op]
             fargs = tuple(float(vals[a.index]) if isinstance(a, Ref) else float(a) for a in program.nodes[k].args)
-            g, m = grads[k], len(loc.operands)
-            for i, j in enumerate(loc.operands):
+            g, m = grads[k], len(reads[k])
+            size = _magnitude(g)
+            for i, j in enumerate(reads[k]):
                 d = partials[k][i]
                 grads[j] += g * d
-                sensitivity = sum(abs(seconds[k][i * m + q]) * bounds[loc.operands[q]] for q in range(m))
-                slope_error = float(sensitivity) + op.slope_rounding(fargs, float(vals[k]), float(d))
-                gbounds[j] += float(gbounds[k] * abs(d) + abs(g) * slope_error + abs(g * d))
+                sizes[j] += abs(g * d)
+                slope = _magnitude(d)
+                sensitivity = _dot([_magnitude(seconds[k][i * m + q]) for q in range(m)], [bounds[q] for q in reads[k]])
+                slope_error = sensitivity + op.slope_rounding(fargs, float(vals[k]), float(d)) + _UNDERFLOW
+                gbounds[j] += _dot([gbounds[k], size, size], [slope + _COARSEST_U * slope_error, slope_error, slope])
+        for j in range(n):
+            if abs(grads[j]) <= _ZERO * sizes[j]:
+                grads[j] = mpmath.mpf(0)
 
         truth.values = [float(v) for v in vals]
         truth.grads = [float(g) for g in grads]
@@ -159,9 +205,3 @@ def answer_key(program: Program, point: Mapping[str, float]) -> PointTruth:
         truth.exact_values = [mpmath.nstr(v, 20) for v in vals]
         truth.exact_grads = [mpmath.nstr(g, 20) for g in grads]
     return truth
-
-
-def local_formulas(program: Program, index: int) -> tuple[str, ...]:
-    """The exact local partials of node ``index`` with respect to its operands, as text."""
-    loc = _locals(program)[index]
-    return loc.formulas if loc else ()

@@ -35,6 +35,7 @@ class PointTruth:
     exact_values: list[str] = field(default_factory=list)  #: 20 significant digits
     exact_grads: list[str] = field(default_factory=list)
     kinks: list[tuple[int, float, float]] = field(default_factory=list)  #: (node, distance, bound in u)
+    poles: list[tuple[int, float, float]] = field(default_factory=list)  #: (node, distance, bound in u)
     domain_error: str = ""
 
     def nondifferentiable(self, program: Program, unit_roundoff: float = UNIT_ROUNDOFF) -> set[int]:
@@ -50,6 +51,20 @@ class PointTruth:
         """The ``relu`` / ``max`` nodes at (or indistinguishably near) their kink here."""
         return [k for k, distance, bound in self.kinks if distance <= SAFETY * unit_roundoff * bound]
 
+    def near_pole(self, program: Program, unit_roundoff: float = UNIT_ROUNDOFF) -> str:
+        """Why the point is unusable for an engine rounding at ``unit_roundoff``: a divisor,
+        a log's argument or a negative power's base within rounding of 0 (a correct engine
+        may divide by 0 there); "" when none is.
+
+        >>> PointTruth({}, poles=[(0, 1e-20, 1.0)]).near_pole(Program((), 0))
+        'node 0 is within rounding of a pole (its operand is 1e-20 from 0)'
+        """
+        for k, distance, bound in self.poles:
+            if distance <= SAFETY * unit_roundoff * bound:
+                name = program.nodes[k].title if k < len(program.nodes) else f"node {k}"
+                return f"{name} is within rounding of a pole (its operand is {distance:.3g} from 0)"
+        return ""
+
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
@@ -57,4 +72,5 @@ class PointTruth:
     def from_json(cls, data: Mapping[str, Any]) -> PointTruth:
         fields = dict(data)
         fields["kinks"] = [tuple(k) for k in fields.get("kinks", [])]
+        fields["poles"] = [tuple(k) for k in fields.get("poles", [])]
         return cls(**fields)
