@@ -148,3 +148,14 @@ def test_a_missing_step_is_said(tmp_path: Path) -> None:
     found = check_table(tmp_path / "short.csv")
     assert not found.ok
     assert "1 backward step(s) are missing from the table" in found.text()
+
+
+@pytest.mark.parametrize("student", [f"s{k}" for k in range(8)])
+def test_in_any_exercise_an_overwrite_is_the_first_line_blamed(student: str) -> None:
+    e = make_exercise(student, size=6)
+    rows = [{**r, "line": str(i + 2)} for i, r in enumerate(key_rows(e.program, e.point))]
+    step = next(r for r in rows if r["part"] == "backward" and float(r["before"]) != 0.0)
+    step["after"] = step["contribution"]
+    first = next(w for w in check_rows(rows).lines if not w.ok)
+    assert first.line == int(step["line"])
+    assert first.problems[0].endswith("you replaced it (= where += belongs)")
