@@ -127,6 +127,12 @@ def test_exercise_and_check_table_commands(tmp_path: Path, capsys: pytest.Captur
     assert data["score"] == 22
     assert capsys.readouterr().out.startswith("22 of 22 lines right")
     assert main(["check-table", str(tmp_path / "nowhere.csv")]) == 2
+    (filled / "junk.csv").write_text("a,b\n1,2\n")
+    assert main(["check-table", str(filled / "junk.csv")]) == 2
+    assert "not a backprop table: no column part" in capsys.readouterr().err
+    assert main(["check-table", str(filled), "--report-dir", str(report)]) == 1  # the batch goes on
+    junk = next(g for g in csv.DictReader(io.StringIO((report / "grades.csv").read_text())) if g["id"] == "junk")
+    assert junk["score"] == "0" and "not a backprop table" in junk["finding"]
 
 
 def test_another_reverse_topological_order_is_fine_but_a_node_too_early_is_named(tmp_path: Path) -> None:

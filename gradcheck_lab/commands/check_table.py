@@ -62,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             check = check_table(path, args.digits)
         except GradcheckError as exc:
-            check = TableCheck("", {}, [], args.digits, [f"{path}: {exc}"])
+            if len(paths) == 1:
+                raise
+            check = TableCheck("", {}, [], args.digits, [str(exc)])  # in a batch: graded 0, the batch goes on
         if args.key_dir and check.source:
             key = Path(args.key_dir) / f"{path.stem}.key.csv"
             if not key.is_file():
