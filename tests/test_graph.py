@@ -18,17 +18,17 @@ from tests.slightly_wrong import SIN_SIGN, engine_file
 SMALL = """digraph "small" {
   graph [rankdir=LR, bgcolor="transparent", fontname="Helvetica"];
   node [fontname="Helvetica", fontsize=11];
-  n0 [shape=record, label="{ w | data 3.0000 | grad -4.0000 }"];
-  n1 [shape=record, label="{ a | data -2.0000 | grad -4.0000 }"];
-  n1op [label="-"];
-  n1op -> n1;
-  n0 -> n1op;
-  n1c1 [shape=plaintext, label="5"];
-  n1c1 -> n1op;
-  n2 [shape=record, label="{ b | data 4.0000 | grad 1.0000 }"];
-  n2op [label="**2"];
-  n2op -> n2;
-  n1 -> n2op;
+  n0 [shape=record, label="{ w | data 3.0000 | grad -4.0000 }", tooltip="w"];
+  n1 [shape=record, label="{ a | data -2.0000 | grad -4.0000 }", tooltip="a"];
+  n1op [label="-", tooltip="a = w - 5"];
+  n1op -> n1 [tooltip="a = w - 5"];
+  n0 -> n1op [tooltip="w -> a = w - 5"];
+  n1c1 [shape=plaintext, label="5", tooltip="the number 5"];
+  n1c1 -> n1op [tooltip="the number 5 -> a = w - 5"];
+  n2 [shape=record, label="{ b | data 4.0000 | grad 1.0000 }", tooltip="b"];
+  n2op [label="**2", tooltip="b = a**2"];
+  n2op -> n2 [tooltip="b = a**2"];
+  n1 -> n2op [tooltip="a -> b = a**2"];
 }
 """
 

@@ -64,9 +64,9 @@ def render(html: str | Path, screenshot: str | Path, *, width: int = 1200, heigh
     screenshot = Path(screenshot)
     screenshot.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="gradcheck-chromium-") as profile:
-        shot = _run(chromium, profile, [f"--window-size={width},{height}", f"--screenshot={screenshot.resolve()}"],
-                    url, timeout)
-        dom = _run(chromium, profile, ["--dump-dom"], url, timeout)
+        size = f"--window-size={width},{height}"  # both runs: the DOM records the page's laid-out width
+        shot = _run(chromium, profile, [size, f"--screenshot={screenshot.resolve()}"], url, timeout)
+        dom = _run(chromium, profile, [size, "--dump-dom"], url, timeout)
     if not screenshot.is_file() or screenshot.stat().st_size == 0:
         raise RuntimeError(f"Chromium made no screenshot (exit {shot.returncode}):\n{shot.stderr[-2000:]}")
     console = [line for log in (shot.stderr, dom.stderr) for line in log.splitlines() if ":CONSOLE" in line]

@@ -221,7 +221,8 @@ def submission_html(grade: SubmissionGrade, run: Run) -> str:
     of the smallest cases that did not pass."""
     from .html import badge, escape, page, run_sections, table
 
-    parts = ["".join(f'<p class="meta">{escape(line)}</p>' for line in grade_header(grade))]
+    back = '<p><a href="../../class_summary.html">&larr; the class summary</a></p>'  # submissions/<id>/
+    parts = [back + "".join(f'<p class="meta">{escape(line)}</p>' for line in grade_header(grade))]
     if grade.diagnosis or grade.unexplained or grade.counterexample:
         parts.append(f'<div class="diagnosis"><strong>Diagnosis</strong><pre>'
                      f'{escape(chr(10).join(grade_diagnosis(grade, markdown=False)))}</pre></div>')

@@ -13,17 +13,17 @@ when the Graphviz ``dot`` program is on the PATH (``apt-get install graphviz``).
 digraph "graph" {
   graph [rankdir=LR, bgcolor="transparent", fontname="Helvetica"];
   node [fontname="Helvetica", fontsize=11];
-  n0 [shape=record, label="{ a | data 2.0000 | grad 0.2100 }"];
-  n1 [shape=record, label="{ b | data 0.5000 | grad 0.8400 }"];
-  n2 [shape=record, label="{ n | data 1.0000 | grad 0.4200 }"];
-  n2op [label="*"];
-  n2op -> n2;
-  n0 -> n2op;
-  n1 -> n2op;
-  n3 [shape=record, label="{ L | data 0.7616 | grad 1.0000 }"];
-  n3op [label="tanh"];
-  n3op -> n3;
-  n2 -> n3op;
+  n0 [shape=record, label="{ a | data 2.0000 | grad 0.2100 }", tooltip="a"];
+  n1 [shape=record, label="{ b | data 0.5000 | grad 0.8400 }", tooltip="b"];
+  n2 [shape=record, label="{ n | data 1.0000 | grad 0.4200 }", tooltip="n"];
+  n2op [label="*", tooltip="n = a * b"];
+  n2op -> n2 [tooltip="n = a * b"];
+  n0 -> n2op [tooltip="a -> n = a * b"];
+  n1 -> n2op [tooltip="b -> n = a * b"];
+  n3 [shape=record, label="{ L | data 0.7616 | grad 1.0000 }", tooltip="L"];
+  n3op [label="tanh", tooltip="L = tanh(n)"];
+  n3op -> n3 [tooltip="L = tanh(n)"];
+  n2 -> n3op [tooltip="n -> L = tanh(n)"];
 }
 """
 
@@ -38,7 +38,8 @@ from ..ops import OPS
 from ..program import Program, Ref
 from .walkthrough import Walkthrough, op_label, parting_node
 
-__all__ = ["COLOURS", "dot_available", "graph_dot", "inline_svg", "render_svg", "walk_dot", "write_graph"]
+__all__ = ["COLOURS", "dot_available", "graph_dot", "inline_svg", "render_svg", "svg_size", "walk_dot",
+           "write_graph"]
 
 #: Verdict -> (fill, border) of a node's record.
 COLOURS = {
@@ -75,14 +76,17 @@ def graph_dot(
     verdicts: Sequence[str] | None = None,
     highlight: int | None = None,
     name: str = "graph",
+    rankdir: str = "LR",
 ) -> str:
     """The graph as DOT text. ``values``/``grads``: what each record shows (an
     implementation's, or the truth); ``symbolic_*``: the truth beside them; ``verdicts``
-    colour the records; ``highlight`` draws one (the first wrong node) with a thick border.
+    colour the records; ``highlight`` draws one (the first wrong node) with a thick border;
+    ``rankdir`` ``TB`` stacks a long chain downwards. Every node and edge has a tooltip
+    naming it (:func:`render_svg` makes it the SVG's ``<title>``, which browsers show).
     """
     lines = [
         f"digraph {_quote(name)} {{",
-        '  graph [rankdir=LR, bgcolor="transparent", fontname="Helvetica"];',
+        f'  graph [rankdir={rankdir}, bgcolor="transparent", fontname="Helvetica"];',
         '  node [fontname="Helvetica", fontsize=11];',
     ]
     for k, node in enumerate(program.nodes):
@@ -100,30 +104,36 @@ def graph_dot(
                       f'fillcolor="{fill}"', f'color="{border}"']
         if k == highlight:
             attrs.append("penwidth=3")
+        attrs.append(f"tooltip={_quote(node.title)}")
         lines.append(f"  n{k} [{', '.join(attrs)}];")
         if node.op == "input":
             continue
-        lines += [f"  n{k}op [label={_quote(op_label(node))}];", f"  n{k}op -> n{k};"]
+        made = f"{node.name} = {node.text}" if node.name and node.text else node.title
+        lines += [f"  n{k}op [label={_quote(op_label(node))}, tooltip={_quote(made)}];",
+                  f"  n{k}op -> n{k} [tooltip={_quote(made)}];"]
         for i, a in enumerate(node.args):
             if isinstance(a, Ref):
-                lines.append(f"  n{a.index} -> n{k}op;")
+                into = f"{program.nodes[a.index].title} -> {made}"
+                lines.append(f"  n{a.index} -> n{k}op [tooltip={_quote(into)}];")
             elif not (OPS[node.op].constant_exponent and i == 1):
-                lines += [f"  n{k}c{i} [shape=plaintext, label={_quote(str(a))}];", f"  n{k}c{i} -> n{k}op;"]
+                number = f"the number {a}"
+                lines += [f"  n{k}c{i} [shape=plaintext, label={_quote(str(a))}, tooltip={_quote(number)}];",
+                          f"  n{k}c{i} -> n{k}op [tooltip={_quote(number + ' -> ' + made)}];"]
     return "\n".join([*lines, "}"]) + "\n"
 
 
-def walk_dot(w: Walkthrough, name: str = "graph") -> str:
+def walk_dot(w: Walkthrough, name: str = "graph", rankdir: str = "LR") -> str:
     """The graph of a walk-through: the implementation's numbers beside the truth when it
     has them (and where they part, highlighted), else the walk's own."""
     if w.checks is None:
-        return graph_dot(w.program, w.values, w.grads, name=name)
+        return graph_dot(w.program, w.values, w.grads, name=name, rankdir=rankdir)
     nodes = w.checks.nodes
     known = all(n.value is not None and n.grad is not None for n in nodes)
     return graph_dot(
         w.program, [n.value for n in nodes] if known else w.values, [n.grad for n in nodes] if known else w.grads,
         symbolic_values=[n.symbolic_value if n.symbolic_value is not None else w.values[n.node] for n in nodes],
         symbolic_grads=[n.symbolic_grad if n.symbolic_grad is not None else w.grads[n.node] for n in nodes],
-        verdicts=[n.verdict for n in nodes], highlight=parting_node(w), name=name,
+        verdicts=[n.verdict for n in nodes], highlight=parting_node(w), name=name, rankdir=rankdir,
     )
 
 
@@ -139,7 +149,32 @@ def render_svg(dot: str) -> str | None:
     import graphviz  # type: ignore[import-untyped]  # deferred: only pictures need it
 
     svg: str = graphviz.Source(dot).pipe(format="svg", encoding="utf-8")
-    return svg
+    return _tooltips_as_titles(svg)
+
+
+_TITLED = re.compile(r'<title>[^<]*</title>(\s*<g id="[^"]*"><a xlink:title="([^"]*)">)')
+
+
+def _tooltips_as_titles(svg: str) -> str:
+    """Each node's and edge's ``<title>`` (what a browser shows on hover) made its tooltip,
+    the node's name, instead of Graphviz's internal id (``n0``, ``n1op``).
+
+    >>> _tooltips_as_titles('<title>n0</title>\\n<g id="a_node1"><a xlink:title="x1">')
+    '<title>x1</title>\\n<g id="a_node1"><a xlink:title="x1">'
+    """
+    return _TITLED.sub(lambda m: f"<title>{m.group(2)}</title>{m.group(1)}", svg)
+
+
+def svg_size(svg: str) -> tuple[float, float]:
+    """The width and height an SVG document asks for, in its own units (0 if it does not say).
+
+    >>> svg_size('<svg width="80pt" height="20.5pt" viewBox="0 0 80 20">')
+    (80.0, 20.5)
+    """
+    head = svg[svg.find("<svg"):]
+    head = head[:head.find(">")]
+    found = [re.search(rf'\b{a}="([\d.]+)', head) for a in ("width", "height")]
+    return (float(found[0].group(1)) if found[0] else 0.0, float(found[1].group(1)) if found[1] else 0.0)
 
 
 def inline_svg(svg: str, prefix: str = "") -> str:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..compare import FAILURES, WARNINGS
 from .curves import loss_curves_svg
-from .graph import COLOURS, dot_available, inline_svg, render_svg, walk_dot
+from .graph import COLOURS, dot_available, inline_svg, render_svg, svg_size, walk_dot
 from .tables import NODE_HEADERS, node_row, point_title, rerun_command, summary_rows, totals_line
 from .walkthrough import WRONG, Walkthrough, case_walk, number, parting, sections
 
@@ -33,11 +33,12 @@ if TYPE_CHECKING:
     from ..training import Training, Trajectory
 
 __all__ = [
-    "CSS", "MAX_GRAPH_NODES", "badge", "case_html", "diagnosis_html", "escape", "graph_figure", "page", "run_html",
-    "run_sections", "table", "walkthrough_html", "write_html",
+    "CSS", "MAX_GRAPH_NODES", "PAGE_WIDTH", "badge", "case_html", "diagnosis_html", "escape", "graph_figure", "page",
+    "run_html", "run_sections", "table", "walkthrough_html", "write_html",
 ]
 
 MAX_GRAPH_NODES = 80  #: larger graphs are left out of a run's report (``explain --graph`` draws them)
+PAGE_WIDTH = 1168  #: px of a page's content at full width (75rem less padding): pictures are sized for it
 
 CSS = """
 :root { --ok: #1a7f37; --warn: #8a5a00; --fail: #cf222e; --muted: #57606a; --line: #d0d7de; --pale: #f6f8fa; }
@@ -55,16 +56,19 @@ table { border-collapse: collapse; font-size: .85rem; font-variant-numeric: tabu
 th, td { border: 1px solid var(--line); padding: .2rem .5rem; text-align: left; vertical-align: top;
   white-space: nowrap; }
 th { background: var(--pale); }
+td:last-child { white-space: normal; min-width: 14rem; }  /* prose (a finding, a verdict's why) wraps */
 tr.fail td { background: #ffebe9; }
 tr.warn td { background: #fff8c5; }
 .badge { display: inline-block; border-radius: 1rem; padding: 0 .55rem; font-size: .78rem; font-weight: 600;
   color: #fff; vertical-align: middle; white-space: nowrap; }
 .badge.ok { background: var(--ok); } .badge.warn { background: var(--warn); } .badge.fail { background: var(--fail); }
 pre, code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .85rem; }
-pre { background: var(--pale); padding: .5rem .75rem; overflow-x: auto; border-radius: 6px; }
+pre { background: var(--pale); padding: .5rem .75rem; overflow: auto; max-height: 32rem; border-radius: 6px; }
 figure { margin: .8rem 0; }
 figure svg { max-width: 100%; height: auto; }
-figure.graph .scroll svg { max-width: none; }
+figure.graph .frame { overflow: auto; max-height: 40rem; width: fit-content; max-width: 100%;
+  border: 1px solid var(--line); border-radius: 6px; }
+figure.graph .frame svg { max-width: none; }
 details { margin: .6rem 0; border: 1px solid var(--line); border-radius: 6px; padding: .2rem .75rem; }
 summary { cursor: pointer; font-weight: 600; padding: .2rem 0; }
 .diagnosis { border-left: 4px solid var(--fail); background: #fff5f5; padding: .3rem .8rem; margin: .6rem 0; }
@@ -78,23 +82,26 @@ nav.cases { columns: 16rem; font-size: .9rem; }
 }
 @media print {
   body { max-width: none; padding: 0; font-size: 10pt; }
-  .scroll { overflow: visible; }
+  .scroll, pre { overflow: visible; max-height: none; }
   th, td { white-space: normal; }
   a { color: inherit; text-decoration: none; }
   table, figure, pre, .diagnosis { break-inside: avoid; }
-  figure.graph .scroll svg { max-width: 100%; }
+  figure.graph .frame { max-height: none; overflow: visible; }
+  figure.graph .frame svg { max-width: 100%; }
   details { border: none; padding: 0; }
   .badge { color: #000; background: none !important; border: 1px solid #000; }
   nav.cases { display: none; }
 }
 """
 
-# Open every walk-through before printing; mark the page as rendered (the browser test reads it).
+# Open every walk-through before printing; mark the page as rendered, with its laid-out width
+# (the browser test reads both: nothing may stick out sideways).
 _SCRIPT = """
 window.addEventListener("beforeprint", function () {
   document.querySelectorAll("details").forEach(function (d) { d.open = true; });
 });
 document.documentElement.setAttribute("data-rendered", "yes");
+document.documentElement.setAttribute("data-width", String(document.documentElement.scrollWidth));
 """
 
 
@@ -162,6 +169,10 @@ def graph_figure(w: Walkthrough, name: str, uid: str = "", *, selector: str = ""
                 "draws it.</p>")
     dot = walk_dot(w, name)
     svg = render_svg(dot)
+    if svg is not None and svg_size(svg)[0] > 2 * PAGE_WIDTH:  # a long chain: stacked downwards it reads
+        stacked = render_svg(walk_dot(w, name, rankdir="TB"))
+        if stacked is not None and svg_size(stacked)[0] < svg_size(svg)[0]:
+            svg = stacked
     if w.checks is None:
         caption = "data and grad at every node (the truth)."
     else:
@@ -177,7 +188,13 @@ def graph_figure(w: Walkthrough, name: str, uid: str = "", *, selector: str = ""
         return (f'<figure class="graph"><p class="note">Graphviz\'s <code>dot</code> program is not installed, so '
                 f"here is the graph as DOT text (<code>apt-get install graphviz</code> draws it).</p>"
                 f"<pre>{escape(dot)}</pre><figcaption>{caption}</figcaption></figure>")
-    return (f'<figure class="graph"><div class="scroll">{inline_svg(svg, uid)}</div>'
+    width, height = svg_size(svg)
+    if width <= 2 * PAGE_WIDTH and height <= 2 * PAGE_WIDTH:
+        box = "fit"  # shrunk to the page's width, at worst to half size
+    else:
+        box = "frame"
+        caption += f" The picture is {width:.0f} x {height:.0f} px: scroll inside its frame."
+    return (f'<figure class="graph"><div class="{box}">{inline_svg(svg, uid)}</div>'
             f"<figcaption>{caption}</figcaption></figure>")
 
 
