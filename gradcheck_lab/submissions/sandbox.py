@@ -275,13 +275,10 @@ class SandboxExecutor:
         self.notes: list[str] = []
         self.load_report: LoadReport | None = None
         self._budget = _Budget(limits.timeout, "the submission's")
+        self._req = self._rep = -1
         self._programs: dict[int, tuple[Program, int]] = {}  #: programs this child has, by id (kept alive here)
         self._keys = iter(range(1 << 62))
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._cgroup: Cgroup | None = None
-        self._stderr: Any = None
-        self._dir: str | None = None
-        self._req = self._rep = -1
+        self._child: _Child | None = None
 
     @property
     def isolation(self) -> str:
@@ -497,36 +494,14 @@ class SandboxExecutor:
         }
 
     def _spawn(self) -> None:
-        """Start a child: in bubblewrap (its own cgroup where cgroups are writable), else,
-        when allowed, unisolated in a temporary folder."""
-        req_r, req_w = os.pipe()
-        rep_r, rep_w = os.pipe()
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  # closed by _kill
-        if self.sandboxed:
-            self._cgroup = Cgroup.create(self.limits.processes, self.limits.memory_mb + self.limits.tmp_mb + 64)
-            cmd = command(python(), _python_path(), tmp_mb=self.limits.tmp_mb, hidden=self.hidden)
-            cwd = "/"
-        else:
-            self._dir = tempfile.mkdtemp(prefix="gradcheck-child-")
-            cmd = [str(python()), "-I", "-S", str(CHILD), "{req}", "{rep}"]
-            cwd = self._dir
-        cmd = [str(req_r) if a == "{req}" else str(rep_w) if a == "{rep}" else a for a in cmd]
-        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": cwd, "TMPDIR": cwd, "OPENBLAS_NUM_THREADS": "1",
-               "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
-        try:
-            self._proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr, env=env, cwd=cwd,
-                pass_fds=(req_r, rep_w), start_new_session=True,
-                preexec_fn=self._cgroup.enter if self._cgroup is not None else None,
-            )
-        finally:
-            os.close(req_r)
-            os.close(rep_w)
-        self._req, self._rep = req_w, rep_r
+        """A fresh child: the spare one started ahead for these limits (its Python already up,
+        waiting for its submission), and a new spare started for the next."""
+        spec = _Spec(self.sandboxed, self.limits.tmp_mb, self.limits.processes,
+                     self.limits.memory_mb + self.limits.tmp_mb + 64, tuple(self.hidden))
+        self._child = _Child.take(spec)
+        self._req, self._rep = self._child.req, self._child.rep
         with _LIVE_LOCK:
             _LIVE.add(self)
-        os.set_blocking(self._req, False)  # the deadlines of protocol reads and writes need it
-        os.set_blocking(self._rep, False)
 
     def _request(self, message: dict[str, Any], what: str) -> dict[str, Any]:
         """Send one request and read its one reply."""
@@ -579,16 +554,10 @@ class SandboxExecutor:
         self.dropped += max(0, len(output) - room)
 
     def _died(self, what: str) -> ChildFailure:
-        code = None
-        if self._proc is not None:
-            try:
-                code = self._proc.wait(timeout=1.0)
-            except subprocess.TimeoutExpired:
-                pass
-        if code is not None and code > 128 and self.sandboxed:  # bwrap exits 128 + the signal that killed the child
-            code = 128 - code
-        stderr = self._stderr_tail()
-        out_of_memory = self._cgroup is not None and self._cgroup.out_of_memory()
+        child = self._child
+        code = child.exit_code(timeout=1.0) if child is not None else None
+        stderr = child.stderr_tail() if child is not None else ""
+        out_of_memory = child is not None and child.cgroup is not None and child.cgroup.out_of_memory()
         if code is not None and code < 0 and -code in _SIGNALS:
             kind, how = _SIGNALS[signal.Signals(-code)]
             message = f"the process {how} during {what}"
@@ -609,55 +578,164 @@ class SandboxExecutor:
         self._budget.last = failure
         return failure
 
-    def _stderr_tail(self) -> str:
-        if self._stderr is None:
-            return ""
-        try:
-            size = os.fstat(self._stderr.fileno()).st_size
-            return os.pread(self._stderr.fileno(), 3000, max(0, size - 3000)).decode(errors="replace").strip()
-        except OSError:
-            return ""
-
     @property
     def _pid(self) -> int:
         """The live child's process (its ``bwrap``), or 0."""
-        return self._proc.pid if self._proc is not None else 0
+        return self._child.proc.pid if self._child is not None else 0
 
     def _kill(self) -> None:
+        """End the child and everything it started (see :meth:`_Child.kill`)."""
+        self._programs.clear()
+        child, self._child = self._child, None
+        self._req = self._rep = -1
+        if child is not None:
+            child.kill()
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """What a child is started with (spares are started for one spec at a time)."""
+
+    sandboxed: bool
+    tmp_mb: int
+    processes: int
+    cgroup_mb: int
+    hidden: tuple[str, ...]
+
+
+@dataclass
+class _Child:
+    """One child process: its ``bwrap`` (or, unsafe, its Python), its pipe ends, its stderr
+    file, its cgroup and (unsafe) its temporary folder."""
+
+    proc: subprocess.Popen[bytes]
+    req: int
+    rep: int
+    stderr: Any
+    cgroup: Cgroup | None
+    dir: str | None
+    owner: int = field(default_factory=os.getpid)  #: the process that started it (a forked copy leaves it be)
+
+    @classmethod
+    def start(cls, spec: _Spec) -> _Child:
+        """Start a child: in bubblewrap (its own cgroup where cgroups are writable), else,
+        when allowed, unisolated in a temporary folder. It waits for its load request."""
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        stderr = tempfile.TemporaryFile()  # noqa: SIM115  # closed by kill()
+        cgroup, folder = None, None
+        if spec.sandboxed:
+            cgroup = Cgroup.create(spec.processes, spec.cgroup_mb)
+            cmd = command(python(), _python_path(), tmp_mb=spec.tmp_mb, hidden=spec.hidden)
+            cmd = cgroup.wrap(cmd) if cgroup is not None else cmd
+            cwd = "/"
+        else:
+            folder = cwd = tempfile.mkdtemp(prefix="gradcheck-child-")
+            cmd = [str(python()), "-I", "-S", str(CHILD), "{req}", "{rep}"]
+        cmd = [str(req_r) if a == "{req}" else str(rep_w) if a == "{rep}" else a for a in cmd]
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": cwd, "TMPDIR": cwd, "OPENBLAS_NUM_THREADS": "1",
+               "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+        try:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=cwd,
+                pass_fds=(req_r, rep_w), start_new_session=True,
+            )
+        except BaseException:
+            for fd in (req_w, rep_r):
+                os.close(fd)
+            stderr.close()
+            if cgroup is not None:
+                cgroup.remove()
+            raise
+        finally:
+            os.close(req_r)
+            os.close(rep_w)
+        os.set_blocking(req_w, False)  # the deadlines of protocol reads and writes need it
+        os.set_blocking(rep_r, False)
+        return cls(proc, req_w, rep_r, stderr, cgroup, folder)
+
+    @classmethod
+    def take(cls, spec: _Spec) -> _Child:
+        """The spare child for ``spec`` if one is waiting (else a new one), and a new spare."""
+        with _SPARE_LOCK:
+            spare = _SPARES.pop(spec, None)
+            for other in _SPARES.values():  # spares for other limits: not needed any more
+                if other.owner == os.getpid():
+                    other.kill()
+            _SPARES.clear()
+            if spare is not None and spare.owner != os.getpid():  # inherited through a fork: not ours
+                spare = None
+            if spare is None or spare.proc.poll() is not None:
+                if spare is not None:
+                    spare.kill()
+                spare = cls.start(spec)
+            threading.Thread(target=_start_spare, args=(spec,), daemon=True).start()  # off the grader's path
+            return spare
+
+    def exit_code(self, timeout: float) -> int | None:
+        """How the child ended: a negative signal number if a signal ended it; None if not yet."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        if (code > 128 and self.cgroup is not None) or (code > 128 and self.dir is None):
+            return 128 - code  # bwrap exits 128 + the signal that ended the child
+        return code
+
+    def stderr_tail(self) -> str:
+        try:
+            size = os.fstat(self.stderr.fileno()).st_size
+            return os.pread(self.stderr.fileno(), 3000, max(0, size - 3000)).decode(errors="replace").strip()
+        except (OSError, ValueError):
+            return ""
+
+    def kill(self) -> None:
         """End the child and everything it started: its ``bwrap`` (the whole pid namespace
         dies with it), its session, and every process in its cgroup."""
-        self._programs.clear()
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            if self._cgroup is not None:
-                self._cgroup.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
-        if self._cgroup is not None:
-            self._cgroup.remove()
-            self._cgroup = None
-        for fd in (self._req, self._rep):
-            if fd >= 0:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        if self.cgroup is not None:
+            self.cgroup.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        if self.cgroup is not None:
+            self.cgroup.remove()
+        for fd in (self.req, self.rep):
+            with contextlib.suppress(OSError):
                 os.close(fd)
-        self._req = self._rep = -1
-        if self._stderr is not None:
-            self._stderr.close()
-            self._stderr = None
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
+        self.stderr.close()
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_SPARES: dict[_Spec, _Child] = {}  #: one child started ahead, for the next submission
+_SPARE_LOCK = threading.Lock()
+
+
+def _start_spare(spec: _Spec) -> None:
+    try:
+        spare = _Child.start(spec)
+    except OSError:
+        return  # the next submission starts its own
+    with _SPARE_LOCK:
+        old = _SPARES.pop(spec, None)
+        _SPARES[spec] = spare
+    if old is not None:
+        old.kill()
 
 
 def _kill_all() -> None:
-    """Kill every live child (at exit: nothing outlives the grader)."""
+    """Kill every live child and the spare (at exit: nothing outlives the grader)."""
     with _LIVE_LOCK:
         live = list(_LIVE)
     for executor in live:
         executor.close()
+    with _SPARE_LOCK:
+        for spare in _SPARES.values():
+            spare.kill()
+        _SPARES.clear()
 
 
 atexit.register(_kill_all)
