@@ -104,6 +104,8 @@ _BUGS = [
     NNBug("nn-output-nonlin", "the output layer applies the nonlinearity; the contract's last layer is linear "
           "(nonlin=False), so the network cannot output what it should", NNKind.FORWARD,
           (("nonlin=i != len(nouts) - 1)", "nonlin=True)"),)),
+    NNBug("nn-bias-unused", "the neuron's sum leaves out its bias: sum(wi*xi) must start from self.b", NNKind.FORWARD,
+          (("sum((wi * xi for wi, xi in zip(self.w, x)), self.b)", "sum(wi * xi for wi, xi in zip(self.w, x))"),)),
     NNBug("nn-shared-weights", "neurons share their Values (one neuron or weight list reused): they cannot learn "
           "different weights", NNKind.STRUCTURE,
           (("self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]",

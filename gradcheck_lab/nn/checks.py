@@ -283,9 +283,14 @@ def _flipped(network: Network, start: Mapping[str, float]) -> dict[str, float]:
     return {n: -v if n.startswith(last) else v for n, v in start.items()}
 
 
+def _no_bias(point: Mapping[str, float]) -> dict[str, float]:
+    return {n: 0.0 if n.endswith(".b") else v for n, v in point.items()}
+
+
 def _forward(result: NNResult, config: NNConfig, run: Runner, network: Network, keys: AnswerKeys) -> Network:
     """The forward check; returns the network the later checks judge against (the lecture's
-    variant, read as having a linear output layer when its outputs say so)."""
+    variant, read as having a linear output layer when its outputs say so). Wrong outputs
+    are named by the variant that computes them all: the other output layer, no biases."""
     section = NNSection(NNKind.FORWARD)
     result.sections.append(section)
     xs, ys = config.data
@@ -299,18 +304,18 @@ def _forward(result: NNResult, config: NNConfig, run: Runner, network: Network, 
     index = {n.name: k for k, n in enumerate(program.nodes)}
     last = len(network.nouts) - 1
     other = Network(network.nin, network.nouts, network.activation, not network.linear_output)
-    other_program = _program(other, json.dumps(xs), json.dumps(ys), Loss.MSE_SUM)
-    other_index = {n.name: k for k, n in enumerate(other_program.nodes)}
-    wrong, predicted = [], 0
+    variants: dict[str, Callable[[Mapping[str, float], list[float]], list[float]]] = {
+        "other-output": lambda p, x: other.outputs(p, x),
+        "nn-bias-unused": lambda p, x: network.outputs(_no_bias(p), x),
+    }
+    wrong: list[tuple[Evidence, float | None, Mapping[str, float], list[float], int]] = []
     for point, truth, outputs in zip(points, truths, reply["outputs"]):
-        other_values = evaluate(other_program, [point[n] for n in network.names()], float_apply)
         for s, outs in enumerate(outputs):
             for j, got in enumerate(outs):
                 k = index[f"s{s}.L{last}.N{j}"]
                 if not _close(got, truth.values[k], SAFETY * UNIT_ROUNDOFF * truth.value_bounds[k]):
-                    alternative = other_values[other_index[f"s{s}.L{last}.N{j}"]]
-                    wrong.append(Evidence(f"MLP({xs[s]})[{j}]", _fmt(truth.values[k]), _fmt(got), _fmt(alternative)))
-                    predicted += _close(got, alternative, 1e-9 * (1 + abs(alternative)))
+                    wrong.append((Evidence(f"MLP({xs[s]})[{j}]", _fmt(truth.values[k]), _fmt(got)), got, point,
+                                  xs[s], j))
     first, truth = index[f"s0.L{last}.N0"], truths[0]
     as_values = reply["as_values"]
     if isinstance(as_values, str):
@@ -319,25 +324,35 @@ def _forward(result: NNResult, config: NNConfig, run: Runner, network: Network, 
     elif not _close(as_values[0], truth.values[first], SAFETY * UNIT_ROUNDOFF * truth.value_bounds[first]):
         section.lines.append(f"MLP called on Values gives {_fmt(as_values[0])}, on numbers the truth "
                              f"{_fmt(truth.values[first])}")
-        alternative = evaluate(other_program, [start[n] for n in network.names()],
-                               float_apply)[other_index[f"s0.L{last}.N0"]]
-        wrong.append(Evidence(f"MLP([Value(x) for x in {xs[0]}])", _fmt(truth.values[first]), _fmt(as_values[0]),
-                              _fmt(alternative)))
-        predicted += _close(as_values[0], alternative, 1e-9 * (1 + abs(alternative)))
+        wrong.append((Evidence(f"MLP([Value(x) for x in {xs[0]}])", _fmt(truth.values[first]), _fmt(as_values[0])),
+                      as_values[0], start, xs[0], 0))
     section.lines.append(f"{len(xs)} inputs (two moons) at 2 known parameter settings (the second with the output "
                          "layer negated), as numbers and as Values")
-    if wrong and predicted == len(wrong) and not network.linear_output and config.linear_output is None:
+    if not wrong:
+        return network
+    explained = ""
+    for name, variant in variants.items():
+        predictions = [variant(point, x)[j] for _, _, point, x, j in wrong]
+        if all(_close(got, v, 1e-9 * (1 + abs(v))) for (_, got, _, _, _), v in zip(wrong, predictions)):
+            for item, v in zip(wrong, predictions):
+                item[0].predicted = _fmt(v)
+            explained = name
+            break
+    if explained == "other-output" and not network.linear_output and config.linear_output is None:
         section.lines.append("the output layer is linear (no nonlin flag, but its outputs say so): judged as such")
         return other
-    if wrong:
-        section.verdict = "wrong"
-        if predicted == len(wrong) and network.linear_output:
-            result.name("nn-output-nonlin", *wrong[:4])
-            section.lines.append(f"the outputs are those of the network with {network.activation.value} on the "
-                                 "output layer")
-        else:
-            result.name_generic("nn-forward", *wrong[:4])
-            section.lines.append(f"{len(wrong)} outputs differ from the network built from the op table")
+    section.verdict = "wrong"
+    shown = [w[0] for w in wrong[:4]]
+    if explained == "other-output" and network.linear_output:
+        result.name("nn-output-nonlin", *shown)
+        section.lines.append(f"the outputs are those of the network with {network.activation.value} on the "
+                             "output layer")
+    elif explained == "nn-bias-unused":
+        result.name("nn-bias-unused", *shown)
+        section.lines.append("the outputs are those of the network with every bias 0")
+    else:
+        result.name_generic("nn-forward", *shown)
+        section.lines.append(f"{len(wrong)} outputs differ from the network built from the op table")
     return network
 
 

@@ -101,6 +101,17 @@ class Network:
                 break
         return params
 
+    def outputs(self, params: Mapping[str, float], x: Sequence[float]) -> list[float]:
+        """The network's outputs at input ``x``, in floats.
+
+        >>> Network(1, (1,), Activation.RELU).outputs({"L0.N0.w0": -2.0, "L0.N0.b": 0.5}, [3.0])
+        [-5.5]
+        """
+        last = len(self.nouts) - 1
+        op = OPS.get(self.activation.value)
+        return [op.forward(z) if op is not None and op.forward and self.nonlinear(last) else z
+                for z in self.sums(params, x)[last]]
+
     def sums(self, params: Mapping[str, float], x: Sequence[float]) -> list[list[float]]:
         """Every neuron's weighted sum (before its activation), layer by layer, in floats.
 
