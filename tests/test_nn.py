@@ -270,3 +270,12 @@ def test_grade_nn_through_the_child(tmp_path: Path, keys: AnswerKeys) -> None:
     erin = {c.name: c for c in graded["erin"].cases}
     assert erin["nn-structure"].verdict == "ok" and erin["nn-training"].verdict == "timeout"
     assert erin["nn-training"].score == 0.0
+
+
+def test_a_train_of_another_shape_leaves_the_loop_to_us(tmp_path: Path, keys: AnswerKeys) -> None:
+    folder = write_submission(tmp_path / "fay")
+    nn = folder / "nn.py"
+    nn.write_text(nn.read_text() + "\n\ndef train():\n    return 'a script of its own'\n")
+    result = check_nn(in_process(load_names(folder)), keys=keys)
+    assert result.ok and result.mode == "pieces"
+    assert any("our loop ran instead" in line for line in result.section(NNKind.TRAINING).lines)

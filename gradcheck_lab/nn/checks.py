@@ -518,6 +518,8 @@ def _training(result: NNResult, config: NNConfig, run: Runner, network: Network,
     if _failed(result, section, reply):
         return
     result.mode = reply["mode"]
+    if reply.get("note"):
+        section.lines.append(str(reply["note"]))
     names = network.names()
     mine = _trajectory(reply, config.steps, names)
     if mine is None:

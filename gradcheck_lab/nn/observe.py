@@ -211,6 +211,13 @@ def _structure(namespace: Mapping[str, Any], req: Mapping[str, Any]) -> dict[str
     return reply
 
 
+def _signature(f: Any) -> str:
+    try:
+        return str(inspect.signature(f))
+    except (TypeError, ValueError):
+        return "(...)"
+
+
 def _parameters_of(cls: type) -> list[str]:
     try:
         return list(inspect.signature(cls).parameters)
@@ -291,6 +298,15 @@ def _train(namespace: Mapping[str, Any], req: Mapping[str, Any]) -> dict[str, An
     train = namespace.get("train")
     snapshots: list[dict[str, float | None]] = []
     returned: Any = None
+    note = ""
+    if callable(train):
+        try:
+            inspect.signature(train).bind(model, xs, ys, steps, lr)
+        except TypeError as exc:
+            note = f"train{_signature(train)} is not train(model, xs, ys, steps, lr) ({exc}): our loop ran instead"
+            train = None
+        except ValueError:  # no signature to read (a builtin): call it and see
+            pass
     if callable(train):
         cls = type(model)
 
@@ -304,6 +320,8 @@ def _train(namespace: Mapping[str, Any], req: Mapping[str, Any]) -> dict[str, An
             returned = [_number(v) for v in result]
         elif result is not None:
             returned = [_number(result)]
+        if returned is not None and any(v is None for v in returned):
+            returned = None  # not a list of losses: nothing to compare
         mode = "train"
     else:
         for _ in range(steps):
@@ -315,7 +333,7 @@ def _train(namespace: Mapping[str, Any], req: Mapping[str, Any]) -> dict[str, An
                 p.data -= lr * p.grad
         mode = "pieces"
     reply: dict[str, Any] = {"mode": mode, "snapshots": snapshots, "final": _read(params),
-                             "final_grads": _read(params, "grad"), "returned": returned}
+                             "final_grads": _read(params, "grad"), "returned": returned, "note": note}
     return reply
 
 
