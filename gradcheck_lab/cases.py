@@ -555,7 +555,8 @@ def load_case_file(path: str | Path) -> tuple[list[Case], list[CaseError]]:
 
 
 def collect_cases(selectors: Iterable[str | Path]) -> tuple[list[Case], list[CaseError]]:
-    """Cases from files, folders (every ``*.toml`` below, sorted) and ``file.toml::name``."""
+    """Cases from files, folders (every ``*.toml`` below, sorted, but a grading
+    ``assignment.toml``) and ``file.toml::name``."""
     cases: list[Case] = []
     errors: list[CaseError] = []
     for selector in selectors:
@@ -563,7 +564,7 @@ def collect_cases(selectors: Iterable[str | Path]) -> tuple[list[Case], list[Cas
         path_text, _, wanted = text.partition("::")
         path = Path(path_text)
         if path.is_dir():
-            files = sorted(path.rglob("*.toml"))
+            files = sorted(p for p in path.rglob("*.toml") if p.name != "assignment.toml")  # the grading's
             if not files:
                 errors.append(CaseError("no *.toml case files here", file=path_text))
         elif path.is_file():

@@ -182,14 +182,14 @@ def observe(
     value_class: Any, lowered: Mapping[str, Any], point: Mapping[str, float], backward_calls: int = 1
 ) -> dict[str, Any]:
     """Build a fresh graph at ``point``, call ``backward()`` on the output, read every node:
-    ``{"data", "grads", "error", "notes"}``.
+    ``{"data", "grads", "error", "notes", "seeded"}``.
 
     If ``backward()`` leaves the output's grad at 0 (it expects the caller to seed it),
-    the graph is rebuilt, seeded with 1.0 by hand, and the finding is noted.
+    the graph is rebuilt, seeded with 1.0 by hand, and ``seeded`` says so.
     ``backward_calls=2`` calls it twice on the same graph (do gradients accumulate?).
     """
     notes: list[str] = []
-    found: dict[str, Any] = {"data": [], "grads": [], "error": None, "notes": notes}
+    found: dict[str, Any] = {"data": [], "grads": [], "error": None, "notes": notes, "seeded": False}
     for attempt in ("plain", "seeded"):
         try:
             nodes = build(value_class, lowered, point)
@@ -209,6 +209,7 @@ def observe(
         if attempt == "seeded" or to_float(getattr(out, "grad", None)) != 0.0:
             break
         notes.append("backward() did not set the output's grad to 1; seeded it by hand")
+        found["seeded"] = True
     data = found["data"] = [to_float(getattr(node, "data", None)) for node in nodes]
     grads = found["grads"] = [to_float(getattr(node, "grad", None)) for node in nodes]
     bad = [t for t, d, g in zip(lowered["titles"], data, grads) if d is None or g is None]

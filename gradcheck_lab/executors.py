@@ -57,6 +57,7 @@ class Observation:
     grads: list[float | None] = field(default_factory=list)
     error: ExecError | None = None
     notes: list[str] = field(default_factory=list)
+    seeded: bool = False  #: backward() left the output's grad at 0: it was seeded with 1 by hand
 
 
 @dataclass
@@ -138,7 +139,8 @@ def lower(program: Program) -> dict[str, Any]:
 def observation(found: Mapping[str, Any]) -> Observation:
     """:func:`gradcheck_lab.drive.observe`'s answer as an :class:`Observation`."""
     error = found["error"]
-    return Observation(found["data"], found["grads"], None if error is None else ExecError(**error), found["notes"])
+    return Observation(found["data"], found["grads"], None if error is None else ExecError(**error), found["notes"],
+                       found["seeded"])
 
 
 def observe(

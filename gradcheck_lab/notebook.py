@@ -79,7 +79,7 @@ class EngineCheck:
         ``wrong`` when the probes prove a wrong number that no case showed."""
         if self.grade.verdict in ("correct", "partial") and self._wrong_codes():
             return "wrong"
-        return self.grade.verdict
+        return self.grade.verdict.value
 
     def _wrong_codes(self) -> list[str]:
         from .diagnose import CATALOG
@@ -167,7 +167,6 @@ def check_engine(
     from .answer_keys import default_cache_dir
     from .batches import Prepared
     from .grading import run as grade_run
-    from .grading.score import INCIDENTS, submission_finding
     from .harness import Run
     from .truth import UNIT_ROUNDOFF
 
@@ -179,7 +178,9 @@ def check_engine(
     config = grading.GradeConfig(tuple(default_cases() if cases is None else cases), limits=limits, samples=samples,
                                  seed=seed, cache_dir=cache, diagnose=diagnose, sandbox=False)
     label = _name(value_class)
-    grade = grading.SubmissionGrade(label, label, "", "correct", 0.0, sum(c.weight for c in config.cases), "")
+    grade = grading.SubmissionGrade(label, label, "", grading.Verdict.CORRECT, 0.0,
+                                    sum(config.assignment.points(c) for c in config.cases), "",
+                                    assignment=config.assignment.title)
     run = Run([], [], label, seed, samples, rerun=())
     results: list[CaseResult] = []
     showcase = None
@@ -190,23 +191,12 @@ def check_engine(
         if load.float32:
             grade.precision = "float32"
         ex = Prepared(runner)
-        observations = grade_run._probe(ex, grade, config, run)
-        results = grade_run._judge_all(ex, grade, config, run)
-        if diagnose:
-            grade_run._diagnose(ex, grade, observations, run.unit_roundoff, config.cache_dir)
+        results = grade_run.judge_submission(ex, grade, config, run)
         showcase = _showcase(runner, grade, results, grade_run._answer_keys(config.cache_dir), run.unit_roundoff)
     grade.output = "".join(runner.output)
-    if grade.verdict in INCIDENTS and grade.verdict not in grade.codes:
-        from .diagnose import CATALOG
-
-        grade.diagnosis.insert(0, {"code": grade.verdict, "explanation": CATALOG[grade.verdict].explanation,
-                                   "evidence": []})
-    grade.score = round(sum(c.score for c in grade.cases), 6)
-    grade.finding = submission_finding(grade)
+    grade_run.conclude(grade)
     grade.seconds = time.perf_counter() - started
-    failing = [r for r in results if r.verdict not in ("ok", "unsupported")]
-    detailed = sorted(failing, key=lambda r: len(r.case.program.nodes))[: grade_run.MAX_DETAILED]
-    return EngineCheck(grade, replace(run, results=detailed, seconds=grade.seconds), showcase,
+    return EngineCheck(grade, replace(run, results=grade_run.detailed(grade, results), seconds=grade.seconds), showcase,
                        uid=f"gc{id(grade):x}-")
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from gradcheck_lab.diagnose import CATALOG
 from gradcheck_lab.grading import GradeConfig, grade_submission
+from gradcheck_lab.grading.assignment import parse_assignment
 from gradcheck_lab.report.gradescope import results_json
 from gradcheck_lab.submissions import Limits, SubmissionRef
 
@@ -49,8 +50,9 @@ def test_codes_reach_gradescope_and_the_finding(tmp_path: Path) -> None:
     path.write_text(OVERWRITE_ADD)
     grade = grade_submission(SubmissionRef("ow", path), config).grade
     assert grade.verdict == "wrong"
-    named = [c for c in grade.codes if not c.startswith("unsupported:")]  # in catalog order: general codes first
-    assert "grad-overwrite:add" in named and grade.finding.startswith(", ".join(named) + ": ")
+    charged = [d.code for d in grade.deductions]  # the codes that cost points lead the finding
+    assert "grad-overwrite:add" in charged and grade.finding.startswith(", ".join(charged) + ": ")
+    assert "recursion-limit" in grade.codes and "recursion-limit" in grade.warnings  # said, and free
     assert 'source = "L = x + x"' in grade.counterexample
     results = results_json(grade)
     diagnosis = next(t for t in results["tests"] if t["name"] == "Diagnosis: known bugs")
@@ -83,7 +85,8 @@ def test_a_slow_submission_does_not_starve_the_probes(tmp_path: Path) -> None:
     backward = "    def backward(self):\n"
     slow = ENGINE.replace(backward, backward + "        import time; time.sleep(0.05)\n")
     limits = Limits(timeout=1.0, request_timeout=1.0, probe_timeout=5.0, memory_mb=512, max_restarts=1)
-    grade = grade_source(tmp_path, tiny_config(tmp_path / "tiny", limits=limits), slow)
+    tiny = parse_assignment('[ops]\nrequired = ["add", "mul", "exp", "tanh"]\noptional = ["*"]')  # the ENGINE's ops
+    grade = grade_source(tmp_path, tiny_config(tmp_path / "tiny", limits=limits, assignment=tiny), slow)
     assert grade.verdict == "correct" and grade.seconds > limits.timeout  # the probes alone took longer
     assert not grade.unexplained  # no probe timed out: each is explained (the ENGINE's sort is recursive)
     assert grade.codes[0] == "recursion-limit" and all(c.startswith("unsupported:") for c in grade.codes[1:])

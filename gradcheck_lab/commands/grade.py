@@ -56,6 +56,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--stdout-visibility", default="hidden", choices=["visible", "hidden", "after_due_date",
                                                                       "after_published"],
                    help="Gradescope visibility of the autograder's stdout (default: hidden)")
+    p.add_argument("--assignment", metavar="FILE",
+                   help="the assignment (TOML: required and optional ops, points, what each bug costs); default: "
+                        "assignment.toml in the cases' folder, else the shipped micrograd-lecture assignment")
     p.add_argument("--no-partial-credit", action="store_true", help="a case earns all its weight or nothing")
     p.add_argument("--unsupported-credit", type=float, default=0.0, metavar="F",
                    help="share of a case's weight earned when it needs an op the class lacks (default: 0)")
@@ -116,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
     from ..answer_keys import default_cache_dir
     from ..cases import collect_cases
     from ..grading import GradeConfig, Rubric, grade_batch
+    from ..grading.assignment import default_assignment, find_assignment, load_assignment
     from ..report.grades import write_class_reports
     from ..submissions import Limits, discover, isolation_problem
 
@@ -138,6 +142,11 @@ def run(args: argparse.Namespace) -> int:
                              + "\n".join(f"  {e}" for e in errors))
     if not cases:
         raise GradcheckError("no cases to grade with (see --cases)")
+    found = Path(args.assignment) if args.assignment else find_assignment(args.cases)
+    assignment = load_assignment(found) if found else default_assignment()
+    unknown = assignment.unknown_forms(cases)
+    if unknown:
+        raise GradcheckError("the cases use ops the assignment does not name:\n" + "\n".join(f"  {u}" for u in unknown))
     refs = discover(args.submissions, single=args.single or bool(args.gradescope))
     if not refs:
         raise GradcheckError("no submissions found (.py, .ipynb or folders)")
@@ -155,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         limits=Limits(timeout=args.timeout, request_timeout=min(args.case_timeout, args.timeout),
                       memory_mb=args.memory, unsafe_no_sandbox=args.unsafe_no_sandbox),
         samples=args.samples, seed=args.seed, cache_dir=str(cache) if cache else None, hidden=tuple(sorted(hidden)),
-        diagnose=not args.no_diagnose, html=args.html,
+        diagnose=not args.no_diagnose, html=args.html, assignment=assignment,
     )
     progress = Progress(len(refs), args.quiet)
     try:
@@ -182,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
         rows = [[g.id, f"{g.score:.4g}/{g.max_score:.4g}", g.verdict, g.finding[:100]] for g in batch.grades]
         print(tabulate(rows, ["id", "score", "verdict", "finding"], disable_numparse=True))
         print(f"written: {', '.join(str(p) for p in paths)}")
+        print(f"assignment: {assignment.title}")
     print(final)
     for sub_id, why in batch.errors.items():
         print(f"error: {sub_id}: {why}", file=sys.stderr)

@@ -306,7 +306,7 @@ _PARTS = {"forward": "Forward pass", "backward": "Backward pass", "final": "Fina
 def table_grade(check: TableCheck, sub_id: str, path: str) -> SubmissionGrade:
     """A judged table as a grade (one point per line; a "case" per part of the table), for
     ``grades.csv`` and Gradescope's ``results.json`` (the grader's own report writers)."""
-    from ..grading import CaseGrade, SubmissionGrade
+    from ..grading import CaseGrade, SubmissionGrade, Verdict
 
     cases = []
     for part, title in _PARTS.items():
@@ -318,5 +318,5 @@ def table_grade(check: TableCheck, sub_id: str, path: str) -> SubmissionGrade:
                                feedback.split("\n", 1)[0], feedback))
     first = next((f"line {w.line} ({w.label}): {w.problems[0]}" for w in check.lines if w.problems), "")
     finding = check.notes[0] if check.notes else first or f"all {len(check.lines)} lines right"
-    return SubmissionGrade(sub_id, path, "", "correct" if check.ok else "wrong", float(check.right),
+    return SubmissionGrade(sub_id, path, "", Verdict.CORRECT if check.ok else Verdict.WRONG, float(check.right),
                            float(len(check.lines)), finding, cases=cases, notes=list(check.notes))

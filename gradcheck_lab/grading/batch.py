@@ -28,7 +28,7 @@ from typing import Any
 from ..atomic import write_text
 from ..submissions import SubmissionRef, content_digest
 from .assignment import GradeConfig
-from .model import BatchResult, GradeOutcome, SubmissionGrade
+from .model import BatchResult, GradeOutcome, SubmissionGrade, Verdict
 from .run import grade_submission, warm_answer_keys
 
 __all__ = ["grade_batch", "read_grade", "submission_dir", "write_outcome"]
@@ -61,7 +61,9 @@ def write_outcome(report_dir: str | Path, outcome: GradeOutcome) -> None:
 
 def _failed_grade(ref: SubmissionRef, config: GradeConfig, exc: BaseException) -> SubmissionGrade:
     message = f"the grader failed on this submission: {type(exc).__name__}: {exc}"
-    return SubmissionGrade(ref.id, str(ref.path), "", "crash", 0.0, sum(c.weight for c in config.cases), message)
+    top = sum(config.assignment.points(c) for c in config.cases)
+    return SubmissionGrade(ref.id, str(ref.path), "", Verdict.ENVIRONMENT, 0.0, top, message,
+                           assignment=config.assignment.title)
 
 
 _CONFIGS: dict[str, GradeConfig] = {}  #: configs already unpickled in this process, by digest

@@ -10,19 +10,58 @@ True
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..compare import WARNINGS
 
 __all__ = [
-    "GRADER_VERSION", "SUBMISSION_VERDICTS", "BatchResult", "Capability", "CaseGrade", "GradeOutcome",
-    "SubmissionGrade",
+    "GRADER_VERSION", "SUBMISSION_VERDICTS", "BatchResult", "Capability", "CaseGrade", "Deduction", "GradeOutcome",
+    "SubmissionGrade", "Verdict",
 ]
 
-GRADER_VERSION = "2"  #: bump when grades' meaning changes: every stored grade is then redone
-#: From best to worst.
-SUBMISSION_VERDICTS = ("correct", "partial", "wrong", "memory", "timeout", "crash", "invalid")
+GRADER_VERSION = "3"  #: bump when grades' meaning changes: every stored grade is then redone
+
+
+class Verdict(str, enum.Enum):
+    """A submission's verdict: one meaning each, from best to worst (``severity``).
+
+    >>> Verdict.worst([Verdict.PARTIAL, Verdict.WRONG, Verdict.CORRECT])
+    <Verdict.WRONG: 'wrong'>
+    >>> Verdict.CORRECT.severity < Verdict.PARTIAL.severity, Verdict.ENVIRONMENT.students_fault
+    (True, False)
+    """
+
+    CORRECT = "correct"  #: every required form present and right; every present optional one right
+    PARTIAL = "partial"  #: required forms missing, nothing wrong
+    WRONG = "wrong"  #: a wrong value or gradient, shown by a case or a probe (or a broken contract)
+    MEMORY = "memory"  #: it ran out of memory
+    TIMEOUT = "timeout"  #: it ran out of time
+    CRASH = "crash"  #: the process died, or exited
+    INVALID = "invalid"  #: no usable Value: a syntax error, no class
+    ENVIRONMENT = "environment"  #: not the student's fault: the grading environment lacks a module it imports
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def severity(self) -> int:
+        """0 for correct, growing with how bad it is."""
+        return list(Verdict).index(self)
+
+    @property
+    def students_fault(self) -> bool:
+        return self is not Verdict.ENVIRONMENT
+
+    @classmethod
+    def worst(cls, verdicts: Iterable[Verdict]) -> Verdict:
+        return max(verdicts, key=lambda v: v.severity, default=cls.CORRECT)
+
+
+#: The verdicts' names, from best to worst.
+SUBMISSION_VERDICTS = tuple(v.value for v in Verdict)
 
 
 @dataclass
@@ -39,6 +78,7 @@ class CaseGrade:
     judged: int = 0  #: checks judged (warnings such as kinks are not)
     message: str = ""  #: the first thing that went wrong
     feedback: str = ""  #: the failing points' tables, as text
+    excused: str = ""  #: why it costs nothing though it did not pass (an optional op absent...)
 
     @property
     def max_score(self) -> float:
@@ -46,7 +86,16 @@ class CaseGrade:
 
     @property
     def passed(self) -> bool:
-        return self.verdict == "ok" or self.verdict in WARNINGS
+        return self.verdict == "ok" or self.verdict in WARNINGS or bool(self.excused)
+
+
+@dataclass
+class Deduction:
+    """Points a bug proven by the probes costs beyond the cases (a case shows no bug of it)."""
+
+    code: str  #: the diagnosis code, or ``form:<form>`` for a wrong form no code names
+    points: float
+    why: str
 
 
 @dataclass
@@ -66,7 +115,7 @@ class SubmissionGrade:
     id: str
     path: str
     hash: str
-    verdict: str
+    verdict: Verdict
     score: float
     max_score: float
     finding: str
@@ -83,6 +132,12 @@ class SubmissionGrade:
     unexplained: list[dict[str, Any]] = field(default_factory=list)  #: probes no known bug explains
     counterexample: str = ""  #: a minimal disagreeing case, as a [[case]] table
     seconds: float = 0.0
+    assignment: str = ""  #: the assignment graded: its name and file
+    deductions: list[Deduction] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  #: proven codes that cost nothing here
+
+    def __post_init__(self) -> None:
+        self.verdict = Verdict(self.verdict)  # a name no verdict has is an error, never a pass
 
     @property
     def codes(self) -> list[str]:
@@ -91,14 +146,16 @@ class SubmissionGrade:
 
     def to_json(self) -> dict[str, Any]:
         """As ``dataclasses.asdict`` gives it, without its deep copies (a grade is written twice)."""
-        return {**vars(self), "cases": [dict(vars(c)) for c in self.cases],
-                "capabilities": [dict(vars(c)) for c in self.capabilities]}
+        return {**vars(self), "verdict": self.verdict.value, "cases": [dict(vars(c)) for c in self.cases],
+                "capabilities": [dict(vars(c)) for c in self.capabilities],
+                "deductions": [dict(vars(d)) for d in self.deductions]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SubmissionGrade:
         fields = dict(data)
         fields["cases"] = [CaseGrade(**c) for c in fields.get("cases", [])]
         fields["capabilities"] = [Capability(**c) for c in fields.get("capabilities", [])]
+        fields["deductions"] = [Deduction(**d) for d in fields.get("deductions", [])]
         return cls(**fields)
 
 

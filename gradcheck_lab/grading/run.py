@@ -8,6 +8,9 @@ the first point of a case where a gradient disagrees: one witness per case).
 
 from __future__ import annotations
 
+import ast
+import importlib.util
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -16,27 +19,23 @@ from typing import TYPE_CHECKING
 
 from ..answer_keys import AnswerKeys
 from ..batches import Prepared, Request, execute_all
+from ..cases import Case
 from ..executors import Observation
 from ..harness import CaseResult, Run, check_case, sample_points
 from ..submissions import ChildFailure, SandboxExecutor, Submission, SubmissionRef, load_submission, probe_cases
 from ..submissions.sandbox import TrustedExecutor
 from ..truth import UNIT_ROUNDOFF
 from .assignment import GradeConfig
-from .model import Capability, GradeOutcome, SubmissionGrade
-from .score import (
-    INCIDENTS,
-    core_verdict,
-    first_problem,
-    grade_case,
-    incident_grade,
-    submission_finding,
-    submission_verdict,
-)
+from .model import Capability, GradeOutcome, SubmissionGrade, Verdict
+from .score import INCIDENTS, core_verdict, first_problem, grade_case, incident_grade, settle
 
 if TYPE_CHECKING:
     from ..diagnose.probes import Probe
 
-__all__ = ["MAX_DETAILED", "grade_submission", "warm_answer_keys"]
+__all__ = [
+    "MAX_DETAILED", "conclude", "detailed", "grade_submission", "judge_submission", "missing_modules",
+    "warm_answer_keys",
+]
 
 FLOAT32_ROUNDOFF = 2.0**-24
 MAX_DETAILED = 5  #: cases whose per-node tables a submission's reports show (the smallest that did not pass)
@@ -62,7 +61,7 @@ def warm_answer_keys(config: GradeConfig) -> int:
     keys = _answer_keys(config.cache_dir)
     before = keys.computed
     executor = InProcessExecutor(Value)
-    for cases, samples in ((config.cases, config.samples), (probe_cases() if config.probes else (), 0)):
+    for cases, samples in ((config.cases, config.samples), (_form_cases(config), 0)):
         for case in cases:
             check_case(case, executor, samples=samples, seed=config.seed, answer_keys=keys,
                        finite_differences="never")
@@ -73,9 +72,39 @@ def warm_answer_keys(config: GradeConfig) -> int:
     return keys.computed - before
 
 
-def _notes(
-    grade: SubmissionGrade, sub: Submission, results: Sequence[CaseResult], ex: SandboxExecutor | TrustedExecutor
-) -> None:
+def _form_cases(config: GradeConfig) -> tuple[Case, ...]:
+    """The capability table's cases: the assignment's operator forms."""
+    if not config.probes:
+        return ()
+    forms = set(config.assignment.forms)
+    return tuple(c for c in probe_cases() if c.name in forms)
+
+
+def missing_modules(sub: Submission) -> list[str]:
+    """Modules the submission imports that the grading environment lacks (neither the
+    standard library, nor installed, nor one of the submission's own files).
+
+    >>> from gradcheck_lab.submissions.loading import extract_source
+    >>> source = "import math, no_such_module as np\\nclass Value:\\n    def f(self):\\n        return np.e\\n"
+    >>> missing_modules(extract_source("s", source))
+    ['no_such_module']
+    """
+    own = {Path(name).parts[0].removesuffix(".py") for name, _ in sub.files}
+    found: set[str] = set()
+    for chunk in sub.chunks:
+        try:
+            tree = ast.parse(chunk.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                found.add(node.module.split(".")[0])
+    return sorted(m for m in found - own - set(sys.stdlib_module_names) if importlib.util.find_spec(m) is None)
+
+
+def _notes(grade: SubmissionGrade, sub: Submission, config: GradeConfig, ex: SandboxExecutor | TrustedExecutor) -> None:
     if sub.borrowed:
         grade.notes.append(f"imports {', '.join(sub.borrowed)}: this Value may not be the student's own")
     if ex.load_report is not None:
@@ -84,10 +113,13 @@ def _notes(
             grade.precision = "float32"
             grade.notes.append(f".data holds float32 ({ex.load_report.data_type}): judged with float32 error "
                                "bounds (unit roundoff 2^-24)")
-    seeded = any("seeded it by hand" in n for r in results for p in r.points for n in p.notes)
-    if seeded:
-        grade.notes.append("backward() does not set the output's grad to 1 itself; gradients were judged after "
-                           "seeding it by hand")
+    if "no-seed-grad" in grade.codes:
+        allowed = "allowed by this assignment" if config.assignment.seed_by_hand else "the assignment requires it"
+        grade.notes.append(f"backward() does not set the output's grad to 1 itself ({allowed}); gradients were "
+                           "judged after seeding it by hand")
+    if not config.diagnose and grade.verdict.severity <= Verdict.WRONG.severity:
+        grade.notes.append("graded without a diagnosis: bugs no case shows, and the seeding contract, were not "
+                           "checked")
     if grade.output:
         lines = grade.output.count("\n")
         grade.notes.append(f"the code prints while it runs ({lines} lines captured; see 'Printed output')")
@@ -95,12 +127,11 @@ def _notes(
 
 
 def _probes(config: GradeConfig) -> tuple[Probe, ...]:
-    """What to probe: every probe for a diagnosis, else the op forms for the capability table."""
-    from ..diagnose import PROBES
-
+    """What to probe: the assignment's probes for a diagnosis, else its op forms for the capability table."""
+    probes = config.assignment.probes()
     if config.diagnose:
-        return PROBES
-    return tuple(p for p in PROBES if p.form) if config.probes else ()
+        return probes
+    return tuple(p for p in probes if p.form) if config.probes else ()
 
 
 def _probe(ex: Prepared, grade: SubmissionGrade, config: GradeConfig, run: Run) -> dict[str, Observation]:
@@ -112,7 +143,7 @@ def _probe(ex: Prepared, grade: SubmissionGrade, config: GradeConfig, run: Run) 
 
     found = run_probes(ex, _probes(config), budget=config.limits.probe_timeout)
     keys = _answer_keys(config.cache_dir)
-    for case in probe_cases() if config.probes else ():
+    for case in _form_cases(config):
         op = case.tags[-1].removeprefix("op:")
         try:  # answered from the batch (finite differences, if a gradient disagrees, cost one more call)
             r = check_case(case, ex, samples=0, seed=config.seed, answer_keys=keys, unit_roundoff=run.unit_roundoff,
@@ -157,11 +188,11 @@ def _judge_all(ex: Prepared, grade: SubmissionGrade, config: GradeConfig, run: R
         except ChildFailure as failure:
             if not grade.incident and not failure.message.startswith("not run"):
                 grade.incident = f"{case.name}: {failure.message}"
-            grade.cases.append(incident_grade(case, failure))
+            grade.cases.append(incident_grade(case, failure, config.assignment.points(case)))
         else:
             results.append(r)
-            grade.cases.append(grade_case(r, config.rubric, run))
-    grade.verdict = submission_verdict(grade.cases)
+            grade.cases.append(grade_case(r, config.rubric, run, config.assignment.points(case)))
+    settle(grade, config.cases, config.assignment, config.rubric)
     return results
 
 
@@ -175,7 +206,7 @@ def _diagnose(ex: Prepared, grade: SubmissionGrade, observations: dict[str, Obse
     from ..diagnose.counterexample import counterexample_of
     from ..diagnose.match import warm_predictions
 
-    if grade.verdict in INCIDENTS:
+    if grade.verdict.severity > Verdict.WRONG.severity:
         return
     warm_predictions(cache_dir)  # loaded from the cache once per process
     rel = 1e-6 if unit_roundoff <= UNIT_ROUNDOFF else 1e-3
@@ -183,16 +214,68 @@ def _diagnose(ex: Prepared, grade: SubmissionGrade, observations: dict[str, Obse
     grade.diagnosis = found.to_json()
     grade.unexplained = [dict(e.__dict__) for e in found.unexplained]
     wrong_numbers = [c for c in found.codes if CATALOG[c].faults is not None and not CATALOG[c].note_only]
-    if grade.verdict == "wrong" or wrong_numbers:
+    if grade.verdict is Verdict.WRONG or wrong_numbers:
         try:
             # no case shows it: only the named bugs' own counterexample, no blind search through
             # the child (150 calls, ~0.35 s, in vain for bugs no small program shows)
             example = counterexample_of(ex, found.codes, rel=rel, max_examples=150,
-                                        search=grade.verdict == "wrong")
+                                        search=grade.verdict is Verdict.WRONG)
         except Exception:  # an extra: a child that dies mid-search must not sink the grade
             example = None
         if example is not None:
             grade.counterexample = example.as_case()
+
+
+def judge_submission(ex: Prepared, grade: SubmissionGrade, config: GradeConfig, run: Run) -> list[CaseResult]:
+    """Everything between loading a submission and its reports, on any executor (answering
+    from batches run ahead): the probes, every case, the diagnosis; fill ``grade`` (its
+    verdict and score settled under the assignment); return the cases' results."""
+    observations = _probe(ex, grade, config, run)
+    results = _judge_all(ex, grade, config, run)
+    if config.diagnose:
+        _diagnose(ex, grade, observations, run.unit_roundoff, config.cache_dir)
+    _seeding(grade, config, observations)
+    settle(grade, config.cases, config.assignment, config.rubric)
+    return results
+
+
+def _seeding(grade: SubmissionGrade, config: GradeConfig, observations: dict[str, Observation]) -> None:
+    """The seeding contract, checked on its own: a probe whose backward() left the output's
+    grad at 0 (the executor seeded it by hand) proves ``no-seed-grad``, whatever else the
+    diagnosis names or leaves unexplained."""
+    from ..diagnose import CATALOG
+
+    seeded = [p for p in _probes(config) if p.name in observations and observations[p.name].seeded]
+    if not seeded or "no-seed-grad" in grade.codes:
+        return
+    evidence = [{"probe": p.name, "source": p.source, "point": p.point, "expected": "backward() sets L.grad = 1",
+                 "got": "L.grad left at 0 (seeded by hand)", "predicted": "L.grad left at 0"} for p in seeded[:3]]
+    grade.diagnosis.append({"code": "no-seed-grad", "explanation": CATALOG["no-seed-grad"].explanation,
+                            "evidence": evidence})
+
+
+def conclude(grade: SubmissionGrade, lacking: Sequence[str] = ()) -> None:
+    """The last word on a judged grade: a crash, timeout or memory failure named as a
+    diagnosis code; ``lacking`` modules (missing from the grading environment) make a
+    grade that is not correct the environment's fault; the score."""
+    from ..diagnose import CATALOG
+
+    if grade.verdict.value in INCIDENTS and grade.verdict.value not in grade.codes:
+        grade.diagnosis.insert(0, {"code": grade.verdict.value, "explanation": CATALOG[grade.verdict].explanation,
+                                   "evidence": []})
+    if lacking and grade.verdict is not Verdict.CORRECT:
+        grade.verdict = Verdict.ENVIRONMENT
+        grade.finding = (f"the grading environment lacks {', '.join(lacking)}, which the submission imports: not "
+                         f"the student's fault; install it where grading runs and grade again (as it ran: "
+                         f"{grade.finding})")
+    grade.score = round(max(0.0, sum(c.score for c in grade.cases) - sum(d.points for d in grade.deductions)), 6)
+
+
+def detailed(grade: SubmissionGrade, results: Sequence[CaseResult]) -> list[CaseResult]:
+    """The cases the reports show in full: the smallest that did not pass (they teach best)."""
+    excused = {c.selector for c in grade.cases if c.excused}
+    failing = [r for r in results if r.verdict not in ("ok", "unsupported") and r.case.selector not in excused]
+    return sorted(failing, key=lambda r: len(r.case.program.nodes))[:MAX_DETAILED]
 
 
 def grade_submission(ref: SubmissionRef, config: GradeConfig, digest: str = "") -> GradeOutcome:
@@ -201,8 +284,10 @@ def grade_submission(ref: SubmissionRef, config: GradeConfig, digest: str = "") 
 
     started = time.perf_counter()
     sub = load_submission(ref)
-    grade = SubmissionGrade(ref.id, str(ref.path), digest, "correct", 0.0, sum(c.weight for c in config.cases), "",
-                            notes=list(sub.notes), cells=list(sub.cells), main=str(sub.main or ""))
+    points = [config.assignment.points(c) for c in config.cases]
+    grade = SubmissionGrade(ref.id, str(ref.path), digest, Verdict.CORRECT, 0.0, sum(points), "",
+                            notes=list(sub.notes), cells=list(sub.cells), main=str(sub.main or ""),
+                            assignment=config.assignment.title)
     options = [*(["--seed", str(config.seed)] if config.seed else []),
                *(["--samples", str(config.samples)] if config.samples != 2 else []),
                *(["--single"] if ref.path.is_dir() else [])]
@@ -210,8 +295,8 @@ def grade_submission(ref: SubmissionRef, config: GradeConfig, digest: str = "") 
               rerun=("python", "-m", "gradcheck_lab", "grade", *options, str(ref.path), "--cases"))
     results: list[CaseResult] = []
     if sub.problem:
-        grade.verdict, grade.finding = "invalid", sub.problem
-        grade.cases = [incident_grade(c, ChildFailure("invalid", sub.problem)) for c in config.cases]
+        grade.verdict, grade.finding = Verdict.INVALID, sub.problem
+        grade.cases = [incident_grade(c, ChildFailure("invalid", sub.problem), p) for c, p in zip(config.cases, points)]
     else:
         runner = SandboxExecutor if config.sandbox else TrustedExecutor
         hidden = [Path(h) for h in (*config.hidden, *([config.cache_dir] if config.cache_dir else []))]
@@ -220,27 +305,15 @@ def grade_submission(ref: SubmissionRef, config: GradeConfig, digest: str = "") 
             try:
                 load = child.start()
             except ChildFailure as failure:
-                grade.verdict, grade.finding, grade.error = failure.kind, failure.message, failure.traceback
-                grade.cases = [incident_grade(c, failure) for c in config.cases]
+                grade.verdict, grade.finding, grade.error = Verdict(failure.kind), failure.message, failure.traceback
+                grade.cases = [incident_grade(c, failure, p) for c, p in zip(config.cases, points)]
             else:
                 run = replace(run, unit_roundoff=FLOAT32_ROUNDOFF if load.float32 else UNIT_ROUNDOFF)
-                ex = Prepared(child)  # answers the harness's calls from the batches run ahead
-                observations = _probe(ex, grade, config, run)
-                results = _judge_all(ex, grade, config, run)
-                if config.diagnose:
-                    _diagnose(ex, grade, observations, run.unit_roundoff, config.cache_dir)
+                results = judge_submission(Prepared(child), grade, config, run)
             grade.output = "".join(child.output)[:16_000]
-            _notes(grade, sub, results, child)
-    if grade.verdict in INCIDENTS and grade.verdict not in grade.codes:
-        from ..diagnose import CATALOG
-
-        grade.diagnosis.insert(0, {"code": grade.verdict, "explanation": CATALOG[grade.verdict].explanation,
-                                   "evidence": []})
-    grade.score = round(sum(c.score for c in grade.cases), 6)
-    grade.finding = submission_finding(grade)
+            _notes(grade, sub, config, child)
+    conclude(grade, missing_modules(sub))
     grade.seconds = time.perf_counter() - started
-    failing = [r for r in results if r.verdict not in ("ok", "unsupported")]
-    detailed = sorted(failing, key=lambda r: len(r.case.program.nodes))[:MAX_DETAILED]  # the smallest teach best
-    shown = replace(run, results=detailed, seconds=grade.seconds)
+    shown = replace(run, results=detailed(grade, results), seconds=grade.seconds)
     report_md, report_json = render_submission(grade, shown)
     return GradeOutcome(grade, report_md, report_json, submission_html(grade, shown) if config.html else "")

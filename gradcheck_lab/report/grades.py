@@ -67,8 +67,10 @@ def _demote(markdown: str) -> list[str]:
 def score_rows(grade: SubmissionGrade) -> list[list[str]]:
     """One row per case: name, score, verdict, share of checks that agree, first problem."""
     return [
-        [c.name + " (hidden)" * c.hidden, f"{_points(c.score)} / {_points(c.max_score)}", c.verdict,
-         f"{c.agreed}/{c.judged}" if c.judged and c.verdict != "unsupported" else "-", c.message]
+        [c.name + " (hidden)" * c.hidden, f"{_points(c.score)} / {_points(c.max_score)}",
+         c.verdict + " (excused)" * bool(c.excused),
+         f"{c.agreed}/{c.judged}" if c.judged and c.verdict != "unsupported" else "-",
+         f"{c.excused}: {c.message}" if c.excused else c.message]
         for c in grade.cases
     ]
 
@@ -84,6 +86,12 @@ def grade_header(grade: SubmissionGrade) -> list[str]:
     ]
     if grade.cells:
         lines.append(f"notebook cells used: {', '.join(map(str, grade.cells))}")
+    if grade.assignment:
+        lines.append(f"assignment: {grade.assignment}")
+    if grade.deductions:
+        lines.append("deductions: " + "; ".join(f"{d.code} -{_points(d.points)}" for d in grade.deductions))
+    if grade.warnings:
+        lines.append(f"warnings (cost nothing under this assignment): {', '.join(grade.warnings)}")
     lines.append(f"precision judged: {grade.precision}; {grade.seconds:.2f} s")
     return lines
 
@@ -102,6 +110,10 @@ def submission_markdown(grade: SubmissionGrade, run: Run) -> str:
         out += ["", "## Notes", "", *(f"- {_cell(n)}" for n in grade.notes)]
     if grade.error:
         out += ["", "## Loading failed", "", "```", grade.error.rstrip(), "```"]
+    if grade.deductions:
+        rows = [[f"`{d.code}`", f"-{_points(d.points)}", _cell(d.why)] for d in grade.deductions]
+        out += ["", "## Deductions", "", "Bugs the probes prove cost points beyond the cases:", "",
+                tabulate(rows, ["code", "points", "why"], tablefmt="github", disable_numparse=True)]
     if grade.capabilities:
         rows = [[f"`{c.form}`", c.verdict, _cell(c.message)] for c in grade.capabilities]
         out += ["", "## Capabilities", "", tabulate(rows, ["form", "verdict", "detail"], tablefmt="github",

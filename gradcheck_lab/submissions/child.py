@@ -420,7 +420,8 @@ def _observation(found: dict[str, Any]) -> dict[str, Any]:
     error = found["error"]
     if error is not None:
         error = {k: (v[:4000] if isinstance(v, str) else v) for k, v in error.items()}
-    return {"data": pack(found["data"]), "grads": pack(found["grads"]), "notes": found["notes"][:20], "error": error}
+    return {"data": pack(found["data"]), "grads": pack(found["grads"]), "notes": found["notes"][:20], "error": error,
+            "seeded": found["seeded"]}
 
 
 def _serve(value_class: Any, req: int, rep: int, out: Capture, shared: dict[str, Any]) -> None:

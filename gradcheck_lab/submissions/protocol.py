@@ -93,7 +93,10 @@ def execution_from_json(data: Any, nodes: int, observed: int, forwarded: int) ->
         notes = o.get("notes", [])
         if not isinstance(notes, list) or len(notes) > 20:
             raise ProtocolError("an observation's notes are not a short list")
-        obs = Observation(notes=[_text(s, "a note") for s in notes])
+        seeded = o.get("seeded", False)
+        if type(seeded) is not bool:
+            raise ProtocolError("an observation's seeded flag is not true or false")
+        obs = Observation(notes=[_text(s, "a note") for s in notes], seeded=seeded)
         err = o.get("error")
         if err is not None:
             if not isinstance(err, dict) or err.get("kind") not in _KINDS:
