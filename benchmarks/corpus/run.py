@@ -151,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"the engine files (default {DEFAULT_CACHE})")
     parser.add_argument("--mirrors", type=Path, default=DEFAULT_MIRRORS, help="git mirrors to fetch missing files from")
     parser.add_argument("--report-dir", type=Path, help="keep grade's reports here (default: a temporary folder)")
-    parser.add_argument("--grades", type=Path, help="judge this grades.csv of an earlier run instead of grading")
+    parser.add_argument("--grades", type=Path, help="judge this grades.csv of an earlier run instead of grading "
+                        "(its codes' effects are read from this checkout's catalog)")
     parser.add_argument("--only", nargs="+", metavar="OWNER/NAME", help="only these engines")
     parser.add_argument("-q", "--quiet", action="store_true", help="hide grade's progress")
     args = parser.parse_args(argv)
