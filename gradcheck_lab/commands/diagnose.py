@@ -104,8 +104,10 @@ def write_bugs(folder: Path, groups: Sequence[Sequence[str]]) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..answer_keys import default_cache_dir
     from ..diagnose import CATALOG
     from ..diagnose.findings import find_bugs
+    from ..diagnose.match import warm_predictions
     from ..implementations import load_implementation, time_limit
 
     if args.list:
@@ -121,12 +123,14 @@ def run(args: argparse.Namespace) -> int:
               f"{args.write_bugs})")
         return 0
     if args.impl is None:
-        print("error: give a FILE to diagnose, or --list, or --write-bugs DIR", file=sys.stderr)
+        print("error: give a SUBMISSION to diagnose (a .py file, notebook or folder), or --list, or --write-bugs DIR",
+              file=sys.stderr)
         return 2
 
     value_class, label = load_implementation(args.impl, args.time_limit)
     if label != args.impl:
         print(f"diagnosing {label}", file=sys.stderr)
+    warm_predictions(default_cache_dir())  # our own work, kept between runs: outside the time limit
     with time_limit(args.time_limit, f"diagnosing {label}"):
         found = find_bugs(value_class, counterexample=not args.no_counterexample)
     print(findings_text(found, label), end="")
