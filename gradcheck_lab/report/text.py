@@ -52,7 +52,10 @@ def _why(result: CaseResult) -> str:
     nodes = [n for n in p.nodes if n.verdict == p.verdict]
     if p.verdict in WARNINGS:
         return f"{where}: {nodes[0].detail}" if nodes and nodes[0].detail else where
-    return f"{where}: {', '.join(n.name for n in nodes[:4])}{' ...' * (len(nodes) > 4)} {p.verdict}"
+    names = ", ".join(n.name for n in nodes[:4]) + ", ..." * (len(nodes) > 4)
+    first = p.first_wrong(result.case.program)
+    parts = f"; first wrong at {result.case.program.nodes[first[0]].title}" if first else ""
+    return f"{where}: {p.verdict} at {names}{parts}"
 
 
 def terminal_summary(run: Run) -> str:
