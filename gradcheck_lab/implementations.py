@@ -58,16 +58,26 @@ def time_limit(seconds: float | None, what: str) -> Iterator[None]:
         yield
         return
 
+    message = f"{what} ran longer than {seconds:g} s"
+    fired: list[bool] = []
+
     def expired(signum: int, frame: Any) -> None:
-        raise TimeLimit(f"{what} ran longer than {seconds:g} s")
+        fired.append(True)
+        raise TimeLimit(message)
 
     previous = signal.signal(signal.SIGALRM, expired)
     signal.setitimer(signal.ITIMER_REAL, float(seconds or 0))
     try:
         yield
+    except BaseException as exc:
+        if fired and not isinstance(exc, TimeLimit):  # a library (Hypothesis) wrapped ours in its own error
+            raise TimeLimit(message) from exc
+        raise
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+    if fired:  # someone swallowed it: what the block computed is not to be trusted
+        raise TimeLimit(message)
 
 
 class TimedExecutor:
@@ -150,6 +160,10 @@ def load_implementation(path: str | Path, seconds: float | None = DEFAULT_TIME_L
         finally:
             sys.path.pop(0)
         if failure is not None:
+            if failure.get("type") == "KeyboardInterrupt":  # the child's loader records these; here they stop us
+                raise KeyboardInterrupt
+            if failure.get("type") == TimeLimit.__name__:
+                raise TimeLimit(f"loading {path} ran longer than {seconds:g} s")
             raise SubmissionError(f"{sub.main}: {failure['message']}")
         return value_class, label
 

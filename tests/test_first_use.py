@@ -110,6 +110,23 @@ def test_an_endless_backward_meets_the_time_limit(cli, tmp_path: Path, command: 
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_a_time_limit_caught_or_wrapped_by_the_code_it_stops_still_stops_it() -> None:
+    from gradcheck_lab.implementations import TimeLimit, time_limit
+
+    with pytest.raises(TimeLimit, match=r"ran longer than 0\.05 s"), time_limit(0.05, "a search"):
+        try:
+            while True:
+                pass
+        except BaseException as exc:  # as Hypothesis does: its own error around ours
+            raise RuntimeError("Inconsistent data generation!") from exc
+    with pytest.raises(TimeLimit), time_limit(0.05, "a loop"):
+        try:
+            while True:
+                pass
+        except BaseException:  # swallowed: the block's result is not to be trusted
+            pass
+
+
 def test_ctrl_c_ends_with_130_a_line_and_no_traceback(tmp_path: Path) -> None:
     hang = _write(tmp_path, "hang.py", HANG)
     proc = subprocess.Popen(
