@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import json
 import math
 import sys
 from collections.abc import Iterable, Mapping
@@ -29,7 +28,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_text
+from ..answer_keys import read_sealed, write_sealed
 from ..batches import execute_all
 from ..executors import ExecError, Executor, Observation, observe
 from .catalog import CATALOG, Bug, Faults, faults_of
@@ -192,9 +191,9 @@ def warm_predictions(directory: str | Path | None = None) -> int:
     """Make every catalog bug's predictions ready: from ``directory`` (a cache) when it
     holds them, else computed (about 3 s) and stored there. Returns how many were computed."""
     path = Path(directory) / f"predictions-{_catalog_digest()}.json" if directory else None
-    if path is not None and path.exists() and not _SINGLES:
+    if path is not None and not _SINGLES:
         try:
-            stored = json.loads(path.read_text())
+            stored = read_sealed(path, path.name) or {}  # never trusted unsealed (a FIFO, an edited file)
             _SINGLES.update({code: {probe: tuple(_as_signature(s) for s in sigs) for probe, sigs in table.items()}
                              for code, table in stored.items()})
         except (OSError, ValueError, TypeError):
@@ -204,7 +203,7 @@ def warm_predictions(directory: str | Path | None = None) -> int:
         predictions(bug)
     if path is not None and missing:
         with contextlib.suppress(OSError):
-            write_text(path, json.dumps(_SINGLES))
+            write_sealed(path, path.name, _SINGLES)
     return len(missing)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,8 +43,31 @@ REPORT_VERSION = 1
 _OUTPUT_SHOWN = 4000
 
 
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>|#!~])")
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    r"""Text a submission may have written (exception messages, findings, notes) as inert
+    Markdown: its punctuation escaped, on one line.
+
+    >>> print(_cell("![x](http://e.com) *bold* <b>|"))
+    \!\[x\](http://e.com) \*bold\* \<b\>\|
+    """
+    return _MARKDOWN.sub(r"\\\1", text).replace("\r", " ").replace("\n", " ")
+
+
+#: A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """A text cell of ``grades.csv`` that no spreadsheet runs as a formula: one starting
+    with ``= + - @`` (or a tab or carriage return) gets a leading apostrophe.
+
+    >>> print(csv_cell("=HYPERLINK(1)"), csv_cell("all 3 cases agree"))
+    '=HYPERLINK(1) all 3 cases agree
+    """
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _clip(text: str, width: int = 160) -> str:
@@ -109,13 +133,13 @@ def submission_markdown(grade: SubmissionGrade, run: Run) -> str:
     if grade.notes:
         out += ["", "## Notes", "", *(f"- {_cell(n)}" for n in grade.notes)]
     if grade.error:
-        out += ["", "## Loading failed", "", "```", grade.error.rstrip(), "```"]
+        out += ["", "## Loading failed", "", "```", grade.error.rstrip().replace("```", "'''"), "```"]
     if grade.deductions:
         rows = [[f"`{d.code}`", f"-{_points(d.points)}", _cell(d.why)] for d in grade.deductions]
         out += ["", "## Deductions", "", "Bugs the probes prove cost points beyond the cases:", "",
                 tabulate(rows, ["code", "points", "why"], tablefmt="github", disable_numparse=True)]
     if grade.capabilities:
-        rows = [[f"`{c.form}`", c.verdict, _cell(c.message)] for c in grade.capabilities]
+        rows = [[f"`{c.form}`", _cell(c.verdict), _cell(c.message)] for c in grade.capabilities]
         out += ["", "## Capabilities", "", tabulate(rows, ["form", "verdict", "detail"], tablefmt="github",
                                                      disable_numparse=True)]
     if grade.cases:
@@ -160,7 +184,8 @@ def grades_csv_text(grades: Sequence[SubmissionGrade]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(GRADES_COLUMNS)
     for g in grades:
-        writer.writerow([g.id, f"{g.score:.6g}", f"{g.max_score:.6g}", g.verdict, g.finding, " ".join(g.codes)])
+        writer.writerow([csv_cell(g.id), f"{g.score:.6g}", f"{g.max_score:.6g}", csv_cell(g.verdict),
+                         csv_cell(g.finding), csv_cell(" ".join(g.codes))])
     return buffer.getvalue()
 
 

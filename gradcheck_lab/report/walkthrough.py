@@ -335,6 +335,15 @@ def parting_node(w: Walkthrough) -> int | None:
     return found[0] if found else None
 
 
+def _number(x: object) -> str:
+    """A number as the walk-through writes it, whatever a child sent (None, inf, nan).
+
+    >>> _number(0.1 + 0.2), _number(None), _number(float("nan"))
+    ('0.3', 'none', 'nan')
+    """
+    return f"{x:.6g}" if isinstance(x, int | float) else "none"
+
+
 def parting(w: Walkthrough) -> str:
     """Where an implementation first parts from the truth, and where to look; "" without one."""
     checks = w.checks
@@ -348,12 +357,14 @@ def parting(w: Walkthrough) -> str:
     p, nc = w.program, checks.nodes[k]
     if nc.verdict == "forward-mismatch":
         node = p.nodes[k]
+        where = ("Value(...) does not keep the number it is given" if node.op not in OPS
+                 else f"Look at the forward computation of {OPS[node.op].name}")
         return (f"Your engine parts from the truth first in the forward pass, at {_heading(node)}: "
-                f"its data should be {nc.symbolic_value:.6g}, yours is {nc.value:.6g}. "
-                f"Look at the forward computation of {OPS[node.op].name}; every node after it differs too.")
+                f"its data should be {_number(nc.symbolic_value)}, yours is {_number(nc.value)}. "
+                f"{where}; every node after it differs too.")
     title = _title(p, k)
     head = (f"Your engine parts from the truth first in the backward pass, at {title}: "
-            f"{_atom(title)}.grad should be {nc.symbolic_grad:.6g}, yours is {nc.grad:.6g}.")
+            f"{_atom(title)}.grad should be {_number(nc.symbolic_grad)}, yours is {_number(nc.grad)}.")
     into = [s for s in w.steps if s.operand == k]
     if not into:
         return head + " It is the output: backward() should set its grad to 1."
