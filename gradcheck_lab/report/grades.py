@@ -43,15 +43,15 @@ REPORT_VERSION = 1
 _OUTPUT_SHOWN = 4000
 
 
-_MARKDOWN = re.compile(r"([\\`*_\[\]<>|#!~])")
+_MARKDOWN = re.compile(r"([\\`\[\]<>|#!])")  #: links, images, HTML, code, tables, headings
 
 
 def _cell(text: str) -> str:
     r"""Text a submission may have written (exception messages, findings, notes) as inert
-    Markdown: its punctuation escaped, on one line.
+    Markdown (no link, image, HTML, code span, table cell or heading of its own), on one line.
 
-    >>> print(_cell("![x](http://e.com) *bold* <b>|"))
-    \!\[x\](http://e.com) \*bold\* \<b\>\|
+    >>> print(_cell("![x](http://e.com) <b>|"))
+    \!\[x\](http://e.com) \<b\>\|
     """
     return _MARKDOWN.sub(r"\\\1", text).replace("\r", " ").replace("\n", " ")
 
