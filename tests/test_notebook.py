@@ -17,6 +17,9 @@ from gradcheck_lab.report.notebook import SCOPE
 from gradcheck_lab.submissions import ChildFailure
 from tests.conftest import ROOT, SEED_ENGINES, seed004_before
 
+#: For the tests that are not about time: a loaded machine must not turn a probe into a timeout.
+ROOMY = Limits(timeout=300.0, request_timeout=60.0, probe_timeout=120.0)
+
 
 @pytest.fixture(scope="module")
 def fan_out() -> list[Any]:
@@ -31,7 +34,7 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_seed004_before_correction_is_named_grad_overwrite(tmp_path: Path, fan_out: list[Any], cache: Path) -> None:
-    found = check_engine(load_value_class(seed004_before(tmp_path)), fan_out, cache_dir=cache)
+    found = check_engine(load_value_class(seed004_before(tmp_path)), fan_out, cache_dir=cache, limits=ROOMY)
     assert not found.ok and found.verdict == "wrong"
     assert found.codes[0] == "grad-overwrite"
     assert found.showcase is not None and found.showcase.case.name == "counterexample"
@@ -52,7 +55,7 @@ def test_seed004_before_correction_is_named_grad_overwrite(tmp_path: Path, fan_o
 
 
 def test_seed004_corrected_passes(fan_out: list[Any], cache: Path) -> None:
-    found = check_engine(load_value_class(SEED_ENGINES / "seed004.py"), fan_out, cache_dir=cache)
+    found = check_engine(load_value_class(SEED_ENGINES / "seed004.py"), fan_out, cache_dir=cache, limits=ROOMY)
     assert found.ok, str(found)
     assert found.verdict == "partial"  # it has no sin, log, relu...: absent, not wrong
     assert "grad-overwrite" not in found.codes
@@ -61,7 +64,7 @@ def test_seed004_corrected_passes(fan_out: list[Any], cache: Path) -> None:
 
 
 def test_the_reference_engine_on_grades_default_cases_is_correct(cache: Path) -> None:
-    found = check_engine(Value, cache_dir=cache)
+    found = check_engine(Value, cache_dir=cache, limits=ROOMY)
     assert found.ok and found.verdict == "correct" and found.codes == []
     assert found.grade.score == found.grade.max_score
     assert found.showcase is None

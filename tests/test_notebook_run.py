@@ -76,10 +76,12 @@ def test_seed004_notebook_runs_and_check_engine_names_then_passes(tmp_path: Path
 def test_the_fragment_renders_in_headless_chromium(tmp_path: Path) -> None:
     from gradcheck_lab import check_engine, collect_cases
     from gradcheck_lab.implementations import load_value_class
+    from gradcheck_lab.inprocess import Limits
     from tests.conftest import ROOT
 
     cases, _ = collect_cases([ROOT / "cases/fan_out.toml"])
-    found = check_engine(load_value_class(seed004_before(tmp_path)), cases, cache_dir=tmp_path / "cache")
+    found = check_engine(load_value_class(seed004_before(tmp_path)), cases, cache_dir=tmp_path / "cache",
+                         limits=Limits(timeout=300.0, request_timeout=60.0, probe_timeout=120.0))
     # as Jupyter embeds it: inside a page with styles of its own
     page = tmp_path / "cell.html"
     page.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"><style>body { font-family: serif; }</style>'
