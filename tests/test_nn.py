@@ -279,3 +279,47 @@ def test_a_train_of_another_shape_leaves_the_loop_to_us(tmp_path: Path, keys: An
     result = check_nn(in_process(load_names(folder)), keys=keys)
     assert result.ok and result.mode == "pieces"
     assert any("our loop ran instead" in line for line in result.section(NNKind.TRAINING).lines)
+
+
+def test_grading_an_assignment_with_nn(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from gradcheck_lab.grading import grade_submission
+    from gradcheck_lab.grading.assignment import parse_assignment
+    from gradcheck_lab.nn.grade import NNAssignment
+    from gradcheck_lab.report.gradescope import results_json
+    from gradcheck_lab.submissions import SubmissionRef
+
+    from .test_sandbox import tiny_config
+
+    engine_only = tiny_config(tmp_path / "tiny", probes=False)
+    with_nn = replace(engine_only, assignment=replace(engine_only.assignment, nn=NNAssignment()))
+    assert with_nn.digest != engine_only.digest  # stored grades are redone when nn is assigned
+    alice = write_submission(tmp_path / "alice")
+    bob = NN_CATALOG["nn-missing-zero-grad"].write(tmp_path / "bob")
+    plain = grade_submission(SubmissionRef("alice", alice), engine_only).grade
+    assert not any(c.name.startswith("nn-") for c in plain.cases)  # a course that assigns the engine only
+    good = grade_submission(SubmissionRef("alice", alice), with_nn).grade
+    assert good.verdict == "correct" and good.score == good.max_score == plain.max_score + 10
+    bad = grade_submission(SubmissionRef("bob", bob), with_nn).grade
+    assert bad.verdict == "wrong" and "nn-missing-zero-grad" in bad.codes and not bad.deductions
+    assert bad.score == bad.max_score - 3  # the training check's points, nothing more
+    tests = {t["name"]: t for t in results_json(bad)["tests"]}
+    assert any("nn-training" in name and t["status"] == "failed" for name, t in tests.items())
+    table = parse_assignment('[ops]\nrequired = ["add"]\n[nn]\npoints = {training = 5}\nsteps = 3\n')
+    assert table.nn is not None and table.nn.points["training"] == 5.0 and table.nn.config.steps == 3
+    with pytest.raises(ValueError, match=r"\[nn\]"):
+        parse_assignment('[ops]\nrequired = ["add"]\n[nn]\nstep = 3\n')
+
+
+def test_the_nn_examples_are_the_catalogs_own_files() -> None:
+    from gradcheck_lab.grading.assignment import load_assignment
+    from gradcheck_lab.nn.template import nn_source
+
+    root = Path(__file__).resolve().parent.parent / "examples" / "nn"
+    assert load_assignment(root / "assignment.toml").nn is not None
+    for folder in sorted((root / "submissions").iterdir()):
+        code = "nn-" + folder.name.replace("_", "-")
+        expected = NN_CATALOG[code].source() if code in NN_CATALOG else nn_source()
+        assert (folder / "nn.py").read_text() == expected, folder.name
+        assert (folder / "engine.py").read_text() == submission_source([])

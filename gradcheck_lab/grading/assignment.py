@@ -40,6 +40,7 @@ from .model import GRADER_VERSION
 
 if TYPE_CHECKING:
     from ..diagnose.probes import Probe
+    from ..nn.grade import NNAssignment
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 ASSIGNMENT_FILE = "assignment.toml"  #: looked for in the cases' folder
-_KEYS = {"name", "about", "seed_by_hand", "ops", "points", "costs"}
+_KEYS = {"name", "about", "seed_by_hand", "ops", "points", "costs", "nn"}
 
 
 class AssignmentError(GradcheckError, ValueError):
@@ -153,6 +154,7 @@ class Assignment:
     case_points: tuple[tuple[str, float], ...] = ()
     tag_points: tuple[tuple[str, float], ...] = ()
     costs: tuple[tuple[str, CodeCost], ...] = ()
+    nn: NNAssignment | None = None  #: the nn.py checks and their points (None: the engine alone is assigned)
 
     @property
     def title(self) -> str:
@@ -206,7 +208,8 @@ class Assignment:
     @cached_property
     def digest(self) -> str:
         blob = json.dumps([self.name, self.required, self.optional, self.seed_by_hand, self.case_points,
-                           self.tag_points, [(k, v.cost.value, v.points) for k, v in self.costs]])
+                           self.tag_points, [(k, v.cost.value, v.points) for k, v in self.costs],
+                           *([asdict(self.nn)] if self.nn else [])], default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -245,8 +248,19 @@ def parse_assignment(text: str, source: str = "") -> Assignment:
     seed = data.get("seed_by_hand", False)
     if not isinstance(seed, bool) or not isinstance(data.get("name", ""), str):
         raise AssignmentError(f"{where}: seed_by_hand must be true or false, name a string")
+    nn = None
+    if "nn" in data:
+        from ..nn.grade import NNAssignment
+
+        if not isinstance(data["nn"], dict):
+            raise AssignmentError(f"{where}: [nn] must be a table (points, steps, lr, samples, seed, hidden, "
+                                  "activation)")
+        try:
+            nn = NNAssignment.from_table(data["nn"])
+        except ValueError as exc:
+            raise AssignmentError(f"{where}: {exc}") from exc
     return Assignment(
-        name=data.get("name") or Path(source).stem or "assignment", source=source, required=required,
+        nn=nn, name=data.get("name") or Path(source).stem or "assignment", source=source, required=required,
         optional=optional, about=str(data.get("about", "")), seed_by_hand=seed,
         case_points=_points(points.get("cases", {}), f"{where}: [points] cases"),
         tag_points=_points(points.get("tags", {}), f"{where}: [points] tags"),

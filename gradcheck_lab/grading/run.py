@@ -280,12 +280,15 @@ def detailed(grade: SubmissionGrade, results: Sequence[CaseResult]) -> list[Case
 
 def grade_submission(ref: SubmissionRef, config: GradeConfig, digest: str = "") -> GradeOutcome:
     """Grade one submission in a sandboxed child; never raises for anything the submission does."""
+    from ..nn.grade import NN_NAMES, grade_nn, nn_failed_grades
     from ..report.grades import render_submission, submission_html
 
     started = time.perf_counter()
-    sub = load_submission(ref)
+    nn = config.assignment.nn
+    sub = load_submission(ref, NN_NAMES if nn else ())
     points = [config.assignment.points(c) for c in config.cases]
-    grade = SubmissionGrade(ref.id, str(ref.path), digest, Verdict.CORRECT, 0.0, sum(points), "",
+    nn_points = sum(nn.points.values()) if nn else 0.0
+    grade = SubmissionGrade(ref.id, str(ref.path), digest, Verdict.CORRECT, 0.0, sum(points) + nn_points, "",
                             notes=list(sub.notes), cells=list(sub.cells), main=str(sub.main or ""),
                             assignment=config.assignment.title)
     options = [*(["--seed", str(config.seed)] if config.seed else []),
@@ -294,9 +297,11 @@ def grade_submission(ref: SubmissionRef, config: GradeConfig, digest: str = "") 
     run = Run([], [], sub.label, config.seed, config.samples,
               rerun=("python", "-m", "gradcheck_lab", "grade", *options, str(ref.path), "--cases"))
     results: list[CaseResult] = []
+    nn_section = ""
     if sub.problem:
         grade.verdict, grade.finding = Verdict.INVALID, sub.problem
         grade.cases = [incident_grade(c, ChildFailure("invalid", sub.problem), p) for c, p in zip(config.cases, points)]
+        grade.cases += nn_failed_grades(nn, "invalid", sub.problem) if nn else []
     else:
         runner = SandboxExecutor if config.sandbox else TrustedExecutor
         hidden = [Path(h) for h in (*config.hidden, *([config.cache_dir] if config.cache_dir else []))]
@@ -307,13 +312,21 @@ def grade_submission(ref: SubmissionRef, config: GradeConfig, digest: str = "") 
             except ChildFailure as failure:
                 grade.verdict, grade.finding, grade.error = Verdict(failure.kind), failure.message, failure.traceback
                 grade.cases = [incident_grade(c, failure, p) for c, p in zip(config.cases, points)]
+                grade.cases += nn_failed_grades(nn, failure.kind, failure.message) if nn else []
             else:
                 run = replace(run, unit_roundoff=FLOAT32_ROUNDOFF if load.float32 else UNIT_ROUNDOFF)
                 results = judge_submission(Prepared(child), grade, config, run)
+                if nn:  # the nn.py checks in the same child, graded as cases of their own
+                    graded = grade_nn(child, nn, _answer_keys(config.cache_dir), html=config.html)
+                    grade.cases += graded.cases
+                    grade.diagnosis += graded.diagnosis
+                    nn_section = graded.html
+                    settle(grade, config.cases, config.assignment, config.rubric)
             grade.output = "".join(child.output)[:16_000]
             _notes(grade, sub, config, child)
     conclude(grade, missing_modules(sub))
     grade.seconds = time.perf_counter() - started
     shown = replace(run, results=detailed(grade, results), seconds=grade.seconds)
     report_md, report_json = render_submission(grade, shown)
-    return GradeOutcome(grade, report_md, report_json, submission_html(grade, shown) if config.html else "")
+    html = submission_html(grade, shown).replace("</body>", f"{nn_section}</body>", 1) if config.html else ""
+    return GradeOutcome(grade, report_md, report_json, html)

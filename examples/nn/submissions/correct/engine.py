@@ -1,0 +1,213 @@
+"""A micrograd-style Value class.
+
+No known bug.
+
+Written out by gradcheck_lab from its op table and bug catalog.
+"""
+
+import math
+
+
+class Value:
+    """A scalar that remembers how it was made, for backpropagation."""
+
+    def __init__(self, data, _children=(), _op="", label=""):
+        self.data = data
+        self.grad = 0.0
+        self._backward = lambda: None
+        self._prev = set(_children)
+        self._op = _op
+        self.label = label
+
+    def __repr__(self):
+        return f"Value(data={self.data}, grad={self.grad})"
+
+    def __add__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        a, b = self.data, other.data
+        y = a + b
+        out = Value(y, (self, other), "+")
+
+        def _backward():
+            self.grad += 1.0 * out.grad
+            other.grad += 1.0 * out.grad
+
+        out._backward = _backward
+        return out
+
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        a, b = self.data, other.data
+        y = a * b
+        out = Value(y, (self, other), "*")
+
+        def _backward():
+            self.grad += b * out.grad
+            other.grad += a * out.grad
+
+        out._backward = _backward
+        return out
+
+    def __pow__(self, k):
+        assert isinstance(k, (int, float)), "only int and float powers"
+        a = self.data
+        y = a ** k
+        out = Value(y, (self,), f"**{k}")
+
+        def _backward():
+            self.grad += (k * a ** (k - 1)) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def __rpow__(self, k):
+        assert isinstance(k, (int, float)), "only int and float bases"
+        a = self.data
+        y = k ** a
+        out = Value(y, (self,), f"{k}**")
+
+        def _backward():
+            self.grad += (y * math.log(k)) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def exp(self):
+        a = self.data
+        y = math.exp(a)
+        out = Value(y, (self,), "exp")
+
+        def _backward():
+            self.grad += y * out.grad
+
+        out._backward = _backward
+        return out
+
+    def log(self):
+        a = self.data
+        y = math.log(a)
+        out = Value(y, (self,), "log")
+
+        def _backward():
+            self.grad += (1.0 / a) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def sin(self):
+        a = self.data
+        y = math.sin(a)
+        out = Value(y, (self,), "sin")
+
+        def _backward():
+            self.grad += math.cos(a) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def cos(self):
+        a = self.data
+        y = math.cos(a)
+        out = Value(y, (self,), "cos")
+
+        def _backward():
+            self.grad += -math.sin(a) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def tanh(self):
+        a = self.data
+        y = math.tanh(a)
+        out = Value(y, (self,), "tanh")
+
+        def _backward():
+            self.grad += (1.0 - y * y) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def relu(self):
+        a = self.data
+        y = a if a > 0.0 else 0.0
+        out = Value(y, (self,), "relu")
+
+        def _backward():
+            self.grad += (1.0 if a > 0.0 else 0.0) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def sigmoid(self):
+        a = self.data
+        y = 1.0 / (1.0 + math.exp(-a)) if a >= 0.0 else math.exp(a) / (1.0 + math.exp(a))
+        out = Value(y, (self,), "sigmoid")
+
+        def _backward():
+            self.grad += (y * (1.0 - y)) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def gelu(self):
+        a = self.data
+        y = a * 0.5 * (1.0 + math.erf(a / math.sqrt(2.0)))
+        out = Value(y, (self,), "gelu")
+
+        def _backward():
+            self.grad += (0.5 * (1.0 + math.erf(a / math.sqrt(2.0))) + a * math.exp(-0.5 * a * a) / math.sqrt(2.0 * math.pi)) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def max(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        a, b = self.data, other.data
+        y = a if a >= b else b
+        out = Value(y, (self, other), "max")
+
+        def _backward():
+            self.grad += (1.0 if a >= b else 0.0) * out.grad
+            other.grad += (0.0 if a >= b else 1.0) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __truediv__(self, other):
+        return self * other ** -1
+
+    def __neg__(self):
+        return self * -1
+
+    def __radd__(self, other):
+        return self + other
+
+    def __rmul__(self, other):
+        return self * other
+
+    def __rsub__(self, other):
+        return other + (-self)
+
+    def __rtruediv__(self, other):
+        return other * self ** -1
+
+    def backward(self):
+        topo = []
+        visited = {self}
+        stack = [(self, iter(self._prev))]  # no recursion: deep graphs are fine
+        while stack:
+            node, children = stack[-1]
+            for child in children:
+                if child not in visited:
+                    visited.add(child)
+                    stack.append((child, iter(child._prev)))
+                    break
+            else:
+                stack.pop()
+                topo.append(node)
+        self.grad = 1.0
+        for node in reversed(topo):
+            node._backward()
