@@ -55,7 +55,7 @@ NEW_CODES = {
     "grad-overwrite:div": "a / b as its own node whose backward assigns (=) the divisor's grad",
     # the diagnosis helper's names for these, not in the catalog yet (issue 13 item 2):
     **{f"raises:{op}": f"{op} raises an exception (a missing import, a typo, a TypeError)"
-       for op in ("add", "mul", "pow", "exp", "log", "tanh", "neg", "sub")},
+       for op in ("add", "mul", "pow", "exp", "log", "tanh", "relu", "neg", "sub")},
     **{f"not-a-value:{op}": f"{op} returns None or a number, not a Value"
        for op in ("add", "mul", "neg", "relu", "tanh")},
     "grad-not-number:exp": "exp's rule leaves a Value (not a number) in .grad",
