@@ -25,16 +25,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..ops import OPS
-from .faults import Backward, Faults, Step, compile_engine, student_source
+from .faults import Backward, Faults, Init, Node, Step, compile_engine, student_source
+from .probes import FORMS
 
-__all__ = ["CATALOG", "OP_NAMES", "Bug", "Effect", "Faults", "faults_of", "submission_file", "submission_source"]
+__all__ = ["CATALOG", "CLASSIFIED", "OP_NAMES", "Bug", "Effect", "Faults", "faults_of", "form_method",
+           "submission_file", "submission_source"]
 
-#: The ops a code may name.
-OP_NAMES = (
-    "add", "mul", "pow", "exp", "log", "tanh", "relu", "sigmoid", "sin", "cos", "gelu", "max",
-    "div", "sub", "rsub", "rtruediv", "neg",
-)
+#: The operator forms a code may name: every form a probe isolates (``radd`` is ``2 + x``).
+OP_NAMES = FORMS
 _PRIMITIVES = [op.name for op in OPS.values() if op.primitive]
+#: Families named from what the probes raise or return, not from predicted numbers.
+CLASSIFIED = frozenset({"raises", "returns", "coerce", "init", "sandbox", "unsupported"})
 
 
 class Effect(enum.Enum):
@@ -129,9 +130,12 @@ def _unsimulated(code: str) -> Faults:
     """The faults of a code with no prediction: a missing method, or a hostile backward()."""
     if code in _HOSTILE:
         return Faults(backward=Backward(hostile=_HOSTILE[code]))
-    op = code.removeprefix("unsupported:")
-    method = f"__{op}__" if op in ("rsub", "rtruediv") else OPS[op].method
-    return Faults(methods=((method, None),))
+    return Faults(methods=((form_method(code.removeprefix("unsupported:")), None),))
+
+
+def form_method(form: str) -> str:
+    """The method that implements an operator form: ``__radd__`` for ``radd``, ``exp`` for exp."""
+    return OPS[form].method if form in OPS else f"__{form}__"
 
 
 # --------------------------------------------------------------------------- the catalog
@@ -184,6 +188,50 @@ _WRONG_FORWARD: dict[str, tuple[Faults, str]] = {
     "log": (_row("log", forward_text="math.log10(a)"), "log computes log10; the natural logarithm is meant"),
 }
 
+
+def _node(method: str, forward: str, local: str) -> Faults:
+    return Faults(nodes=(Node(method, forward, local),))
+
+
+_WRONG_LOCAL |= {
+    "radd": (_node("__radd__", "a + b", "-1.0"), "2 + v written as its own node passes a negated gradient"),
+    "rmul": (_node("__rmul__", "a * b", "a"),
+             "2 * v written as its own node multiplies the gradient by v, not by the number 2"),
+    "rsub": (_node("__rsub__", "b - a", "1.0"), "the sign of d(2 - v)/dv is wrong: it is -1"),
+    "rtruediv": (_node("__rtruediv__", "b / a", "b / a ** 2"), "the sign of d(2 / v)/dv is wrong: it is -2/v**2"),
+}
+
+_WRONG_FORWARD |= {
+    "add": (_row("add", forward_text="a - b"), "+ computes a - b"),
+    "radd": (_node("__radd__", "a - b", "1.0"), "2 + v computes v - 2"),
+    "mul": (_row("mul", forward_text="a + b"), "* computes a + b"),
+    "rmul": (_node("__rmul__", "a ** b", "b"), "2 * v computes v ** 2"),
+    "pow": (_row("pow", forward_text="k ** a"), "x ** k computes k ** x: the operands are the wrong way round"),
+    "exp": (_row("exp", forward_text="math.e * a"), "exp(x) computes e * x"),
+    "sin": (_row("sin", forward_text="math.cos(a)"), "sin computes cos"),
+    "cos": (_row("cos", forward_text="math.sin(a)"), "cos computes sin"),
+    "relu": (_row("relu", forward_text="a if a < 0.0 else 0.0"), "relu keeps the negative side: it is max(x, 0)"),
+    "max": (_row("max", forward_text="a if a <= b else b"), "max computes the smaller of its inputs"),
+    "sub": (_primitive("sub", "b - a", ("1.0", "-1.0")), "a - b computes b - a"),
+    "div": (_primitive("div", "b / a", ("1.0 / b", "-a / b ** 2")), "a / b computes b / a"),
+    "neg": (_primitive("neg", "a", ("-1.0",)), "-v computes v: the sign is lost"),
+}
+
+
+def _raises(form: str) -> Faults:
+    """An operator form that raises: a function of numpy's with no ``import numpy`` (a NameError),
+    a TypeError in the backward of a binary primitive, a typo in a composed form."""
+    op = OPS.get(form)
+    if op is not None and op.primitive and op.is_function:
+        return _row(form, forward_text=f"np.{'maximum' if form == 'max' else form}(a{', b' if op.arity == 2 else ''})")
+    if op is not None and op.primitive:
+        return _row(form, local_text=tuple(f"[{t}]" if k == len(op.local_text) - 1 else t
+                                           for k, t in enumerate(op.local_text)))
+    typos = {"sub": "self + (-othr)", "div": "self * othr ** -1", "neg": "self * -one", "radd": "self + othr",
+             "rmul": "slef * other", "rsub": "other + (-slef)", "rtruediv": "other * slef ** -1"}
+    return Faults(methods=((form_method(form), typos[form]),))
+
+
 _NUMERICS: dict[str, tuple[Faults, str]] = {
     "sigmoid": (_row("sigmoid", forward_text="1.0 / (1.0 + math.exp(-a))"),
                 "sigmoid as 1/(1 + exp(-x)) overflows for large negative x; branch on the sign of x"),
@@ -224,6 +272,27 @@ def _build_catalog() -> dict[str, Bug]:
         bugs.append(Bug(f"forward:{name}", text, faults, family="forward"))
     for name, (faults, text) in _NUMERICS.items():
         bugs.append(Bug(f"numerics:{name}", text, faults, family="numerics"))
+    for name in OP_NAMES:
+        bugs.append(Bug(f"raises:{name}", f"{name} raises an exception (a missing import, a typo, a TypeError in "
+                        "its backward): see the evidence for the error and its line", _raises(name), family="raises"))
+    for name in OP_NAMES:
+        bugs.append(Bug(f"not-a-value:{name}", f"{name} returns None or a number, not a Value (a missing return?)",
+                        Faults(silent=(form_method(name),)), family="returns"))
+    bugs += [
+        Bug("no-coerce:right", "a number on the right of an operator is not made a Value: x + 2 fails",
+            Faults(coerce=False), family="coerce"),
+        Bug("no-coerce:left", "a number on the left of an operator is not made a Value: 2 + v calls itself "
+            "forever (write __radd__ as self + other)",
+            Faults(methods=(("__radd__", "other + self"), ("__rmul__", "other * self"))), family="coerce"),
+        Bug("constructor-float", "Value(0.6) fails: the constructor must accept a float",
+            Faults(init=Init(guard='assert isinstance(data, int), "data must be an int"')), family="init"),
+        Bug("grad-none", "the grad starts as None, so the first += in a backward fails: start it at 0.0",
+            Faults(init=Init(grad="None")), family="init"),
+        Bug("data-attribute", "the number is not kept in .data (micrograd's name), so nothing can read it",
+            Faults(init=Init(data="value")), family="init"),
+        Bug("backward-noop", "backward() changes nothing: no node's _backward runs, not even the output's seed",
+            Faults(backward=Backward(seed=False, run=False)), family="seed"),
+    ]
     for name in OP_NAMES:
         bugs.append(Bug(f"unsupported:{name}", f"the Value class has no {name}", family="unsupported"))
     return {b.code: b for b in bugs}

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import ast
 import random
+import re
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cache
 from typing import Any
 
 from ..ops import OPS, REFLECTED, Op
 
-__all__ = ["Backward", "Faults", "Step", "compile_engine", "student_source"]
+__all__ = ["Backward", "Faults", "Init", "Node", "Step", "compile_engine", "student_source"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,44 @@ class Backward:
     zero: bool = False  #: reset every grad first
     recursive: bool = False  #: sort by recursion, as micrograd does (fails past ~1,000 deep)
     hostile: str = ""  #: lines run first: an endless loop, a memory hog, an exit
+    run: bool = True  #: call each node's _backward (False: backward() changes nothing)
+
+    def __add__(self, other: Backward) -> Backward:
+        """Both changes at once: each field as whichever of the two changed it.
+
+        >>> (Backward(recursive=True) + Backward(reverse=False)).reverse
+        False
+        """
+        default = Backward()
+        changed = {f.name: getattr(other, f.name) for f in fields(self)
+                   if getattr(other, f.name) != getattr(default, f.name)}
+        clash = [k for k in changed if getattr(self, k) != getattr(default, k) and getattr(self, k) != changed[k]]
+        if clash:
+            raise ValueError(f"two backward() faults change {', '.join(clash)}")
+        return Backward(**{**{f.name: getattr(self, f.name) for f in fields(self)}, **changed})
+
+    def changed(self) -> set[str]:
+        """The fields that differ from a correct backward()."""
+        return {f.name for f in fields(self) if getattr(self, f.name) != getattr(Backward(), f.name)}
+
+
+@dataclass(frozen=True)
+class Init:
+    """How ``__init__`` keeps its number: a guard run first, the grad's first value, the data attribute."""
+
+    guard: str = ""  #: a statement run first (``assert isinstance(data, int)``: fails on a float)
+    grad: str = "0.0"  #: the grad's first value (``None``: every ``+=`` fails)
+    data: str = "data"  #: the attribute the number is kept in (``value``: nothing reads ``.data``)
+
+
+@dataclass(frozen=True)
+class Node:
+    """A reflected operator (``2 - v``: ``__rsub__``) written as a node of its own, not composed:
+    ``forward`` over ``a`` (self's number) and ``b`` (the other, a number); ``local`` d out / d self."""
+
+    method: str
+    forward: str
+    local: str
 
 
 @dataclass(frozen=True)
@@ -59,12 +98,18 @@ class Faults:
     steps: tuple[tuple[str, Step], ...] = ()
     methods: tuple[tuple[str, str | None], ...] = ()
     backward: Backward | None = None
+    nodes: tuple[Node, ...] = ()  #: reflected operators written as nodes of their own
+    silent: tuple[str, ...] = ()  #: methods that forget to return their result (they return None)
+    coerce: bool = True  #: binary operators turn a number on the right into a Value
+    init: Init | None = None
 
     def __add__(self, other: Faults) -> Faults:
-        if self.backward and other.backward:
-            raise ValueError("two backward() faults cannot be combined")
+        if self.init and other.init:
+            raise ValueError("two __init__ faults cannot be combined")
+        backward = self.backward + other.backward if self.backward and other.backward else None
         return Faults(self.rows + other.rows, self.steps + other.steps, self.methods + other.methods,
-                      self.backward or other.backward)
+                      backward or self.backward or other.backward, self.nodes + other.nodes,
+                      self.silent + other.silent, self.coerce and other.coerce, self.init or other.init)
 
     def clashes(self, other: Faults) -> bool:
         """Two faults cannot be combined when they replace the same row, step, method or
@@ -73,8 +118,10 @@ class Faults:
         def keys(f: Faults) -> set[tuple[str, str]]:
             changed_rules = {("step", k) for k, row in f.rows if row.local_text != OPS[k].local_text}
             return ({("row", k) for k, _ in f.rows} | {("step", k) for k, _ in f.steps}
-                    | {("method", k) for k, _ in f.methods} | changed_rules
-                    | ({("backward", "")} if f.backward else set()))
+                    | {("method", k) for k, _ in f.methods} | {("method", n.method) for n in f.nodes}
+                    | {("method", k) for k in f.silent} | changed_rules
+                    | {("backward", k) for k in (f.backward.changed() if f.backward else ())}
+                    | ({("init", "")} if f.init else set()) | ({("coerce", "")} if not f.coerce else set()))
 
         return bool(keys(self) & keys(other))
 
@@ -106,8 +153,9 @@ def _term(local: str, step: Step) -> str:
     return f"{local if isinstance(ast.parse(local, mode='eval').body, simple) else f'({local})'} * out.grad"
 
 
-def _primitive(op: Op, step: Step) -> str:
-    """A primitive's method: forward, record the operands, and its chain-rule step."""
+def _primitive(op: Op, step: Step, coerce: bool = True) -> str:
+    """A primitive's method: forward, record the operands, and its chain-rule step (a number
+    on the right made a Value unless not ``coerce``)."""
     assert op.forward_text is not None
     operands: tuple[str, ...] = ("self",)
     if op.constant_exponent:
@@ -125,8 +173,8 @@ def _primitive(op: Op, step: Step) -> str:
         label = f'"{op.symbol}"'
     else:
         head = (f"def {op.method}(self, other):\n"
-                "    other = other if isinstance(other, Value) else Value(other)\n"
-                "    a, b = self.data, other.data\n")
+                + ("    other = other if isinstance(other, Value) else Value(other)\n" if coerce else "")
+                + "    a, b = self.data, other.data\n")
         operands, label = ("self", "other"), f'"{op.symbol}"'
     assign = "+=" if step.accumulate else "="
     grads = "".join(f"        {name}.grad {assign} {_term(local, step)}\n"
@@ -140,6 +188,25 @@ def _primitive(op: Op, step: Step) -> str:
 def _composite(method: str, text: str, arity: int) -> str:
     params = "self, other" if arity == 2 else "self"
     return f"def {method}({params}):\n    return {text}\n"
+
+
+def _own_node(node: Node) -> str:
+    """A reflected operator as a node of its own (``2 - v`` as ``b - a``, with its local rule)."""
+    return (f"def {node.method}(self, other):\n    a, b = self.data, other\n    y = {node.forward}\n"
+            f'    out = Value(y, (self,), "{node.method.strip("_")}")\n\n'
+            f"    def _backward():\n        self.grad += {_term(node.local, Step())}\n\n"
+            "    out._backward = _backward\n    return out\n")
+
+
+def _arity(method: str) -> int:
+    return next((op.arity for op in OPS.values() if op.method == method and not op.constant_exponent), 2)
+
+
+def _silenced(body: str) -> str:
+    """A method that forgets to return its result: its last ``return`` dropped (``return out``
+    dropped whole, ``return self + other`` kept as a bare expression)."""
+    head, _, tail = body.rpartition("    return ")
+    return head + ("" if tail.strip() == "out" else f"    {tail}")
 
 
 def _backward(b: Backward) -> str:
@@ -162,32 +229,41 @@ def _backward(b: Backward) -> str:
         lines += ["    for node in topo:", "        node.grad = 0.0"]
     if b.seed:
         lines += ["    self.grad = 1.0"]
-    lines += [f"    for node in {'reversed(topo)' if b.reverse else 'topo'}:", "        node._backward()"]
+    if b.run:
+        lines += [f"    for node in {'reversed(topo)' if b.reverse else 'topo'}:", "        node._backward()"]
     return "\n".join(lines) + "\n"
 
 
 def student_source(faults: Faults = Faults(), doc: str = "A micrograd-style Value class.") -> str:
     """``faults`` written out as an ordinary, standalone student file (imports only math)."""
     rows, steps, methods = {**OPS, **dict(faults.rows)}, dict(faults.steps), dict(faults.methods)
+    own = {n.method: n for n in faults.nodes}
     bodies: list[tuple[str, str]] = []  # (method, its text)
     for name, op in rows.items():
         if op.primitive:
-            bodies.append((op.method, _primitive(op, steps.get(name, Step()))))
+            bodies.append((op.method, _primitive(op, steps.get(name, Step()), faults.coerce)))
         else:
             assert op.compose_text is not None
             bodies.append((op.method, _composite(op.method, op.compose_text, op.arity)))
-    bodies += [(method, _composite(method, text, 2)) for method, text in REFLECTED.items()]
+    bodies += [(method, _own_node(own[method]) if method in own else _composite(method, text, 2))
+               for method, text in REFLECTED.items()]
     written = []
     for method, body in bodies:
-        if method not in methods:
-            written.append(body)
-        elif (text := methods[method]) is not None:  # written otherwise; None: left out
-            written.append(_composite(method, text, 2))
+        if method in methods:
+            if (text := methods[method]) is None:  # left out
+                continue
+            body = _composite(method, text, _arity(method))  # written otherwise
+        written.append(_silenced(body) if method in faults.silent else body)
     written.append(_backward(faults.backward or Backward()))
     paragraphs = [textwrap.fill(p, 88) for p in doc.replace('"""', "'''").split("\n\n")]
     docstring = '"""' + "\n\n".join(paragraphs) + '\n"""'
-    return (f"{docstring}\n\nimport math\n\n\n{_HEADER}"
+    init = faults.init or Init()
+    header = _HEADER.replace("        self.grad = 0.0\n", f"        self.grad = {init.grad}\n")
+    if init.guard:
+        header = header.replace("        self.data = data\n", f"        {init.guard}\n        self.data = data\n")
+    text = (f"{docstring}\n\nimport math\n\n\n{header}"
             + "".join("\n" + textwrap.indent(body, "    ") for body in written))
+    return text if init.data == "data" else re.sub(r"\.data\b", f".{init.data}", text)
 
 
 # --------------------------------------------------------------------------- running it here

@@ -21,6 +21,7 @@ import contextlib
 import functools
 import hashlib
 import math
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,27 +32,31 @@ from typing import Any
 from ..answer_keys import read_sealed, write_sealed
 from ..batches import execute_all
 from ..executors import ExecError, Executor, Observation, observe
-from .catalog import CATALOG, Bug, Faults, faults_of
+from .catalog import CATALOG, CLASSIFIED, Bug, Faults
 from .faults import compile_engine
-from .probes import PROBES, Probe
+from .probes import CONSTANT_LEFT, CONSTANT_RIGHT, FORMS, PROBES, Probe, composed_of
 
 __all__ = ["Diagnosis", "Evidence", "diagnose", "observe_probes", "predictions", "run_probes", "warm_predictions"]
 
 _ORDERS = 16  #: visit orders tried for an order-sensitive bug on a probe where paths meet
 _FEW_ORDERS = 2  #: ... on one where no node has two consumers (there the order should not matter)
-_MAX_BUGS = 5  #: the most bugs one diagnosis names
 _REL, _ABS = 1e-6, 1e-9
 
 Signature = tuple[Any, ...]
 
 
 def signature(obs: Observation) -> Signature:
-    """What matters of an observation for matching: the error kind, or the numbers."""
+    """What matters of an observation for matching: the error kind, or the numbers (whether
+    the output's grad had to be seeded by hand is a finding of its own: :func:`seeded`)."""
     if obs.error is not None:
         kind = obs.error.op if obs.error.kind == "unsupported" else obs.error.message.split(":")[0]
         return ("error", obs.error.kind, kind)
-    seeded = any("seeded it by hand" in n for n in obs.notes)
-    return ("ok", tuple(obs.data), tuple(obs.grads), seeded)
+    return ("ok", tuple(obs.data), tuple(obs.grads))
+
+
+def seeded(obs: Observation) -> bool:
+    """backward() left the output's grad at 0, and the harness seeded it by hand."""
+    return any("seeded it by hand" in n for n in obs.notes)
 
 
 def _close(a: float | None, b: float | None, rel: float = _REL) -> bool:
@@ -67,8 +72,7 @@ def same(a: Signature, b: Signature, rel: float = _REL) -> bool:
     if a[0] != b[0] or a[0] == "error" or a == b:  # equal tuples: compared in C, no loop here
         return a == b
     close = functools.partial(_close, rel=rel)
-    return (a[3] == b[3] and len(a[1]) == len(b[1])
-            and all(map(close, a[1], b[1])) and all(map(close, a[2], b[2])))
+    return len(a[1]) == len(b[1]) and all(map(close, a[1], b[1])) and all(map(close, a[2], b[2]))
 
 
 def observe_probes(value_class: Any, probes: Iterable[Probe] = PROBES) -> dict[str, Observation]:
@@ -112,6 +116,8 @@ def _orders(probe: str) -> int:
     """Visit orders to try on ``probe``: many where two paths meet at a node (which path's
     gradient lands last, or how often a node runs, depends on the order), a few elsewhere."""
     program = next(p.program for p in PROBES if p.name == probe)
+    if probe == "deep-chain":  # every path to x carries the same gradient: no order can matter
+        return _FEW_ORDERS
     consumers = [0] * len(program.nodes)
     for k in range(len(program.nodes)):
         for i in set(program.operands(k)):
@@ -131,42 +137,6 @@ def predictions(bug: Bug) -> dict[str, tuple[Signature, ...]]:
     if bug.code not in _SINGLES:
         _SINGLES[bug.code] = _predict(bug.faults, bug.order_sensitive)
     return _SINGLES[bug.code]
-
-
-@cache
-def _faults(codes: frozenset[str]) -> Faults:
-    """The faults of the catalog's bugs ``codes`` together (in catalog order: one sum per set)."""
-    found = faults_of(codes)
-    assert found is not None, "only simulated bugs are combined"
-    return found
-
-
-def _combined(codes: frozenset[str]) -> Mapping[str, tuple[Signature, ...]]:
-    """What the catalog's bugs ``codes`` do together on every probe."""
-    if len(codes) <= 1:
-        return predictions(CATALOG[next(iter(codes))]) if codes else _reference()
-    return {p.name: _outcomes(codes, p.name) for p in PROBES}
-
-
-@cache
-def _outcomes(codes: frozenset[str], probe: str) -> tuple[Signature, ...]:
-    """What two or more catalog bugs ``codes`` do together on ``probe`` (each set's engine
-    runs each probe once per process, and only when asked: a trial stops at the first
-    probes it fails)."""
-    program, point, calls = next((p.program, p.point, p.backward_calls) for p in PROBES if p.name == probe)
-    sensitive = any(CATALOG[c].order_sensitive for c in codes)
-    found: list[Signature] = []
-    for seed in range(_orders(probe)) if sensitive else [None]:
-        sig = signature(observe(compile_engine(_faults(codes), seed), program, point, calls))
-        if not any(same(sig, s) for s in found):
-            found.append(sig)
-    return tuple(found)
-
-
-@cache
-def _by_size() -> list[str]:
-    """The probes' names, smallest program first (the deep chain last)."""
-    return [p.name for p in sorted(PROBES, key=lambda p: len(p.program.nodes))]
 
 
 @cache
@@ -198,7 +168,7 @@ def warm_predictions(directory: str | Path | None = None) -> int:
                              for code, table in stored.items()})
         except (OSError, ValueError, TypeError):
             _SINGLES.clear()
-    missing = [b for b in CATALOG.values() if b.faults is not None and b.code not in _SINGLES]
+    missing = [b for b in _matched() if b.code not in _SINGLES]
     for bug in missing:
         predictions(bug)
     if path is not None and missing:
@@ -209,8 +179,15 @@ def warm_predictions(directory: str | Path | None = None) -> int:
 
 def _as_signature(data: list[Any]) -> Signature:
     if data[0] == "ok":
-        return ("ok", tuple(data[1]), tuple(data[2]), data[3])
+        return ("ok", tuple(data[1]), tuple(data[2]))
     return tuple(data)
+
+
+@cache
+def _matched() -> tuple[Bug, ...]:
+    """The bugs named by matching their predicted numbers (the others are named from what
+    the probes raise or return: :data:`~.catalog.CLASSIFIED`)."""
+    return tuple(b for b in CATALOG.values() if b.faults is not None and b.family not in CLASSIFIED)
 
 
 @dataclass
@@ -244,139 +221,285 @@ class Diagnosis:
         ]
 
 
-@dataclass
-class _Matcher:
-    """One submission's probe outcomes, and how close a prediction must come to them."""
 
-    got: dict[str, Signature]
+
+_EVERYWHERE = frozenset({"constructor-float", "grad-none", "data-attribute", "backward-noop",
+                         "timeout", "memory", "crash"})  #: codes that break every probe they reach
+
+
+def _closure(uses: frozenset[str]) -> frozenset[str]:
+    """The forms a probe writes and, through micrograd's composition, the forms those are made of."""
+    found, todo = set(uses), list(uses)
+    while todo:
+        for inner in composed_of(todo.pop()) - found:
+            found.add(inner)
+            todo.append(inner)
+    return frozenset(found)
+
+
+def _reaches(code: str, probe: Probe) -> bool:
+    """A bug of ``code`` can show in ``probe`` (whatever else it shows): its form is one the
+    probe writes or is made of, or it breaks every probe."""
+    if code in _EVERYWHERE:
+        return True
+    uses = _closure(probe.uses)
+    if code == "no-coerce:right":
+        return bool(uses & {CONSTANT_RIGHT, CONSTANT_LEFT}) or any(composed_of(f) for f in probe.uses)
+    if code == "no-coerce:left":
+        return CONSTANT_LEFT in uses or any(f.startswith("r") for f in uses)
+    form = code.partition(":")[2]
+    return bool(form) and CATALOG[code].family not in ("order", "seed") and form in uses
+
+
+_PROBES = {p.name: p for p in PROBES}
+_ERRORS = frozenset({"raises", "returns", "coerce", "unsupported", "sandbox"})
+
+
+def _raises(code: str) -> bool:
+    """A bug of ``code`` shows as an error (not as wrong numbers)."""
+    return CATALOG[code].family in _ERRORS or code in ("constructor-float", "grad-none")
+
+
+@cache
+def _probes_of(form: str) -> tuple[Probe, ...]:
+    """The probes that isolate operator form ``form`` (``x + y`` and ``x + 2`` for add)."""
+    return tuple(p for p in PROBES if p.form and p.form_name == form)
+
+
+def _line(obs: Observation) -> str:
+    """Where an error was raised: `` (line 12, in log)``, from its traceback; "" if unknown."""
+    err = obs.error
+    line = getattr(err, "line", None)
+    if line:
+        return f" (line {line})"
+    found = re.findall(r'line (\d+), in (\w+)', err.traceback if err else "")
+    return f" (line {found[-1][0]}, in {found[-1][1]})" if found else ""
+
+
+@dataclass
+class _Local:
+    """One submission's probe outcomes, attributed code by code, each from its own probes."""
+
+    observations: dict[str, Observation]
     rel: float
+    got: dict[str, Signature] = field(init=False)
+    left: set[str] = field(init=False)  #: probes that part from the truth and no code explains yet
+    own: dict[str, list[str]] = field(default_factory=dict)  #: code -> the probes that name it
+    shown: dict[str, list[str]] = field(default_factory=dict)  #: code -> other probes it explains
+
+    def __post_init__(self) -> None:
+        self.got = {k: signature(o) for k, o in self.observations.items()}
+        ref = _reference()
+        self.left = {k for k, v in self.got.items() if not any(self.same(v, r) for r in ref[k])}
 
     def same(self, a: Signature, b: Signature) -> bool:
         return same(a, b, self.rel)
 
-    def explains(self, predicted: Mapping[str, tuple[Signature, ...]]) -> bool:
-        return all(any(self.same(self.got[n], s) for s in predicted[n]) for n in self.got)
+    def name(self, code: str, probes: Iterable[str]) -> None:
+        """Name ``code`` (if the catalog has it) from ``probes``, which it explains."""
+        if code in CATALOG:
+            probes = list(probes)
+            self.own.setdefault(code, []).extend(p for p in probes if p not in self.own.get(code, []))
+            self.left -= set(probes)
 
-    def score(self, predicted: Mapping[str, tuple[Signature, ...]]) -> int:
-        """How many probes the prediction explains."""
-        return sum(any(self.same(self.got[n], s) for s in predicted[n]) for n in self.got)
+    def covered(self, probe: Probe, codes: Iterable[str] | None = None) -> bool:
+        """``probe`` shows a bug already named (a form it is made of, a number not made a
+        Value...) the way that bug shows (an error for a bug that raises, numbers for one
+        that computes wrongly): it is that bug's evidence, not a new code's."""
+        raised = self.got[probe.name][0] == "error"
+        for code in self.own if codes is None else codes:
+            if _reaches(code, probe) and (code == "data-attribute" or raised == _raises(code)):
+                self.shown.setdefault(code, []).append(probe.name)
+                self.left.discard(probe.name)
+                return True
+        return False
 
-    def describe(self, sig: Signature, probe: Probe, other: Signature) -> str:
-        """A short text of an outcome, told by how it differs from ``other``."""
-        if sig[0] == "error":
-            return f"{sig[1]}: {sig[2]}"
-        if other[0] == "error":
-            return "runs without error"
-        names = [n.title for n in probe.program.nodes]
-        for label, mine, theirs in (("data", sig[1], other[1]), ("grad", sig[2], other[2])):
-            for k, (a, b) in enumerate(zip(mine, theirs)):
-                if not _close(a, b, self.rel):
-                    return f"{names[k]}.{label} = {a:.6g}" if a is not None else f"{names[k]}.{label} is not a number"
-        if sig[3] != other[3]:
-            return "needs the output's grad seeded by hand" if sig[3] else "seeds the output's grad"
-        return "the same"
+    # ------------------------------------------------------------------ the steps
 
-    def evidence(self, predicted: Mapping[str, tuple[Signature, ...]], probes: list[Probe]) -> list[Evidence]:
-        """The probes, smallest first, with what the correct engine does, what the submission
-        did, and what ``predicted`` says."""
-        ref = _reference()
-        found = []
-        for p in sorted(probes, key=lambda p: len(p.program.nodes)):  # the smallest teach best
-            got, expected = self.got[p.name], ref[p.name][0]
-            options = " or ".join(dict.fromkeys(
-                self.describe(s, p, got) if not self.same(s, got) else self.describe(got, p, expected)
-                for s in predicted[p.name]))
-            found.append(Evidence(p.name, p.source, p.point, self.describe(expected, p, got),
-                                  self.describe(got, p, expected), options))
-        return found
-
-    def unexplained(self, predicted: Mapping[str, tuple[Signature, ...]]) -> set[str]:
-        """The probes whose outcome the prediction does not explain."""
-        return {n for n, got in self.got.items() if not any(self.same(got, s) for s in predicted[n])}
-
-    def reaches(self, codes: frozenset[str], need: int, first: set[str]) -> int | None:
-        """How many probes the bugs ``codes`` together explain; None once they cannot explain
-        ``need``. The probes in ``first`` (those it must newly explain) are tried first, then
-        the rest smallest first: a trial that fails stops early, before the big probes."""
-        misses, allowed = 0, len(self.got) - need
-        for name in sorted(first, key=_by_size().index) + [n for n in _by_size() if n in self.got and n not in first]:
-            if not any(self.same(self.got[name], s) for s in _outcomes(codes, name)):
-                misses += 1
-                if misses > allowed:
-                    return None
-        return len(self.got) - misses
-
-    def combine(self, simulated: list[Bug]) -> list[Bug]:
-        """Several bugs at once: greedily add the code that explains the most probes, until
-        every probe is explained. A code can only explain probes it changes, so each round
-        tries the codes that change a probe still unexplained, those that change most first,
-        and ends once none left could beat the best; a trial stops at the first probes it
-        fails. A few exact predictions, not dozens. Ties go to the code first in the catalog,
-        and the codes come in catalog order (not in the order found, which the visit order of
-        an order-sensitive submission can change)."""
-        rank = {b.code: k for k, b in enumerate(simulated)}
-        chosen: list[str] = []
-        best_score = len(self.got) - len(self.unexplained(_reference()))
-        while len(chosen) < _MAX_BUGS:
-            missing = self.unexplained(_combined(frozenset(chosen)))
-            faults = _faults(frozenset(chosen))
-            gains = [(len(_changes(b.code) & missing), b.code) for b in simulated
-                     if b.code not in chosen and b.faults is not None and not b.faults.clashes(faults)]
-            best: str | None = None
-            for gain, code in sorted((g for g in gains if g[0]), key=lambda g: (-g[0], rank[g[1]])):
-                reach = len(self.got) - len(missing) + gain  # the most this code could explain
-                if reach < best_score:
-                    break
-                if best is not None and reach == best_score and rank[code] > rank[best]:
-                    continue  # at best a tie, which the code first in the catalog keeps
-                tie_wins = best is not None and rank[code] < rank[best]  # a tie goes to the first in the catalog
-                score = self.reaches(frozenset([*chosen, code]), best_score if tie_wins else best_score + 1, missing)
-                if score is not None:
-                    best, best_score = code, score
-            if best is None:
-                return []
-            chosen.append(best)
-            if best_score == len(self.got):  # named in catalog order, whichever was found first
-                return [CATALOG[c] for c in sorted(chosen, key=rank.__getitem__)]
-        return []
-
-    def name_bugs(self) -> Diagnosis:
-        """The bug codes (missing ops aside) that explain the outcomes."""
-        diagnosis = Diagnosis()
-        ref = _reference()
+    def errors(self) -> None:
+        """Name what the op-form probes raise or return (primitives first, then the forms
+        micrograd composes of them, so a broken ``+`` is not blamed on ``-`` too)."""
         probes = {p.name: p for p in PROBES}
-        deviating = [probes[k] for k, v in self.got.items() if not any(self.same(v, s) for s in ref[k])]
-        if not deviating:
-            return diagnosis
-        simulated: list[Bug] = [b for b in CATALOG.values() if b.faults is not None]
-        singles = [b for b in simulated if self.explains(predictions(b))]
-        bugs = _simplest(singles) if singles else self.combine(simulated)
-        if not bugs:
-            diagnosis.unexplained = self.evidence(ref, deviating)
-            return diagnosis
-        for bug in bugs:
+        for name, obs in self.observations.items():
+            err = obs.error
+            if err is not None and err.kind == "unsupported" and probes[name].form:  # where no other op can fail
+                self.name(f"unsupported:{err.op}", [name])
+            elif err is not None and err.kind in ("timeout", "memory", "crash"):
+                self.name(err.kind, [name])
+        for name, obs in self.observations.items():
+            err, p = obs.error, probes[name]
+            if err is None:
+                if obs.data and all(d is None for d in obs.data):
+                    self.name("data-attribute", [name])
+            elif err.kind == "exception" and err.node is not None and err.node < len(p.program.inputs):
+                self.name("constructor-float", [name])
+            elif err.node is None and err.message.startswith("TypeError") and "'NoneType'" in err.message:
+                self.name("grad-none", [name])
+        order = {f: k for k, f in enumerate(FORMS)}
+        forms = sorted((p for p in PROBES if p.form and p.name in self.left), key=lambda p: order[p.form_name])
+        for p in forms:
+            err = self.observations[p.name].error
+            if p.name not in self.left or err is None or self.covered(p):
+                continue
+            form, message = p.form_name, err.message
+            if "has no attribute 'backward'" in message or message.startswith("AttributeError: 'NoneType'"):
+                self.name(f"not-a-value:{form}", [p.name])
+            elif CONSTANT_RIGHT in p.uses and self._runs(form, f"x {p.form.split()[1]} y"):
+                self.name("no-coerce:right", [p.name])
+            elif (CONSTANT_LEFT in p.uses and ("RecursionError" in message or "'int' object" in message
+                                               or "'float' object" in message)):
+                self.name("no-coerce:left", [p.name])
+            else:
+                self.name(f"raises:{form}", [p.name])
+
+    def _runs(self, form: str, written: str) -> bool:
+        """The form probe ``written`` (``x + y``) ran without an error."""
+        obs = self.observations.get(f"form:{written}")
+        return obs is not None and obs.error is None
+
+    def exact(self) -> None:
+        """Name the bugs whose engines' predicted numbers match probes no code explains yet,
+        the one matching most first, each then taking the probes it reaches; never a bug
+        that its own probes contradict (:meth:`contradicts`)."""
+        candidates = []
+        for bug in _matched():
             own = predictions(bug)
-            shown = [p for p in deviating if any(self.same(self.got[p.name], s) for s in own[p.name])]
-            diagnosis.codes.append(bug.code)
-            diagnosis.evidence[bug.code] = self.evidence(own, shown or deviating)
-        return diagnosis
+            hits = {k for k in self.left if any(self.same(self.got[k], s) for s in own[k])}
+            if hits:
+                candidates.append((bug, hits))
+        suspects = [*self.own, *(b.code for b, _ in candidates)]
+        candidates = [(b, h) for b, h in candidates if not self.contradicts(b, [c for c in suspects if c != b.code])]
+        rank = {b.code: k for k, b in enumerate(CATALOG.values())}
+        while candidates:
+            bug, hits = max(candidates, key=lambda c: (len(c[1] & self.left), ":" in c[0].code, -rank[c[0].code]))
+            if not hits & self.left:
+                break
+            self.name(bug.code, sorted(hits & self.left))
+            candidates = [c for c in candidates if c[0] is not bug]
+            for p in PROBES:  # what it does together with the bugs named before it
+                if p.name in self.left:
+                    self.covered(p, [bug.code])
+
+    def contradicts(self, bug: Bug, suspects: list[str]) -> bool:
+        """Its own probes deny ``bug``: a probe isolating its op form shows something else, or
+        a probe it changes (one writing its form, for a bug of one form) is right (for a
+        wrong order, where no other suspect could have put it right)."""
+        ref, own = _reference(), predictions(bug)
+        form = bug.code.partition(":")[2] if bug.family not in ("order", "seed") else ""
+        agree = False
+        for p in _probes_of(form):
+            got = self.got.get(p.name)
+            if got is None or (got[0] == "error" and p.name not in self.left):  # another bug's error
+                continue
+            if not any(self.same(got, s) for s in own[p.name]):
+                return True
+            agree = True
+        if form and not agree:  # every probe of its form raised: it cannot compute wrongly too
+            return True
+        for k in _changes(bug.code):
+            p = _PROBES[k]
+            if k not in self.got or (form and form not in p.uses):
+                continue
+            if bug.family in ("order", "seed") and any(_reaches(c, p) for c in suspects):
+                continue  # a wrong op on the way can hide a wrong order (a step that ignores out.grad)
+            right = any(self.same(self.got[k], r) for r in ref[k])
+            if right and not any(self.same(s, r) for s in own[k] for r in ref[k]):
+                return True
+        return False
+
+    def categorical(self) -> None:
+        """A form probe still unexplained, its numbers read: a wrong output value names the
+        form's forward, a right value with wrong gradients its local rule (whatever the rule
+        is). Not when most forms are wrong at once: that is no op's bug, but the engine's."""
+        order = {f: k for k, f in enumerate(FORMS)}
+        found: list[tuple[str, str]] = []
+        for p in sorted((p for p in PROBES if p.form), key=lambda p: order[p.form_name]):
+            got = self.got.get(p.name)
+            if p.name not in self.left or got is None or got[0] != "ok" or None in got[1] + got[2]:
+                continue
+            if self.covered(p):
+                continue
+            truth = _reference()[p.name][0]
+            wrong_value = not _close(got[1][p.program.output], truth[1][p.program.output], self.rel)
+            found.append((f"{'forward' if wrong_value else 'wrong-local'}:{p.form_name}", p.name))
+        ran = {p.form_name for p in PROBES if p.form and self.got.get(p.name, ("error",))[0] == "ok"}
+        if len({c for c, _ in found}) > max(3, len(ran) // 2):
+            return
+        for code, probe in found:
+            self.name(code, [probe])
+
+    def seeding(self) -> None:
+        """backward() that leaves the output's grad at 0 (the harness seeded it): no-seed-grad,
+        unless backward() changes nothing at all."""
+        unseeded = [k for k, o in self.observations.items() if seeded(o)]
+        if unseeded and "backward-noop" not in self.own:
+            self.name("no-seed-grad", unseeded)
+
+    def consequences(self) -> None:
+        """What is left and shows a bug already named (a probe that writes its form)."""
+        for p in PROBES:
+            if p.name in self.left:
+                self.covered(p)
+
+
+def _describe(sig: Signature, obs: Observation | None, probe: Probe, other: Signature, rel: float) -> str:
+    """A short text of an outcome, told by how it differs from ``other``."""
+    if sig[0] == "error":
+        if obs is not None and obs.error is not None:
+            return obs.error.message.splitlines()[0][:200] + _line(obs)
+        return f"{sig[1]}: {sig[2]}"
+    if other[0] == "error":
+        return "runs without error"
+    names = [n.title for n in probe.program.nodes]
+    for label, mine, theirs in (("data", sig[1], other[1]), ("grad", sig[2], other[2])):
+        for k, (a, b) in enumerate(zip(mine, theirs)):
+            if not _close(a, b, rel):
+                return f"{names[k]}.{label} = {a:.6g}" if a is not None else f"{names[k]}.{label} is not a number"
+    return "the same"
+
+
+def _evidence(local: _Local, code: str | None, names: Iterable[str], note: str = "") -> list[Evidence]:
+    """The probes ``names``, smallest first, with the truth, what the submission did and
+    what ``code``'s engine does there (or ``note``)."""
+    ref, probes = _reference(), {p.name: p for p in PROBES}
+    own = predictions(CATALOG[code]) if code is not None and CATALOG[code].family not in CLASSIFIED else None
+    found = []
+    for p in sorted((probes[n] for n in names), key=lambda p: len(p.program.nodes)):  # the smallest teach best
+        got, expected, obs = local.got[p.name], ref[p.name][0], local.observations.get(p.name)
+        if own is not None and not note:
+            predicted = " or ".join(dict.fromkeys(
+                _describe(s, None, p, got, local.rel) if not local.same(s, got)
+                else _describe(got, obs, p, expected, local.rel) for s in own[p.name]))
+        else:
+            predicted = note or "as seen"
+        if seeded(obs) if obs is not None else False:
+            shown = "needs the output's grad seeded by hand" if local.same(got, expected) else \
+                _describe(got, obs, p, expected, local.rel) + "; needs the output's grad seeded by hand"
+        else:
+            shown = _describe(got, obs, p, expected, local.rel)
+        truth = _describe(expected, None, p, got, local.rel)
+        found.append(Evidence(p.name, p.source, p.point, truth, shown, predicted))
+    return found
 
 
 def diagnose(observations: Mapping[str, Observation], *, rel: float = _REL) -> Diagnosis:
-    """The catalog codes whose predictions explain ``observations`` (probe name -> what the
-    submission did); several codes when no single one does; then its missing ops.
-    ``rel``: how close a number must be to a prediction (1e-6; wider for a float32 engine)."""
+    """The codes that explain ``observations`` (probe name -> what the submission did), each
+    named from its own probes whatever else is broken: what the op forms raise or return,
+    the bugs whose predicted numbers match, the op forms' wrong values or gradients, the
+    output's grad left unseeded; then the probes each named bug also explains. ``rel``: how
+    close a number must be to a prediction (1e-6; wider for a float32 engine)."""
     known = {p.name for p in PROBES}
-    got = {k: signature(o) for k, o in observations.items() if k in known}
-    diagnosis = _Matcher({k: v for k, v in got.items() if not (v[0] == "error" and v[1] == "unsupported")},
-                         rel).name_bugs()
-    unsupported = sorted({o.error.op for o in observations.values() if o.error and o.error.kind == "unsupported"})
-    diagnosis.codes += [f"unsupported:{op}" for op in unsupported if f"unsupported:{op}" in CATALOG]
+    local = _Local({k: o for k, o in observations.items() if k in known}, rel)
+    local.errors()
+    local.exact()
+    local.categorical()
+    local.seeding()
+    local.consequences()
+    rank = {c: k for k, c in enumerate(CATALOG)}
+    diagnosis = Diagnosis()
+    for code in sorted(local.own, key=rank.__getitem__):
+        diagnosis.codes.append(code)
+        diagnosis.evidence[code] = (_evidence(local, code, local.own[code])
+                                    + _evidence(local, None, local.shown.get(code, []), "shown together with it"))
+    diagnosis.unexplained = _evidence(local, None, local.left, "no known bug")
     return diagnosis
-
-
-def _simplest(bugs: list[Bug]) -> list[Bug]:
-    """Of several codes that all explain the evidence, the most specific ones: a code for
-    one op (``grad-overwrite:add``) over the general one when both fit."""
-    specific = [b for b in bugs if ":" in b.code]
-    return specific or bugs

@@ -21,14 +21,18 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ast
+from dataclasses import dataclass, field
+from functools import cache
 
 from ..batches import Request
 from ..cases import parse_source
-from ..ops import FUNCTIONS, OPS
+from ..ops import FUNCTIONS, OPS, REFLECTED
 from ..program import Node, Program, Ref, python_operator
 
-__all__ = ["PROBES", "PROBE_POINT", "Probe"]
+__all__ = ["CONSTANT_LEFT", "CONSTANT_RIGHT", "FORMS", "PROBES", "PROBE_POINT", "Probe", "composed_of", "forms_of"]
+
+CONSTANT_RIGHT, CONSTANT_LEFT = "constant-right", "constant-left"  #: pseudo-forms: a number beside a Value
 
 DEEP = 1100  #: nodes in the deep chain: past the default recursion limit of 1,000
 #: Where every op form is probed: inside every op's domain and clear of every kink.
@@ -46,6 +50,16 @@ class Probe:
     source: str = ""  #: the case source, one line (``;`` between statements)
     form: str = ""  #: for the capability table: the op form this probe is (``x + 2``)
     op: str = ""  #: ... and its op's name (``add``)
+    uses: frozenset[str] = field(default=frozenset(), compare=False)  #: the forms it writes (:func:`forms_of`)
+
+    @property
+    def form_name(self) -> str:
+        """The operator form a form probe isolates: ``radd`` for ``2 + x``, ``add`` for ``x + 2``.
+
+        >>> [p.form_name for p in PROBES if p.form in ("x + 2", "2 + x", "2 / x", "-x")]
+        ['add', 'radd', 'rtruediv', 'neg']
+        """
+        return next(iter(self.uses - {CONSTANT_LEFT, CONSTANT_RIGHT}), "") if self.form else ""
 
     @property
     def request(self) -> Request:
@@ -53,10 +67,66 @@ class Probe:
         return Request(self.program, (self.point,), (), self.backward_calls)
 
 
+def _reflected(op_name: str) -> str:
+    """The form of ``op_name`` with a number on the left: ``radd``, ``rsub``, ``rtruediv``..."""
+    return "r" + OPS[op_name].method.strip("_")
+
+
+def forms_of(program: Program) -> frozenset[str]:
+    """The operator forms a program writes, with a number on either side as pseudo-forms.
+
+    >>> sorted(forms_of(parse_source("L = (2 - x) * 3")))
+    ['constant-left', 'constant-right', 'mul', 'rsub']
+    """
+    found: set[str] = set()
+    for node in program.nodes:
+        if node.op == "input":
+            continue
+        numbers = [not isinstance(a, Ref) for a in node.args]
+        binary = len(node.args) == 2 and python_operator(OPS[node.op]) is not None
+        if binary and numbers[0]:
+            found |= {_reflected(node.op), CONSTANT_LEFT}
+        else:
+            found.add(node.op)
+            if binary and numbers[1] and not OPS[node.op].constant_exponent:
+                found.add(CONSTANT_RIGHT)
+    return frozenset(found)
+
+
+@cache
+def composed_of(form: str) -> frozenset[str]:
+    """The forms micrograd builds ``form`` from (the op table's composition texts): a bug in
+    one of them shows in ``form`` too.
+
+    >>> sorted(composed_of("sub")), sorted(composed_of("rtruediv"))
+    (['add', 'neg'], ['mul', 'pow', 'rmul'])
+    """
+    text = next((op.compose_text for op in OPS.values() if op.name == form), None) or REFLECTED.get(
+        f"__{form}__", None)
+    if text is None:
+        return frozenset()
+    names = {ast.Add: "add", ast.Mult: "mul", ast.Pow: "pow", ast.Sub: "sub", ast.Div: "div"}
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(text, mode="eval")):
+        if isinstance(node, ast.BinOp) and type(node.op) in names:
+            name = names[type(node.op)]
+            left_number = isinstance(node.left, ast.Name) and node.left.id == "other" and form.startswith("r")
+            found.add(_reflected(name) if left_number else name)
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and not isinstance(node.operand,
+                                                                                                 ast.Constant):
+            found.add("neg")
+    return frozenset(found)
+
+
+def _depth(form: str) -> int:
+    """How many layers of composition ``form`` is above the primitives (``sub``: 2, via neg)."""
+    return 1 + max(map(_depth, composed_of(form))) if composed_of(form) else 0
+
+
 def _probe(name: str, source: str, point: dict[str, float], calls: int = 1, **form: str) -> Probe:
     program = parse_source(source)
     text = "; ".join(line.removeprefix("L = ") for line in source.splitlines())
-    return Probe(name, program, {x: point[x] for x in program.inputs}, calls, text, **form)
+    return Probe(name, program, {x: point[x] for x in program.inputs}, calls, text, uses=forms_of(program), **form)
 
 
 def _forms() -> list[tuple[str, str]]:
@@ -77,9 +147,10 @@ def _forms() -> list[tuple[str, str]]:
 
 
 def _deep_chain() -> Program:
+    """``x + x + ... + x``: Values only, so a number not made a Value cannot hide a recursive sort."""
     nodes = [Node("input", (), "x", "x")]
     for i in range(DEEP):
-        nodes.append(Node("add", (Ref(i), 1.0), "", f"a{i + 1}"))
+        nodes.append(Node("add", (Ref(i), Ref(0)), "", f"a{i + 1}"))
     return Program(tuple(nodes), DEEP)
 
 
@@ -118,9 +189,12 @@ def _build() -> list[Probe]:
         _probe("twice", "L = x * y + x", xy, calls=2),
         _probe("extreme:sigmoid", "L = sigmoid(x) * 3", {"x": -1000.0}),
         _probe("extreme:tanh", "L = tanh(x) * 3", {"x": 400.0}),
-        Probe("deep-chain", _deep_chain(), {"x": 0.5}, source=f"x + 1 + 1 + ... ({DEEP} additions)"),
+        Probe("deep-chain", _deep_chain(), {"x": 0.5}, source=f"x + x + ... + x ({DEEP} additions)",
+              uses=frozenset({"add"})),
     ]
     return probes
 
 
 PROBES: tuple[Probe, ...] = tuple(_build())
+#: Every operator form a probe isolates, primitives before the forms micrograd composes of them.
+FORMS: tuple[str, ...] = tuple(sorted(dict.fromkeys(p.form_name for p in PROBES if p.form), key=lambda f: _depth(f)))
