@@ -44,6 +44,16 @@ def test_every_catalog_bug_is_diagnosed_as_itself_and_nothing_else(code: str) ->
         ("numerics:sigmoid", "numerics:tanh"),
         ("topo-revisit", "wrong-local:mul"),
         ("zeroes-on-backward", "wrong-local:div"),
+        ("recursion-limit", "topo-order"),
+        ("recursion-limit", "topo-revisit"),
+        ("recursion-limit", "no-seed-grad"),
+        ("topo-order", "no-seed-grad"),
+        ("topo-order", "missing-chain:sigmoid"),
+        ("no-coerce:right", "wrong-local:sigmoid"),
+        ("raises:log", "wrong-local:exp"),
+        ("not-a-value:tanh", "grad-overwrite:mul"),
+        ("forward:rpow", "wrong-local:rsub"),
+        ("no-backward:neg", "wrong-local:rtruediv"),
     ],
 )
 def test_two_bugs_at_once_are_both_named(pair: tuple[str, str]) -> None:
@@ -86,22 +96,18 @@ def test_probes_are_a_compact_designed_set() -> None:
     assert len({p.name for p in PROBES}) == len(PROBES)
 
 
-def test_a_pair_takes_a_few_joint_predictions_each_made_once() -> None:
-    """Matching two bugs tries only codes that change a probe still unexplained, best first,
-    stops a trial at the first probes it fails, and keeps what each set of codes does on
-    each probe: about two sets' worth of probes, where every code of the catalog was tried."""
+def test_matching_runs_no_engine_once_the_predictions_are_ready() -> None:
+    """Each code is named from its own probes against its own single prediction: matching
+    several bugs at once builds no joint engine (what made diagnosis cost 3x grading)."""
     from gradcheck_lab.diagnose import match
 
     match.warm_predictions()  # every single bug's, once per process
     a, b = CATALOG["grad-overwrite:add"].faults, CATALOG["wrong-local:tanh"].faults
     assert a is not None and b is not None
     observed = observe_probes(compile_engine(a + b, 7))
-    before = match._outcomes.cache_info().misses
+    before = compile_engine.cache_info().misses
     assert sorted(diagnose(observed).codes) == ["grad-overwrite:add", "wrong-local:tanh"]
-    assert match._outcomes.cache_info().misses - before <= 3 * len(PROBES)
-    after = match._outcomes.cache_info().misses
-    assert sorted(diagnose(observed).codes) == ["grad-overwrite:add", "wrong-local:tanh"]
-    assert match._outcomes.cache_info().misses == after
+    assert compile_engine.cache_info().misses == before
 
 
 def test_order_sensitive_bugs_are_predicted_on_every_path() -> None:

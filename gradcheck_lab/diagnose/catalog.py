@@ -35,7 +35,8 @@ __all__ = ["CATALOG", "CLASSIFIED", "OP_NAMES", "Bug", "Effect", "Faults", "faul
 OP_NAMES = FORMS
 _PRIMITIVES = [op.name for op in OPS.values() if op.primitive]
 #: Families named from what the probes raise or return, not from predicted numbers.
-CLASSIFIED = frozenset({"raises", "returns", "coerce", "init", "sandbox", "unsupported"})
+CLASSIFIED = frozenset({"raises", "returns", "coerce", "init", "sandbox", "unsupported", "detached", "environment",
+                        "gradtype"})
 
 
 class Effect(enum.Enum):
@@ -51,8 +52,11 @@ class Effect(enum.Enum):
     INCIDENT = "incident"  #: the process itself failed: crash, timeout, memory
 
 
-_EFFECT_OF_FAMILY = {"unsupported": Effect.MISSING, "sandbox": Effect.INCIDENT, "numerics": Effect.WARNING}
+#: A number beside a Value not made a Value is a missing capability, as a missing ``__radd__`` is.
+_EFFECT_OF_FAMILY = {"unsupported": Effect.MISSING, "coerce": Effect.MISSING, "environment": Effect.MISSING,
+                     "sandbox": Effect.INCIDENT, "numerics": Effect.WARNING}
 _WARNINGS = frozenset({"recursion-limit", "zeroes-on-backward"})
+_NO_WRONG_NUMBER = frozenset({"raises", "returns", "coerce", "unsupported", "sandbox", "numerics", "environment"})
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class Bug:
     order_sensitive: bool = False  #: its result depends on the order backward() visits nodes
     note_only: bool = False  #: a semantics note, not a wrong gradient
     family: str = field(default="", compare=False)
+    alternatives: tuple[Faults, ...] = field(default=(), compare=False)  #: other ways students write it
 
     @property
     def effect(self) -> Effect:
@@ -72,6 +77,18 @@ class Bug:
         if self.code in _WARNINGS:
             return Effect.WARNING
         return _EFFECT_OF_FAMILY.get(self.family, Effect.WRONG)
+
+    @property
+    def wrong_number(self) -> bool:
+        """A small program shows this bug as a wrong value or gradient (its counterexample);
+        not a bug that raises, a missing op, a note, a deep graph or an unseeded output grad.
+
+        >>> CATALOG["wrong-local:exp"].wrong_number, CATALOG["raises:log"].wrong_number
+        (True, False)
+        """
+        return (self.faults is not None and self.family not in _NO_WRONG_NUMBER
+                and self.code not in ("constructor-float", "grad-none", "no-seed-grad", "zeroes-on-backward",
+                                      "recursion-limit"))
 
     def engine(self, order_seed: int | None = None) -> type[Any]:
         """The variant engine (its student file, run here); ``order_seed`` shuffles the order
@@ -130,6 +147,8 @@ def _unsimulated(code: str) -> Faults:
     """The faults of a code with no prediction: a missing method, or a hostile backward()."""
     if code in _HOSTILE:
         return Faults(backward=Backward(hostile=_HOSTILE[code]))
+    if code == "needs-module":  # numpy's tanh, where no numpy is installed (a module no grader has)
+        return _row("tanh", forward_text='__import__("numpy_not_installed_here").tanh(a)')
     return Faults(methods=((form_method(code.removeprefix("unsupported:")), None),))
 
 
@@ -201,7 +220,11 @@ _WRONG_LOCAL |= {
     "rtruediv": (_node("__rtruediv__", "b / a", "b / a ** 2"), "the sign of d(2 / v)/dv is wrong: it is -2/v**2"),
 }
 
+_WRONG_LOCAL["rpow"] = (_row("rpow", local_text=("a * k ** (a - 1)",)),
+                        "2 ** v's derivative uses the power rule; d(c**v)/dv = c**v * log(c)")
+
 _WRONG_FORWARD |= {
+    "rpow": (_row("rpow", forward_text="a ** k"), "2 ** v computes v ** 2: __rpow__ returns self ** other"),
     "add": (_row("add", forward_text="a - b"), "+ computes a - b"),
     "radd": (_node("__radd__", "a - b", "1.0"), "2 + v computes v - 2"),
     "mul": (_row("mul", forward_text="a + b"), "* computes a + b"),
@@ -219,17 +242,32 @@ _WRONG_FORWARD |= {
 
 
 def _raises(form: str) -> Faults:
-    """An operator form that raises: a function of numpy's with no ``import numpy`` (a NameError),
-    a TypeError in the backward of a binary primitive, a typo in a composed form."""
+    """An operator form that raises: a function called bare, as if imported from math (a
+    NameError), a TypeError in the backward of a binary primitive, a typo in a composed form."""
     op = OPS.get(form)
     if op is not None and op.primitive and op.is_function:
-        return _row(form, forward_text=f"np.{'maximum' if form == 'max' else form}(a{', b' if op.arity == 2 else ''})")
+        return _row(form, forward_text=f"{'maximum' if form == 'max' else form}(a{', b' if op.arity == 2 else ''})")
     if op is not None and op.primitive:
         return _row(form, local_text=tuple(f"[{t}]" if k == len(op.local_text) - 1 else t
                                            for k, t in enumerate(op.local_text)))
     typos = {"sub": "self + (-othr)", "div": "self * othr ** -1", "neg": "self * -one", "radd": "self + othr",
              "rmul": "slef * other", "rsub": "other + (-slef)", "rtruediv": "other * slef ** -1"}
     return Faults(methods=((form_method(form), typos[form]),))
+
+
+def _grad_value(form: str) -> Faults:
+    """A local rule that makes a Value, so the grad it adds to becomes one (``Value(b)``)."""
+    op = OPS.get(form)
+    if op is not None and op.primitive:
+        return _row(form, local_text=tuple(f"Value({t})" for t in op.local_text))
+    method = form_method(form)
+    node = {"radd": "a + b", "rmul": "a * b", "rsub": "b - a", "rtruediv": "b / a"}
+    local = {"radd": "Value(1.0)", "rmul": "Value(b)", "rsub": "Value(-1.0)", "rtruediv": "Value(-b / a ** 2)"}
+    if form in node:
+        return _node(method, node[form], local[form])
+    primitive = {"sub": ("a - b", ("Value(1.0)", "Value(-1.0)")), "neg": ("-a", ("Value(-1.0)",)),
+                 "div": ("a / b", ("Value(1.0 / b)", "Value(-a / b ** 2)"))}
+    return _primitive(form, *primitive[form])
 
 
 _NUMERICS: dict[str, tuple[Faults, str]] = {
@@ -246,8 +284,12 @@ def _build_catalog() -> dict[str, Bug]:
             Faults(steps=tuple((n, Step(accumulate=False)) for n in _PRIMITIVES)), True, family="overwrite"),
         Bug("topo-revisit", "the topological sort has no visited set: a shared node runs its _backward once per path",
             Faults(backward=Backward(visited=False)), True, family="order"),
-        Bug("topo-order", "backward() runs the nodes in forward order: reverse the topological order",
-            Faults(backward=Backward(reverse=False)), family="order"),
+        Bug("topo-order", "backward() runs the nodes in forward order, or lists a node before its inputs: run "
+            "a node only after every node that reads it (reverse a post-order sort)",
+            Faults(backward=Backward(reverse=False)), family="order",
+            alternatives=(Faults(backward=Backward(reverse=False, preorder=True)),)),
+        Bug("no-graph-walk", "backward() runs only the output's own _backward: the gradient goes one level down; "
+            "walk every node in reverse topological order", Faults(backward=Backward(walk=False)), family="order"),
         Bug("no-seed-grad", "backward() does not set the output's grad to 1 first",
             Faults(backward=Backward(seed=False)), family="seed"),
         Bug("zeroes-on-backward", "backward() resets every grad first, so gradients do not accumulate across calls "
@@ -255,6 +297,9 @@ def _build_catalog() -> dict[str, Bug]:
             Faults(backward=Backward(zero=True)), note_only=True, family="seed"),
         Bug("recursion-limit", "the topological sort is recursive: graphs deeper than about 1,000 nodes fail; "
             "use an explicit stack", Faults(backward=Backward(recursive=True)), family="order"),
+        Bug("needs-module", "a module the engine uses (numpy...) is not installed in the grading environment: the "
+            "forms that use it cannot be graded here (see the evidence for the line); use math, or ask for it",
+            family="environment"),
         Bug("timeout", "the submission ran past its time limit (an infinite loop?)", family="sandbox"),
         Bug("memory", "the submission ran out of memory", family="sandbox"),
         Bug("crash", "the submission's process died (sys.exit, os._exit, a fatal error)", family="sandbox"),
@@ -292,7 +337,17 @@ def _build_catalog() -> dict[str, Bug]:
             Faults(init=Init(data="value")), family="init"),
         Bug("backward-noop", "backward() changes nothing: no node's _backward runs, not even the output's seed",
             Faults(backward=Backward(seed=False, run=False)), family="seed"),
+        Bug("backward-raises", "backward() itself raises, whatever the graph: see the evidence for the error "
+            "and its line", Faults(backward=Backward(hostile="self.grad = math.one")), family="raises"),
     ]
+    for name in OP_NAMES:
+        bugs.append(Bug(f"no-backward:{name}", f"{name} records no way back (no _backward, or no inputs): the "
+                        "gradient stops there and its inputs get 0", Faults(detached=(form_method(name),)),
+                        family="detached"))
+    for name in OP_NAMES:
+        bugs.append(Bug(f"grad-not-number:{name}", f"the backward of {name} stores a Value (or another non-number) "
+                        "in its input's .grad: keep grads plain numbers (use .data)", _grad_value(name),
+                        family="gradtype"))
     for name in OP_NAMES:
         bugs.append(Bug(f"unsupported:{name}", f"the Value class has no {name}", family="unsupported"))
     return {b.code: b for b in bugs}

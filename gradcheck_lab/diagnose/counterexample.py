@@ -10,13 +10,16 @@ backward of exp: ``L = exp(x) + x``; for a topological sort without a visited se
 diamond: ``a = x + x`` then ``L = a + x + a``. The search compares against the reference
 engine (held to SymPy by the test suite), so it needs no SymPy per example; the result
 is printed as a case to paste into a case file, and ``check`` on it shows the disagreement.
+It is always a wrong value or gradient, never an error: a missing op, an op that raises or
+a formula that overflows is named by the diagnosis with its own evidence, and must not hide
+the bug that computes wrongly.
 
 :func:`counterexample_for` searches a catalog bug's own engine, drawing the ops its code
-names more often (``grad-overwrite:exp``: exp). Every simulated bug gets one but three:
-``zeroes-on-backward`` (a note, visible only on a second backward() call),
-``recursion-limit`` (needs a graph over 1,000 deep) and ``no-seed-grad`` (the harness
-seeds the output's grad by hand when backward() leaves it at 0, and says so in a note:
-no case shows a wrong number; the catalog's probes name it).
+names more often (``grad-overwrite:exp``: exp). Every simulated bug that
+computes a wrong number gets one; not ``zeroes-on-backward`` (a note, visible only on a
+second backward() call), ``recursion-limit`` (needs a graph over 1,000 deep),
+``no-seed-grad`` (the harness seeds the output's grad by hand when backward() leaves it at
+0, and says so in a note), nor the bugs that raise (``raises:OP``, ``numerics:tanh``...).
 
 >>> from gradcheck_lab.diagnose import CATALOG
 >>> from gradcheck_lab.executors import InProcessExecutor
@@ -108,10 +111,8 @@ def _toml_source(source: str) -> str:
 
 
 def _disagreement(mine: Observation, truth: Observation, program: Program, rel: float) -> tuple[str, str] | None:
-    if truth.error is not None:
-        return None
-    if mine.error is not None:
-        return "no error", mine.error.message
+    if truth.error is not None or mine.error is not None:  # an error is no wrong number: the diagnosis
+        return None  # names it (a missing op, an op that raises, a formula that overflows), with its line
     names = [n.title for n in program.nodes]
     for label, got, want in (("data", mine.data, truth.data), ("grad", mine.grads, truth.grads)):
         for k, (a, b) in enumerate(zip(got, want)):
@@ -272,7 +273,9 @@ def counterexample_of(executor: Executor, codes: Sequence[str], *, rel: float = 
     >>> counterexample_of(InProcessExecutor(bug.engine()), [bug.code]).source
     'L = sigmoid(x) + x'
     """
-    named = tuple(sorted(c for c in codes if not c.startswith("unsupported:")))  # one search per set
+    from .catalog import CATALOG
+
+    named = tuple(sorted(c for c in codes if c in CATALOG and CATALOG[c].wrong_number))  # one search per set
     known = counterexample_for(named) if named else None
     found = confirm(executor, known, rel) if known else None
     if found is None and search:

@@ -50,6 +50,8 @@ class Backward:
     recursive: bool = False  #: sort by recursion, as micrograd does (fails past ~1,000 deep)
     hostile: str = ""  #: lines run first: an endless loop, a memory hog, an exit
     run: bool = True  #: call each node's _backward (False: backward() changes nothing)
+    walk: bool = True  #: walk the graph (False: only the output's own _backward runs, one level)
+    preorder: bool = False  #: list a node before its inputs (as visited), not after them
 
     def __add__(self, other: Backward) -> Backward:
         """Both changes at once: each field as whichever of the two changed it.
@@ -102,6 +104,7 @@ class Faults:
     silent: tuple[str, ...] = ()  #: methods that forget to return their result (they return None)
     coerce: bool = True  #: binary operators turn a number on the right into a Value
     init: Init | None = None
+    detached: tuple[str, ...] = ()  #: methods whose result has no _backward (the gradient stops there)
 
     def __add__(self, other: Faults) -> Faults:
         if self.init and other.init:
@@ -109,7 +112,8 @@ class Faults:
         backward = self.backward + other.backward if self.backward and other.backward else None
         return Faults(self.rows + other.rows, self.steps + other.steps, self.methods + other.methods,
                       backward or self.backward or other.backward, self.nodes + other.nodes,
-                      self.silent + other.silent, self.coerce and other.coerce, self.init or other.init)
+                      self.silent + other.silent, self.coerce and other.coerce, self.init or other.init,
+                      self.detached + other.detached)
 
     def clashes(self, other: Faults) -> bool:
         """Two faults cannot be combined when they replace the same row, step, method or
@@ -119,7 +123,7 @@ class Faults:
             changed_rules = {("step", k) for k, row in f.rows if row.local_text != OPS[k].local_text}
             return ({("row", k) for k, _ in f.rows} | {("step", k) for k, _ in f.steps}
                     | {("method", k) for k, _ in f.methods} | {("method", n.method) for n in f.nodes}
-                    | {("method", k) for k in f.silent} | changed_rules
+                    | {("method", k) for k in f.silent + f.detached} | changed_rules
                     | {("backward", k) for k in (f.backward.changed() if f.backward else ())}
                     | ({("init", "")} if f.init else set()) | ({("coerce", "")} if not f.coerce else set()))
 
@@ -202,6 +206,15 @@ def _arity(method: str) -> int:
     return next((op.arity for op in OPS.values() if op.method == method and not op.constant_exponent), 2)
 
 
+def _detached(body: str) -> str:
+    """A method whose result records no way back: no ``_backward`` (a node of its own), or a
+    fresh Value of the composed result's number."""
+    if "    out._backward = _backward\n" in body:
+        return body.replace("    out._backward = _backward\n", "")
+    head, _, tail = body.rpartition("    return ")
+    return f"{head}    return Value(({tail.strip()}).data)\n"
+
+
 def _silenced(body: str) -> str:
     """A method that forgets to return its result: its last ``return`` dropped (``return out``
     dropped whole, ``return self + other`` kept as a bare expression)."""
@@ -214,8 +227,13 @@ def _backward(b: Backward) -> str:
     lines = ["def backward(self):", *(f"    {line}" for line in b.hostile.splitlines()), "    topo = []"]
     if b.recursive:
         lines += ["    visited = set()", "", "    def build_topo(v):", "        if v not in visited:",
-                  "            visited.add(v)", "            for child in v._prev:",
-                  "                build_topo(child)", "            topo.append(v)", "", "    build_topo(self)"]
+                  "            visited.add(v)", *(["            topo.append(v)"] if b.preorder else []),
+                  "            for child in v._prev:", "                build_topo(child)",
+                  *([] if b.preorder else ["            topo.append(v)"]), "", "    build_topo(self)"]
+    elif b.preorder:
+        lines += ["    visited = set()", "    stack = [self]", "    while stack:", "        node = stack.pop()",
+                  "        if node not in visited:", "            visited.add(node)", "            topo.append(node)",
+                  "            stack.extend(node._prev)"]
     else:
         push = "            stack.append((child, iter(child._prev)))\n            break"
         if b.visited:
@@ -229,7 +247,9 @@ def _backward(b: Backward) -> str:
         lines += ["    for node in topo:", "        node.grad = 0.0"]
     if b.seed:
         lines += ["    self.grad = 1.0"]
-    if b.run:
+    if not b.walk:
+        lines += ["    self._backward()"]
+    elif b.run:
         lines += [f"    for node in {'reversed(topo)' if b.reverse else 'topo'}:", "        node._backward()"]
     return "\n".join(lines) + "\n"
 
@@ -253,6 +273,7 @@ def student_source(faults: Faults = Faults(), doc: str = "A micrograd-style Valu
             if (text := methods[method]) is None:  # left out
                 continue
             body = _composite(method, text, _arity(method))  # written otherwise
+        body = _detached(body) if method in faults.detached else body
         written.append(_silenced(body) if method in faults.silent else body)
     written.append(_backward(faults.backward or Backward()))
     paragraphs = [textwrap.fill(p, 88) for p in doc.replace('"""', "'''").split("\n\n")]

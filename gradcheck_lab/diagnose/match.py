@@ -20,7 +20,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib.util
 import math
+import os
 import re
 import sys
 from collections.abc import Iterable, Mapping
@@ -56,7 +58,7 @@ def signature(obs: Observation) -> Signature:
 
 def seeded(obs: Observation) -> bool:
     """backward() left the output's grad at 0, and the harness seeded it by hand."""
-    return any("seeded it by hand" in n for n in obs.notes)
+    return obs.seeded
 
 
 def _close(a: float | None, b: float | None, rel: float = _REL) -> bool:
@@ -135,7 +137,11 @@ _SINGLES: dict[str, dict[str, tuple[Signature, ...]]] = {}  #: code -> predictio
 def predictions(bug: Bug) -> dict[str, tuple[Signature, ...]]:
     """What ``bug``'s engine does on every probe (computed once per process, or loaded)."""
     if bug.code not in _SINGLES:
-        _SINGLES[bug.code] = _predict(bug.faults, bug.order_sensitive)
+        found = _predict(bug.faults, bug.order_sensitive)
+        for other in bug.alternatives:  # each way of writing it: any of their outcomes
+            more = _predict(other, True)
+            found = {k: v + tuple(s for s in more[k] if not any(same(s, t) for t in v)) for k, v in found.items()}
+        _SINGLES[bug.code] = found
     return _SINGLES[bug.code]
 
 
@@ -223,7 +229,7 @@ class Diagnosis:
 
 
 
-_EVERYWHERE = frozenset({"constructor-float", "grad-none", "data-attribute", "backward-noop",
+_EVERYWHERE = frozenset({"constructor-float", "grad-none", "data-attribute", "backward-noop", "backward-raises",
                          "timeout", "memory", "crash"})  #: codes that break every probe they reach
 
 
@@ -261,18 +267,49 @@ def _raises(code: str) -> bool:
 
 
 @cache
+def _of_form(form: str) -> tuple[Bug, ...]:
+    """The catalog bugs of one op form whose predictions are matched (``wrong-local:exp``...)."""
+    return tuple(b for b in _matched() if b.code.partition(":")[2] == form and b.family not in ("order", "seed"))
+
+
+@cache
 def _probes_of(form: str) -> tuple[Probe, ...]:
     """The probes that isolate operator form ``form`` (``x + y`` and ``x + 2`` for add)."""
     return tuple(p for p in PROBES if p.form and p.form_name == form)
 
 
+#: The names modules go by in student code.
+_MODULES = {"np": "numpy", "numpy": "numpy", "torch": "torch", "scipy": "scipy", "jnp": "jax", "jax": "jax"}
+
+
+def _missing_module(message: str) -> bool:
+    """The error is a module the grading environment lacks (``name 'np' is not defined`` where
+    no numpy is installed: the loader skips an import that fails), not the engine's bug.
+
+    >>> _missing_module("ModuleNotFoundError: No module named 'numpy_not_installed_here'")
+    True
+    """
+    found = re.match(r"NameError: name '(\w+)' is not defined|ModuleNotFoundError: No module named '([\w.]+)'",
+                     message)
+    if found is None:
+        return False
+    module = _MODULES.get(found[1], "") if found[1] else found[2].split(".")[0]
+    return bool(module) and importlib.util.find_spec(module) is None
+
+
+def _not_a_value(message: str) -> bool:
+    """The error is a result that is no Value (None, a number) being used as one."""
+    return "has no attribute 'backward'" in message or message.startswith("AttributeError: 'NoneType'")
+
+
 def _line(obs: Observation) -> str:
     """Where an error was raised: `` (line 12, in log)``, from its traceback; "" if unknown."""
     err = obs.error
-    line = getattr(err, "line", None)
-    if line:
-        return f" (line {line})"
-    found = re.findall(r'line (\d+), in (\w+)', err.traceback if err else "")
+    if err is not None and err.line and f"{os.sep}gradcheck_lab{os.sep}" not in err.file:
+        return f" (line {err.line}, in {Path(err.file).name})" if err.file else f" (line {err.line})"
+    found = [(line, name) for file, line, name in re.findall(r'File "([^"]*)", line (\d+), in (\w+)',
+                                                              err.traceback if err else "")
+             if f"{os.sep}gradcheck_lab{os.sep}" not in file]  # the student's frames, not ours
     return f" (line {found[-1][0]}, in {found[-1][1]})" if found else ""
 
 
@@ -328,7 +365,9 @@ class _Local:
                 self.name(err.kind, [name])
         for name, obs in self.observations.items():
             err, p = obs.error, probes[name]
-            if err is None:
+            if err is not None and _missing_module(err.message):
+                self.name("needs-module", [name])
+            elif err is None:
                 if obs.data and all(d is None for d in obs.data):
                     self.name("data-attribute", [name])
             elif err.kind == "exception" and err.node is not None and err.node < len(p.program.inputs):
@@ -337,12 +376,19 @@ class _Local:
                 self.name("grad-none", [name])
         order = {f: k for k, f in enumerate(FORMS)}
         forms = sorted((p for p in PROBES if p.form and p.name in self.left), key=lambda p: order[p.form_name])
+        errors = [self.observations[p.name].error for p in forms]
+        in_backward = {e.message for e in errors if e is not None and e.node is None}
+        present = {p.form_name for p in PROBES if p.form and self.got.get(p.name, ("",))[1:2] != ("unsupported",)}
+        for message in sorted(m for m in in_backward if not _not_a_value(m)):
+            failing = [p for p in forms if (e := self.observations[p.name].error) and e.message == message]
+            if len({p.form_name for p in failing}) >= 0.75 * len(present):  # not one op's: backward() itself
+                self.name("backward-raises", [p.name for p in failing])
         for p in forms:
             err = self.observations[p.name].error
             if p.name not in self.left or err is None or self.covered(p):
                 continue
             form, message = p.form_name, err.message
-            if "has no attribute 'backward'" in message or message.startswith("AttributeError: 'NoneType'"):
+            if _not_a_value(message):
                 self.name(f"not-a-value:{form}", [p.name])
             elif CONSTANT_RIGHT in p.uses and self._runs(form, f"x {p.form.split()[1]} y"):
                 self.name("no-coerce:right", [p.name])
@@ -360,25 +406,26 @@ class _Local:
     def exact(self) -> None:
         """Name the bugs whose engines' predicted numbers match probes no code explains yet,
         the one matching most first, each then taking the probes it reaches; never a bug
-        that its own probes contradict (:meth:`contradicts`)."""
+        that its own probes contradict (:meth:`contradicts`) beside the bugs named so far."""
         candidates = []
         for bug in _matched():
             own = predictions(bug)
             hits = {k for k in self.left if any(self.same(self.got[k], s) for s in own[k])}
             if hits:
                 candidates.append((bug, hits))
-        suspects = [*self.own, *(b.code for b, _ in candidates)]
-        candidates = [(b, h) for b, h in candidates if not self.contradicts(b, [c for c in suspects if c != b.code])]
         rank = {b.code: k for k, b in enumerate(CATALOG.values())}
         while candidates:
-            bug, hits = max(candidates, key=lambda c: (len(c[1] & self.left), ":" in c[0].code, -rank[c[0].code]))
-            if not hits & self.left:
+            candidates = [(b, h & self.left) for b, h in candidates if h & self.left]
+            named = list(self.own)
+            ready = sorted(candidates, key=lambda c: (-len(c[1]), ":" not in c[0].code, rank[c[0].code]))
+            chosen = next(((b, h) for b, h in ready if not self.contradicts(b, named)), None)
+            if chosen is None:
                 break
-            self.name(bug.code, sorted(hits & self.left))
-            candidates = [c for c in candidates if c[0] is not bug]
+            self.name(chosen[0].code, sorted(chosen[1]))
+            candidates = [c for c in candidates if c[0] is not chosen[0]]
             for p in PROBES:  # what it does together with the bugs named before it
                 if p.name in self.left:
-                    self.covered(p, [bug.code])
+                    self.covered(p, [chosen[0].code])
 
     def contradicts(self, bug: Bug, suspects: list[str]) -> bool:
         """Its own probes deny ``bug``: a probe isolating its op form shows something else, or
@@ -407,26 +454,55 @@ class _Local:
                 return True
         return False
 
-    def categorical(self) -> None:
-        """A form probe still unexplained, its numbers read: a wrong output value names the
-        form's forward, a right value with wrong gradients its local rule (whatever the rule
-        is). Not when most forms are wrong at once: that is no op's bug, but the engine's."""
-        order = {f: k for k, f in enumerate(FORMS)}
-        found: list[tuple[str, str]] = []
-        for p in sorted((p for p in PROBES if p.form), key=lambda p: order[p.form_name]):
+    def forms(self, composed: bool) -> None:
+        """Each op form's own probes (``x + y``, ``x + 2``; ``exp(x)``), read first: a wrong
+        output value names the form's forward, an input's grad of 0 a form that records no
+        way back, another wrong grad its local rule; a catalog bug of that form whose
+        prediction matches (``wrong-local:relu``: the wrong side) is named as itself. Forms
+        micrograd composes of a form already named are that form's evidence. Not when most
+        forms are wrong at once: that is no op's bug, but the engine's (an order, a seed).
+        ``composed``: the forms micrograd composes (``x - y`` is ``x + (-y)``, several nodes,
+        which a wrong order changes too), read once the exact matches are named; else the others."""
+        found: dict[str, list[str]] = {}
+        for p in sorted((p for p in PROBES if p.form and bool(composed_of(p.form_name)) == composed),
+                        key=lambda p: FORMS.index(p.form_name)):
             got = self.got.get(p.name)
-            if p.name not in self.left or got is None or got[0] != "ok" or None in got[1] + got[2]:
+            if p.name not in self.left or got is None or got[0] != "ok" or None in got[1]:
                 continue
-            if self.covered(p):
+            if self.covered(p) or any(_reaches(c, p) for c in found):
+                found.setdefault(next((c for c in found if _reaches(c, p)), ""), []).append(p.name)
                 continue
-            truth = _reference()[p.name][0]
-            wrong_value = not _close(got[1][p.program.output], truth[1][p.program.output], self.rel)
-            found.append((f"{'forward' if wrong_value else 'wrong-local'}:{p.form_name}", p.name))
-        ran = {p.form_name for p in PROBES if p.form and self.got.get(p.name, ("error",))[0] == "ok"}
-        if len({c for c, _ in found}) > max(3, len(ran) // 2):
+            found.setdefault(self._form_code(p, got), []).append(p.name)
+        found.pop("", None)
+        ran = {p.form_name for p in PROBES if p.form and bool(composed_of(p.form_name)) == composed
+               and self.got.get(p.name, ("error",))[0] == "ok"}
+        wrong = {_PROBES[n].form_name for names in found.values() for n in names}
+        if len(ran) >= 3 and len(wrong) >= 0.75 * len(ran):  # every form wrong: the engine's bug, not theirs
             return
-        for code, probe in found:
-            self.name(code, [probe])
+        for code, names in found.items():
+            self.name(code, [n for n in names if _PROBES[n].form_name == code.partition(":")[2]])
+            for n in names:
+                if n in self.left:
+                    self.covered(_PROBES[n], [code])
+        for p in PROBES:  # what they do together with anything else
+            if p.name in self.left:
+                self.covered(p, list(found))
+
+    def _form_code(self, p: Probe, got: Signature) -> str:
+        """The code a form probe's wrong numbers name: a catalog bug of the form that predicts
+        them, or the kind of wrong read off the numbers."""
+        suspects = list(self.own)
+        for bug in _of_form(p.form_name):
+            if any(self.same(got, s) for s in predictions(bug)[p.name]) and not self.contradicts(bug, suspects):
+                return bug.code
+        truth, n = _reference()[p.name][0], len(p.program.inputs)
+        if not _close(got[1][p.program.output], truth[1][p.program.output], self.rel):
+            return f"forward:{p.form_name}"
+        if None in got[2][:n]:
+            return f"grad-not-number:{p.form_name}"
+        if all(g == 0 for g in got[2][:n]) and any(g != 0 for g in truth[2][:n]):
+            return f"no-backward:{p.form_name}"
+        return f"wrong-local:{p.form_name}"
 
     def seeding(self) -> None:
         """backward() that leaves the output's grad at 0 (the harness seeded it): no-seed-grad,
@@ -491,8 +567,9 @@ def diagnose(observations: Mapping[str, Observation], *, rel: float = _REL) -> D
     known = {p.name for p in PROBES}
     local = _Local({k: o for k, o in observations.items() if k in known}, rel)
     local.errors()
+    local.forms(composed=False)
     local.exact()
-    local.categorical()
+    local.forms(composed=True)
     local.seeding()
     local.consequences()
     rank = {c: k for k, c in enumerate(CATALOG)}

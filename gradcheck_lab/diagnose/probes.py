@@ -83,12 +83,13 @@ def forms_of(program: Program) -> frozenset[str]:
         if node.op == "input":
             continue
         numbers = [not isinstance(a, Ref) for a in node.args]
-        binary = len(node.args) == 2 and python_operator(OPS[node.op]) is not None
+        op = OPS[node.op]
+        binary = len(node.args) == 2 and python_operator(op) is not None and op.number_operand is None
         if binary and numbers[0]:
             found |= {_reflected(node.op), CONSTANT_LEFT}
         else:
             found.add(node.op)
-            if binary and numbers[1] and not OPS[node.op].constant_exponent:
+            if binary and numbers[1]:
                 found.add(CONSTANT_RIGHT)
     return frozenset(found)
 
@@ -176,6 +177,7 @@ def _build() -> list[Probe]:
         probes.append(_probe(f"alone:{name}", f"L = (x {symbol} y) * 3", xy))
         probes.append(_probe(f"left:{name}", f"L = (2 {symbol} x) * 3", xy))
     probes += [
+        _probe("alone:relu:negative", "L = relu(x) * 3", {"x": -0.6}),  # the wrong side shows only here
         _probe("alone:neg", "L = (-x) * 3", xy),
         _probe("alone:pow", "L = x ** 3 * 3", xy),
         _probe("alone:pow-half", "L = x ** 0.5 * 3", xy),

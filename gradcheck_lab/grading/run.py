@@ -213,13 +213,15 @@ def _diagnose(ex: Prepared, grade: SubmissionGrade, observations: dict[str, Obse
     found = diagnose(observations, rel=rel)
     grade.diagnosis = found.to_json()
     grade.unexplained = [dict(e.__dict__) for e in found.unexplained]
-    wrong_numbers = [c for c in found.codes if CATALOG[c].faults is not None and not CATALOG[c].note_only]
-    if grade.verdict is Verdict.WRONG or wrong_numbers:
+    wrong_numbers = [c for c in found.codes if CATALOG[c].wrong_number]
+    # a search through the child only for a wrong number no named code stands for (the codes
+    # that raise, or a missing op, explain a wrong verdict without one: the counterexample is never an error)
+    search = grade.verdict is Verdict.WRONG and bool(wrong_numbers or found.unexplained or not found.codes)
+    if search or wrong_numbers:
         try:
             # no case shows it: only the named bugs' own counterexample, no blind search through
             # the child (150 calls, ~0.35 s, in vain for bugs no small program shows)
-            example = counterexample_of(ex, found.codes, rel=rel, max_examples=150,
-                                        search=grade.verdict is Verdict.WRONG)
+            example = counterexample_of(ex, found.codes, rel=rel, max_examples=150, search=search)
         except Exception:  # an extra: a child that dies mid-search must not sink the grade
             example = None
         if example is not None:
@@ -246,7 +248,7 @@ def _seeding(grade: SubmissionGrade, config: GradeConfig, observations: dict[str
     from ..diagnose import CATALOG
 
     seeded = [p for p in _probes(config) if p.name in observations and observations[p.name].seeded]
-    if not seeded or "no-seed-grad" in grade.codes:
+    if not seeded or {"no-seed-grad", "backward-noop"} & set(grade.codes):  # backward-noop: nothing runs at all
         return
     evidence = [{"probe": p.name, "source": p.source, "point": p.point, "expected": "backward() sets L.grad = 1",
                  "got": "L.grad left at 0 (seeded by hand)", "predicted": "L.grad left at 0"} for p in seeded[:3]]
