@@ -45,10 +45,9 @@ NODES = {
     **{code: 3 for code in COVERED if code.startswith("missing-chain:")},
     **{code: 2 for code in COVERED if code.split(":")[0] in ("wrong-local", "forward")},
     # a form of two Values (x + y, max(x, y)) may need both; the others are the form alone
-    **{f"{family}:{op}": 3 for family in ("wrong-local", "forward", "no-backward")
+    **{code: 2 for code in COVERED if code.split(":")[0] in ("no-backward", "grad-not-number")},
+    **{f"{family}:{op}": 3 for family in ("wrong-local", "forward", "no-backward", "grad-not-number")
        for op in ("add", "mul", "max", "sub", "div")},
-    **{code: 2 for code in COVERED if code.startswith("no-backward:") and code not in
-       {f"no-backward:{op}" for op in ("add", "mul", "max", "sub", "div")}},
     "backward-noop": 2, "data-attribute": 2, "no-graph-walk": 3,
 }
 
@@ -64,7 +63,13 @@ def test_every_simulated_bug_is_covered_or_said_why_not() -> None:
     assert set(NODES) == set(COVERED)
 
 
-@pytest.mark.parametrize("code", COVERED)
+#: Each bug a search is run for here: every one but the two families that repeat one pattern
+#: per op form (a form that records no way back, a grad that is no number), three forms of those.
+SEARCHED = [c for c in COVERED if not c.startswith(("no-backward:", "grad-not-number:"))
+            or c.partition(":")[2] in ("add", "neg", "tanh")]
+
+
+@pytest.mark.parametrize("code", SEARCHED)
 def test_every_catalog_bug_has_a_small_counterexample_that_check_fails(code: str, tmp_path: Path) -> None:
     found = counterexample_for((code,))
     assert found is not None, f"no counterexample for {code}"

@@ -226,10 +226,12 @@ def _backward(b: Backward) -> str:
     """``backward()``: a topological sort (iterative unless ``recursive``), then the steps."""
     lines = ["def backward(self):", *(f"    {line}" for line in b.hostile.splitlines()), "    topo = []"]
     if b.recursive:
-        lines += ["    visited = set()", "", "    def build_topo(v):", "        if v not in visited:",
-                  "            visited.add(v)", *(["            topo.append(v)"] if b.preorder else []),
-                  "            for child in v._prev:", "                build_topo(child)",
-                  *([] if b.preorder else ["            topo.append(v)"]), "", "    build_topo(self)"]
+        pad = " " * (12 if b.visited else 8)
+        body = [*([f"{pad}topo.append(v)"] if b.preorder else []), f"{pad}for child in v._prev:",
+                f"{pad}    build_topo(child)", *([] if b.preorder else [f"{pad}topo.append(v)"])]
+        check = ["        if v not in visited:", "            visited.add(v)"] if b.visited else []
+        lines += [*(["    visited = set()"] if b.visited else []), "", "    def build_topo(v):", *check, *body, "",
+                  "    build_topo(self)"]
     elif b.preorder:
         lines += ["    visited = set()", "    stack = [self]", "    while stack:", "        node = stack.pop()",
                   "        if node not in visited:", "            visited.add(node)", "            topo.append(node)",

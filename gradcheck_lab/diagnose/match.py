@@ -345,6 +345,8 @@ class _Local:
         that computes wrongly): it is that bug's evidence, not a new code's."""
         raised = self.got[probe.name][0] == "error"
         for code in self.own if codes is None else codes:
+            if CATALOG[code].family not in CLASSIFIED and probe.name not in _changes(code):
+                continue  # a bug whose engine does the right thing there cannot explain it
             if _reaches(code, probe) and (code == "data-attribute" or raised == _raises(code)):
                 self.shown.setdefault(code, []).append(probe.name)
                 self.left.discard(probe.name)

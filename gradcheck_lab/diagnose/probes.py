@@ -100,7 +100,7 @@ def composed_of(form: str) -> frozenset[str]:
     one of them shows in ``form`` too.
 
     >>> sorted(composed_of("sub")), sorted(composed_of("rtruediv"))
-    (['add', 'neg'], ['mul', 'pow', 'rmul'])
+    (['add', 'neg'], ['pow', 'rmul'])
     """
     text = next((op.compose_text for op in OPS.values() if op.name == form), None) or REFLECTED.get(
         f"__{form}__", None)
@@ -188,6 +188,7 @@ def _build() -> list[Probe]:
         _probe("reuse:rpow", "L = 2 ** x + 0.5 ** x", xy),
         _probe("reuse:mixed", "a = x * y\nL = a * 2 + exp(a)", xy),
         _probe("diamond", "a = x * 1.5\nb = a * y\nc = a + y\nL = b * c", xy),
+        _probe("diamond:add", "a = x + y\nb = a + x\nL = a + b", xy),  # the same with + alone
         _probe("twice", "L = x * y + x", xy, calls=2),
         _probe("extreme:sigmoid", "L = sigmoid(x) * 3", {"x": -1000.0}),
         _probe("extreme:tanh", "L = tanh(x) * 3", {"x": 400.0}),
