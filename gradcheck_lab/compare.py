@@ -77,6 +77,7 @@ class PointCheck:
     message: str = ""  #: a domain error, an exception, a missing op
     traceback: str = ""
     notes: list[str] = field(default_factory=list)
+    error_type: str = ""  #: the exception's type name (``RecursionError``) when the implementation raised
 
     @property
     def verdict(self) -> str:
@@ -130,6 +131,7 @@ def judge(
         where = f" at {names[err.node]}" if err.node is not None else " in backward()"
         check.message = f"{err.message}{where}"
         check.traceback = err.traceback
+        check.error_type = err.type
         check.nodes = [NodeCheck(k, names[k], err.kind) for k in range(len(names))]
         return check
     u = unit_roundoff

@@ -23,7 +23,7 @@ from gradcheck_lab.grading import (
     grade_case,
     read_grade,
 )
-from gradcheck_lab.report.grades import GRADES_COLUMNS, class_summary_text
+from gradcheck_lab.report.grades import GRADES_COLUMNS, class_summary_html, class_summary_text
 from gradcheck_lab.submissions import discover
 
 from .test_sandbox import ENGINE, EXAMPLES, ROOT, engine_with, tiny_config
@@ -91,21 +91,56 @@ def test_the_rubric_options(tmp_path: Path, config: GradeConfig, klass: Path) ->
     assert {c.name: c.score for c in grades["cat"].cases}["exp-chain"] == 1.0  # half of weight 2
 
 
-def test_class_summary_tables() -> None:
+def _student(name: str, ok: bool, cap: str, codes: tuple[str, ...] = (), finding: str = "f") -> SubmissionGrade:
     from gradcheck_lab.grading import Capability, CaseGrade
 
-    def student(name: str, ok: bool, cap: str) -> SubmissionGrade:
-        cases = [CaseGrade("a", "f::a", 1.0, False, "ok", 1.0, 1, 1),
-                 CaseGrade("b", "f::b", 1.0, False, "ok" if ok else "grad-mismatch", float(ok), 1, 1)]
-        return SubmissionGrade(name, name, "", "correct" if ok else "wrong", 1.0 + ok, 2.0, "f", cases,
-                               [Capability("exp(x)", "exp", cap)])
+    cases = [CaseGrade("a", "f::a", 1.0, False, "ok", 1.0, 1, 1),
+             CaseGrade("b", "f::b", 1.0, False, "ok" if ok else "grad-mismatch", float(ok), 1, 1)]
+    return SubmissionGrade(name, name, "", "correct" if ok else "wrong", 1.0 + ok, 2.0, finding, cases,
+                           [Capability("exp(x)", "exp", cap)],
+                           diagnosis=[{"code": c, "explanation": "", "evidence": []} for c in codes],
+                           assignment="micrograd lecture (the default)")
 
-    text = class_summary_text([student("s1", True, "ok"), student("s2", False, "unsupported"),
-                               student("s3", False, "unsupported")])
-    assert "- 3 submissions: wrong 2, correct 1" in text
-    assert "| b      | 1/3      | 33%" in text
-    assert "| `exp(x)` | exp  | 2          | unsupported 2 |" in text
-    assert text.index("## Cases that fail most") < text.index("| b ", text.index("## Cases that fail most"))
+
+CLASS = [_student("s1", True, "ok"), _student("s2", False, "unsupported", ("grad-overwrite:mul",)),
+         _student("s3", False, "grad-mismatch", ("grad-overwrite:mul", "topo-order"), "word " * 60)]
+
+
+def test_class_summary_tables() -> None:
+    text = class_summary_text(CLASS)
+    assert "- 3 submissions: correct 1, wrong 2" in text and "- assignment: micrograd lecture (the default)" in text
+    assert "- score: mean 67%, median 50%, lowest 50%, highest 100%" in text
+    section = lambda title: text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+    assert "| 50-60%  | 2          | ███" in section("Score distribution")
+    bugs = section("Bugs: how many students have each")
+    assert bugs.index("grad-overwrite:mul | 2          | 67%") < bugs.index("topo-order ")
+    groups = section("Students grouped by diagnosis")
+    assert "| (no bug found)  " in groups and "| grad-overwrite:mul + topo-order | 1 " in groups
+    assert "| exp  | 1       | 1        | 1       | 33%" in section("Ops: failure rates")  # wrong, absent, works
+    assert "| b      | 1/3      | 33%" in section("Cases that fail most")
+    finding = next(line for line in section("Students").splitlines() if line.startswith("| s3"))
+    assert "word word…" in finding and len(finding) < 300  # clipped at a word, with an ellipsis
+
+
+def test_class_summary_html_is_real_tables() -> None:
+    from html.parser import HTMLParser
+
+    page = class_summary_html(CLASS)
+    assert "<pre" not in page and "## " not in page  # no Markdown in a <pre>
+    for title in ("Score distribution", "Students", "Bugs: how many students have each",
+                  "Students grouped by diagnosis", "Ops: failure rates", "Cases: pass rate"):
+        assert f"<h2>{title}</h2>" in page
+    assert page.count("<table>") == 7 and 'href="submissions/s2/report.html"' in page
+
+    cells: list[str] = []
+
+    class Cells(HTMLParser):
+        def handle_data(self, data: str) -> None:
+            cells.append(data)
+
+    Cells().feed(page)
+    clipped = [c for c in cells if c.startswith("word word")]
+    assert clipped and all(c.endswith("word…") for c in clipped)
 
 
 # --------------------------------------------------------------------------- batches
@@ -185,12 +220,13 @@ def test_grade_the_examples_from_the_command_line(tmp_path: Path, capsys: pytest
     assert "grad-overwrite" in codes["overwrite_bug"] and codes["hangs"] == ["timeout"]
     assert not [c for c in codes["correct"] if not c.startswith(("recursion", "numerics", "unsupported:"))]
     assert {r["id"]: r["finding"] for r in rows}["overwrite_bug"].startswith("grad-overwrite")
-    assert "1 student: `grad-overwrite` (overwrite_bug)" in (reports / "class_summary.md").read_text()
+    assert re.search(r"^\| grad-overwrite +\| 1 ", (reports / "class_summary.md").read_text(), re.M)
     feedback = (reports / "submissions" / "overwrite_bug" / "report.md").read_text()
     assert "## Diagnosis" in feedback and 'source = "L = x + x"' in feedback
     assert "| reuse:add " in feedback  # the evidence, smallest probe first: expected, got, what the bug predicts
     summary = (reports / "class_summary.md").read_text()
-    assert "## Ops that fail most" in summary and "| hangs " in summary
+    assert "## Ops: failure rates" in summary and "| hangs " in summary
+    assert re.search(r"^\| [^|]*grad-overwrite[^|]*\| 1 +\| wrong 1 +\| overwrite_bug", summary, re.M)  # grouped
     notebook = (reports / "submissions" / "notebook" / "report.md").read_text()
     assert "notebook cells used: 6, 8" in notebook and "grading the last" in notebook
     assert re.search(r"^\[\d/6\] correct: correct", out, re.M)  # plain progress lines (no terminal)

@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     from ..cases import collect_cases
     from ..grading import GradeConfig, Rubric, grade_batch
     from ..grading.assignment import default_assignment, find_assignment, load_assignment
-    from ..report.grades import write_class_reports
+    from ..report.grades import clip, write_class_reports
     from ..submissions import Limits, discover, isolation_problem
 
     if args.jobs < 1 or args.samples < 0 or args.timeout <= 0 or args.case_timeout <= 0:
@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     final = (f"{plural(len(batch.grades), 'submission')}: {graded} graded, {len(batch.reused)} unchanged; "
              f"{batch.seconds:.1f} s; reports in {report_dir}")
     if not args.quiet:
-        rows = [[g.id, f"{g.score:.4g}/{g.max_score:.4g}", g.verdict, g.finding[:100]] for g in batch.grades]
+        rows = [[g.id, f"{g.score:.4g}/{g.max_score:.4g}", g.verdict, clip(g.finding, 100)] for g in batch.grades]
         print(tabulate(rows, ["id", "score", "verdict", "finding"], disable_numparse=True))
         print(f"written: {', '.join(str(p) for p in paths)}")
         print(f"assignment: {assignment.title}")

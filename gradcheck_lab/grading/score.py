@@ -56,15 +56,13 @@ def first_problem(result: CaseResult) -> str:
 
 
 def core_verdict(points: Sequence[PointCheck], verdict: str) -> str:
-    """The core's ``exception`` split by the exception's type (the executor writes each
-    message as ``Type: text``): ``MemoryError`` is ``memory``, ``RecursionError`` is
-    ``recursion-limit``."""
+    """The core's ``exception`` split by the exception's type: ``MemoryError`` is
+    ``memory``, ``RecursionError`` is ``recursion-limit``."""
     if verdict == "exception":
         for p in points:
-            kind = p.message.partition(":")[0]
-            if kind == "MemoryError":
+            if p.error_type == "MemoryError":
                 return "memory"
-            if kind == "RecursionError":
+            if p.error_type == "RecursionError":
                 return RECURSION
     return verdict
 

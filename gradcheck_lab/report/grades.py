@@ -15,25 +15,28 @@ import csv
 import io
 import json
 import re
+import statistics
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tabulate import tabulate
 
 from ..atomic import write_text
+from ..compare import FAILURES
 from .diagnosis import diagnosis_lines
 from .json_report import run_to_json
 from .markdown import markdown_text
-from .tables import fmt
 
 if TYPE_CHECKING:
     from ..grading.model import SubmissionGrade
     from ..harness import Run
 
 __all__ = [
-    "GRADES_COLUMNS", "class_summary_html", "class_summary_text", "grade_diagnosis", "grades_csv_text",
+    "GRADES_COLUMNS", "Section", "class_summary_html", "class_summary_text", "class_view", "clip",
+    "grade_diagnosis", "grades_csv_text",
     "render_submission", "submission_html", "write_class_reports",
 ]
 
@@ -70,8 +73,19 @@ def csv_cell(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def _clip(text: str, width: int = 160) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."
+def clip(text: str, width: int = 160) -> str:
+    """``text`` cut at a word boundary to at most ``width`` characters, with an ellipsis.
+
+    >>> clip("the backward pass of mul is wrong", 20)
+    'the backward pass…'
+    """
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    space = cut.rfind(" ")
+    if space > width // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + "…"
 
 
 def _points(x: float) -> str:
@@ -189,66 +203,136 @@ def grades_csv_text(grades: Sequence[SubmissionGrade]) -> str:
     return buffer.getvalue()
 
 
-def class_summary_text(grades: Sequence[SubmissionGrade]) -> str:
-    """``class_summary.md``: students, each case's pass rate, the ops and cases that fail most."""
+@dataclass
+class Section:
+    """One part of the class view: a table (or a sentence when it has no rows)."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    empty: str = ""  #: said instead of an empty table
+    intro: str = ""
+
+
+def _share(k: float, n: float) -> str:
+    return f"{100 * k / n:.0f}%" if n else "-"
+
+
+def _bar(k: int, most: int, width: int = 30) -> str:
+    return "█" * max(1 if k else 0, round(width * k / most)) if most else ""
+
+
+def class_view(grades: Sequence[SubmissionGrade]) -> tuple[list[str], list[Section]]:
+    """The class as an instructor reads it: summary lines, then the score distribution,
+    the students, how many have each bug code, the students grouped by diagnosis, each op's
+    failure rate and each case's pass rate. Markdown and HTML render the same sections."""
+    from ..diagnose import CATALOG
+    from ..diagnose.catalog import Effect
+
     n = len(grades)
     verdicts = Counter(g.verdict for g in grades)
-    mean = sum(g.score for g in grades) / n if n else 0.0
-    top = max((g.max_score for g in grades), default=0.0)
-    out = ["# Class summary", "",
-           f"- {n} submission{'s' * (n != 1)}: " + ", ".join(f"{k} {v}" for k, v in verdicts.most_common()),
-           f"- mean score {fmt(mean, 4)} of {fmt(top, 4)}", "", "## Students", ""]
-    rows = [[g.id, _points(g.score), _points(g.max_score), f"{100 * g.score / g.max_score:.0f}%" if g.max_score
-             else "-", g.verdict, _cell(_clip(g.finding))] for g in grades]
-    out.append(tabulate(rows, ["id", "score", "max", "%", "verdict", "finding"], tablefmt="github",
-                        disable_numparse=True))
+    scores = sorted(100 * g.score / g.max_score for g in grades if g.max_score)
+    assignments = sorted({g.assignment for g in grades if g.assignment})
+    lines = [f"{n} submission{'s' * (n != 1)}: " + ", ".join(f"{v.value} {k}" for v, k in
+                                                             sorted(verdicts.items(), key=lambda vk: vk[0].severity))]
+    if scores:
+        lines.append(f"score: mean {statistics.mean(scores):.0f}%, median {statistics.median(scores):.0f}%, "
+                     f"lowest {scores[0]:.0f}%, highest {scores[-1]:.0f}%")
+    if assignments:
+        lines.append(f"assignment: {'; '.join(assignments)}")
+    sections = []
 
-    graded = [g for g in grades if g.verdict != "invalid"]
+    buckets = Counter(min(int(x // 10), 9) for x in scores)  # 100% joins 90-100%
+    most = max(buckets.values(), default=0)
+    sections.append(Section("Score distribution", ["score", "students", ""], [
+        [f"{10 * b}-{10 * b + 10}%", str(buckets[b]), _bar(buckets[b], most)] for b in range(9, -1, -1)],
+        "No submission has a score."))
+
+    sections.append(Section("Students", ["id", "score", "%", "verdict", "finding", "diagnosis"], [
+        [g.id, f"{_points(g.score)} / {_points(g.max_score)}", _share(round(g.score, 6), round(g.max_score, 6))
+         if g.max_score else "-", g.verdict.value, clip(g.finding), " ".join(_shown_codes(g))] for g in grades]))
+
+    graded = [g for g in grades if g.verdict.students_fault and g.verdict.value != "invalid"]
+    by_code: dict[str, list[str]] = {}
+    for g in graded:
+        for code in g.codes:
+            by_code.setdefault(code, []).append(g.id)
+    effect = {code: (CATALOG[code].effect.value if code in CATALOG else Effect.WRONG.value) for code in by_code}
+    ranked = sorted(by_code.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    sections.append(Section(
+        "Bugs: how many students have each", ["code", "students", "share", "kind", "what it means"],
+        [[code, str(len(ids)), _share(len(ids), len(graded)), effect[code],
+          CATALOG[code].explanation if code in CATALOG else ""] for code, ids in ranked],
+        "No known bug in any gradable submission.", f"Over the {len(graded)} gradable submissions."))
+
+    groups: dict[tuple[str, ...], list[SubmissionGrade]] = {}
+    for g in graded:
+        groups.setdefault(tuple(_shown_codes(g)), []).append(g)
+    sections.append(Section("Students grouped by diagnosis", ["diagnosis", "students", "verdicts", "who"], [
+        [" + ".join(codes) or "(no bug found)", str(len(members)),
+         ", ".join(f"{v} {k}" for v, k in Counter(m.verdict.value for m in members).most_common()),
+         clip(", ".join(m.id for m in members), 120)]
+        for codes, members in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))],
+        "No gradable submission."))
+
+    ops: dict[str, Counter[str]] = {}
+    for g in graded:
+        state: dict[str, str] = {}
+        for cap in g.capabilities:
+            if cap.verdict in ("unsupported", "exception"):
+                state.setdefault(cap.op, "absent")
+            elif cap.verdict in FAILURES:
+                state[cap.op] = "wrong"
+            else:
+                state.setdefault(cap.op, "works")
+        for code in g.codes:  # a bug the probes prove on an op the capability table found working
+            op = code.partition(":")[2]
+            if op in state and (code not in CATALOG or CATALOG[code].effect is Effect.WRONG):
+                state[op] = "wrong"
+        for op, how in state.items():
+            ops.setdefault(op, Counter())[how] += 1
+    op_rows = sorted(ops.items(), key=lambda kv: (-kv[1]["wrong"] / sum(kv[1].values()), -kv[1]["absent"], kv[0]))
+    sections.append(Section(
+        "Ops: failure rates", ["op", "wrong", "absent", "works", "failure rate"],
+        [[op, str(how["wrong"]), str(how["absent"]), str(how["works"]), _share(how["wrong"], sum(how.values()))]
+         for op, how in op_rows],
+        "No capability table (probes off).",
+        "Per op of the assignment, over the gradable submissions: wrong (a form or a proven bug), absent, works."))
+
     per_case: dict[str, list[tuple[bool, float, float]]] = {}
     for g in graded:
         for c in g.cases:
             per_case.setdefault(c.name, []).append((c.passed, c.score, c.max_score))
     stats = []  # (name, passed, seen, share of points earned)
     for name, seen in per_case.items():
-        most = sum(m for _, _, m in seen)
-        stats.append((name, sum(p for p, _, _ in seen), len(seen), sum(s for _, s, _ in seen) / most if most else 1.0))
+        top = sum(m for _, _, m in seen)
+        stats.append((name, sum(p for p, _, _ in seen), len(seen), sum(s for _, s, _ in seen) / top if top else 1.0))
 
-    def case_rows(chosen: Sequence[tuple[str, int, int, float]]) -> str:
-        rows = [[name, f"{passed}/{seen}", f"{100 * passed / seen:.0f}%", f"{100 * earned:.0f}%"]
+    def case_rows(chosen: Sequence[tuple[str, int, int, float]]) -> list[list[str]]:
+        return [[name, f"{passed}/{seen}", _share(passed, seen), f"{100 * earned:.0f}%"]
                 for name, passed, seen, earned in chosen]
-        return tabulate(rows, ["case", "passed", "pass rate", "points earned"], tablefmt="github",
-                        disable_numparse=True)
-
-    out += ["", "## Cases: pass rate", "", f"Over the {len(graded)} gradable submissions.", "", case_rows(stats)]
-
-    failing_ops: dict[tuple[str, str], Counter[str]] = {}
-    for g in graded:
-        for cap in g.capabilities:
-            if cap.verdict != "ok":
-                failing_ops.setdefault((cap.form, cap.op), Counter())[cap.verdict] += 1
-    op_rows = [[f"`{form}`", op, str(sum(how.values())), ", ".join(f"{k} {v}" for k, v in how.most_common())]
-               for (form, op), how in sorted(failing_ops.items(), key=lambda kv: -sum(kv[1].values()))]
-    out += ["", "## Ops that fail most", ""]
-    out.append(tabulate(op_rows, ["form", "op", "students", "how"], tablefmt="github", disable_numparse=True)
-               if op_rows else "Every probed op works in every gradable submission.")
-
-    by_code: dict[str, list[str]] = {}
-    for g in graded:
-        for code in g.codes:
-            by_code.setdefault(code, []).append(g.id)
-    out += ["", "## Diagnoses", ""]
-    if by_code:
-        from ..diagnose import CATALOG
-
-        ranked = sorted(by_code.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-        out += [f"- {len(ids)} student{'s' * (len(ids) != 1)}: `{code}` ({_cell(_clip(', '.join(ids), 120))}): "
-                f"{CATALOG[code].explanation if code in CATALOG else ''}" for code, ids in ranked]
-    else:
-        out.append("No known bug in any gradable submission.")
 
     worst = sorted((s for s in stats if s[1] < s[2]), key=lambda s: (s[1] / s[2], s[3], s[0]))[:10]
-    out += ["", "## Cases that fail most", ""]
-    out.append(case_rows(worst) if worst else "Every case passes in every gradable submission.")
+    sections.append(Section("Cases that fail most", ["case", "passed", "pass rate", "points earned"],
+                            case_rows(worst), "Every case passes in every gradable submission."))
+    sections.append(Section("Cases: pass rate", ["case", "passed", "pass rate", "points earned"], case_rows(stats),
+                            "No case was graded.", f"Over the {len(graded)} gradable submissions."))
+    return lines, sections
+
+
+def _shown_codes(grade: SubmissionGrade) -> list[str]:
+    """The codes worth a column: every code but a missing form (the capability table says those)."""
+    return [c for c in grade.codes if not c.startswith("unsupported:")]
+
+
+def class_summary_text(grades: Sequence[SubmissionGrade]) -> str:
+    """``class_summary.md``: :func:`class_view` as Markdown."""
+    lines, sections = class_view(grades)
+    out = ["# Class summary", "", *(f"- {line}" for line in lines)]
+    for sec in sections:
+        out += ["", f"## {sec.title}", ""] + ([sec.intro, ""] if sec.intro and sec.rows else [])
+        out.append(tabulate([[_cell(x) for x in row] for row in sec.rows], sec.headers, tablefmt="github",
+                            disable_numparse=True) if sec.rows else sec.empty)
     return "\n".join(out) + "\n"
 
 
@@ -273,16 +357,26 @@ def submission_html(grade: SubmissionGrade, run: Run) -> str:
 
 
 def class_summary_html(grades: Sequence[SubmissionGrade]) -> str:
-    """The class summary as one self-contained HTML page, each student linked to their report."""
+    """:func:`class_view` as one self-contained HTML page of real tables, each student
+    linked to their report, each verdict a badge."""
     from .html import badge, escape, page, table
 
-    rows = [[f'<a href="submissions/{escape(g.id)}/report.html">{escape(g.id)}</a>',
-             f"{_points(g.score)} / {_points(g.max_score)}", badge(g.verdict), escape(_clip(g.finding)),
-             escape(" ".join(c for c in g.codes if not c.startswith("unsupported:")))] for g in grades]
-    students = table(["id", "score", "verdict", "finding", "diagnosis"], rows, raw=True)
-    summary = class_summary_text(grades).split("## Cases: pass rate", 1)[-1]
-    return page("Class summary", f"<h2>Students</h2>{students}<h2>Cases: pass rate, ops, diagnoses</h2>"
-                                 f"<pre>{escape(summary.strip())}</pre>")
+    lines, sections = class_view(grades)
+    parts = ["".join(f'<p class="meta">{escape(line)}</p>' for line in lines)]
+    for sec in sections:
+        parts.append(f"<h2>{escape(sec.title)}</h2>")
+        if not sec.rows:
+            parts.append(f"<p>{escape(sec.empty)}</p>")
+            continue
+        if sec.intro:
+            parts.append(f"<p>{escape(sec.intro)}</p>")
+        rows = [[escape(x) for x in row] for row in sec.rows]
+        if sec.title == "Students":
+            for row, g in zip(rows, grades):
+                row[0] = f'<a href="submissions/{escape(g.id)}/report.html">{escape(g.id)}</a>'
+                row[3] = badge(g.verdict.value)
+        parts.append(table(sec.headers, rows, raw=True))
+    return page("Class summary", "\n".join(parts))
 
 
 def write_class_reports(report_dir: str | Path, grades: Sequence[SubmissionGrade], html: bool = False) -> list[Path]:
