@@ -58,9 +58,9 @@ class _Budget:
 
 class InProcessRunner:
     """Runs ``value_class`` in this process, each request within ``limits.request_timeout``,
-    all of them within ``limits.timeout`` of the class's own time (the time spent judging
-    between requests does not count: a busy machine must not turn a correct class into a
-    timeout), a batch with a ``budget`` (the probes) on a budget of its own."""
+    all of them within ``limits.timeout`` of the class's own CPU time (the time spent judging
+    between requests, or waiting for a core, does not count: a busy machine must not turn a
+    correct class into a timeout), a batch with a ``budget`` (the probes) on a budget of its own."""
 
     isolation = "in this process, on a clock (no sandbox: the notebook's own code)"
 
@@ -110,7 +110,7 @@ class InProcessRunner:
             raise ChildFailure("timeout", f"not run: {budget.whose} {budget.seconds:g} s are spent")
         seconds = min(self.limits.request_timeout, left)
         printed = io.StringIO()
-        started = time.monotonic()
+        started = time.thread_time()
         try:
             with contextlib.redirect_stdout(printed), time_limit(seconds, "a request"):
                 yield
@@ -121,7 +121,7 @@ class InProcessRunner:
             budget.failures.append(failure)
             raise failure from None
         finally:
-            budget.spent += time.monotonic() - started
+            budget.spent += time.thread_time() - started
             self._keep(printed.getvalue())
 
     def _keep(self, text: str) -> None:
