@@ -165,3 +165,8 @@ def test_in_any_exercise_an_overwrite_is_the_first_line_blamed(student: str) -> 
     first = next(w for w in check_rows(rows).lines if not w.ok)
     assert first.line == int(step["line"])
     assert first.problems[0].endswith("you replaced it (= where += belongs)")
+
+
+def test_numbers_as_spreadsheets_write_them_and_cells_that_are_no_number(tmp_path: Path) -> None:
+    assert wrong(slip(tmp_path, {("c", "x3"): {"after": "2,7090"}, ("final", "x3"): {"value": "2,7090"}})) == {}
+    assert wrong(slip(tmp_path, {("b", "a"): {"local": "1/6"}})) == {19: ["local is not a number: '1/6'"]}

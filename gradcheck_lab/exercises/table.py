@@ -152,11 +152,24 @@ class TableCheck:
 
 
 def _num(text: str) -> float | None:
+    """A number as a hand calculation writes it: ``-0.1455``, ``−0.1455``, ``2,7090`` (a decimal comma).
+
+    >>> _num("2,7090"), _num("−0.5"), _num(" "), _num("1/6")
+    (2.709, -0.5, None, None)
+    """
+    text = text.strip().replace("\u2212", "-")
+    if "," in text and "." not in text:
+        text = text.replace(",", ".")
     try:
         x = float(text)
     except ValueError:
         return None
     return x if math.isfinite(x) else None
+
+
+def _empty(row: Mapping[str, str], column: str) -> str:
+    """What is wrong with a cell that holds no number: blank, or not a number (nothing else said)."""
+    return f"{column} is blank" if not row[column] else f"{column} is not a number: {row[column]!r}"
 
 
 def _program(rows: Sequence[Mapping[str, str]]) -> tuple[Program, dict[str, float], str]:
@@ -213,7 +226,7 @@ def check_rows(rows: Sequence[Mapping[str, str]], digits: int = 4) -> TableCheck
             got = given["value"]
             values[k] = got if got is not None else want
             if got is None:
-                lines.append(Line(line, part, label, False, [f"{node}.data is blank"]))
+                lines.append(Line(line, part, label, False, [f"{node}.data: {_empty(r, 'value')}"]))
             elif not near(got, want):
                 lines.append(Line(line, part, label, False, [f"{node}.data should be {spec.text} = {show(want)}, "
                                                               f"you wrote {r['value']}"]))
@@ -229,7 +242,7 @@ def check_rows(rows: Sequence[Mapping[str, str]], digits: int = 4) -> TableCheck
                                                              if not positions else f"a step {node} -> {v} too many"]))
                 continue
             seen_steps.add((k, position))
-            problems = [f"{c} is blank" for c in blank]  # (the other cells are judged; a blank gives nothing away)
+            problems = [_empty(r, c) for c in blank]  # (the other cells are judged; a blank gives nothing away)
             j = index[v]
             if pending[k] and k != program.output:
                 problems.append(f"{node} is processed before every node that uses it passed its gradient back: "
@@ -281,7 +294,7 @@ def check_rows(rows: Sequence[Mapping[str, str]], digits: int = 4) -> TableCheck
             if pending[k]:
                 notes.append(f"{node} still waits for {pending[k]} backward step(s) that the table lacks")
             if got is None:
-                lines.append(Line(line, part, label, False, [f"dL/d{node} is blank"]))
+                lines.append(Line(line, part, label, False, [f"dL/d{node}: {_empty(r, 'value')}"]))
             elif not near(got, want):
                 lines.append(Line(line, part, label, False, [
                     f"dL/d{node} is {node}.grad after its last step: {show(want)}, you wrote {r['value']}"]))
