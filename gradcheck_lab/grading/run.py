@@ -69,6 +69,11 @@ def warm_answer_keys(config: GradeConfig) -> int:
         from ..diagnose.match import warm_predictions
 
         warm_predictions(config.cache_dir)  # the bug catalog's predictions, stored beside the keys
+    if config.assignment.nn is not None:  # the nn checks' answer keys and exact descents, on the reference
+        from ..nn import check_nn, in_process
+        from ..nn.template import namespace
+
+        check_nn(in_process(namespace()), config.assignment.nn.config, keys)
     return keys.computed - before
 
 

@@ -19,6 +19,7 @@ check a network exactly as they check a case, node by node.
 from __future__ import annotations
 
 import enum
+import functools
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -88,6 +89,9 @@ class Network:
         >>> net.start([[0.5, 1.0], [-1.0, 0.2]]) == net.start([[0.5, 1.0], [-1.0, 0.2]])
         True
         """
+        return dict(_start(self, tuple(tuple(x) for x in xs), seed))
+
+    def _draw(self, xs: Sequence[Sequence[float]], seed: int) -> dict[str, float]:
         rng = random.Random(f"nn-start:{seed}")
         last = len(self.nouts) - 1
         params: dict[str, float] = {}
@@ -162,6 +166,12 @@ class Network:
             return Program(tuple(nodes), outputs[0].index)
         out = _append_loss(nodes, outputs, ys, loss)
         return Program(tuple(nodes), out)
+
+
+@functools.lru_cache(maxsize=64)
+def _start(network: Network, xs: tuple[tuple[float, ...], ...], seed: int) -> tuple[tuple[str, float], ...]:
+    """:meth:`Network.start`, drawn once per network, data and seed (a search of some draws)."""
+    return tuple(network._draw(xs, seed).items())
 
 
 def _title(nodes: list[Node], v: Arg) -> str:
