@@ -9,9 +9,9 @@ In a test file::
         gradcheck.engine(Value)          # fails with the diagnosis and the counterexample
 
 Or with no test file at all: ``pytest --gradcheck my_value.py`` adds one test per file
-given. Both run :func:`~gradcheck_lab.check_engine` (``grade``'s probes, cases and
-diagnosis, in process, under its time limits); ``--gradcheck-cases PATH`` picks the cases
-(default: ``grade``'s).
+given (a ``.py`` file, a notebook or a folder, as ``grade`` takes them). Both run
+:func:`~gradcheck_lab.check_engine` (``grade``'s probes, cases and diagnosis, in process,
+under its time limits); ``--gradcheck-cases PATH`` picks the cases (default: ``grade``'s).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def gradcheck(request: pytest.FixtureRequest) -> Gradcheck:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gradcheck", "checking autograd engines (gradcheck_lab)")
     group.addoption("--gradcheck", action="append", default=[], metavar="FILE",
-                    help="check the class Value defined in FILE (one test per file; repeatable)")
+                    help="check the class Value defined in FILE (.py, .ipynb or a folder; one test each; repeatable)")
     group.addoption("--gradcheck-cases", action="append", default=[], metavar="PATH",
                     help="cases for gradcheck: a case file, folder or file.toml::name (default: grade's cases)")
 
@@ -90,9 +90,9 @@ class GradcheckItem(pytest.Item):
         self.file = file
 
     def runtest(self) -> None:
-        from .implementations import load_value_class
+        from .implementations import load_implementation
 
-        Gradcheck(self.config).engine(load_value_class(self.file))
+        Gradcheck(self.config).engine(load_implementation(self.file)[0])
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, EngineCheckFailed | ImportError) or type(excinfo.value).__module__.startswith(

@@ -68,3 +68,16 @@ def test_a_missing_file_is_a_clear_failure(course: pytest.Pytester) -> None:
 def test_the_plugin_is_registered_by_its_entry_point(pytestconfig: pytest.Config) -> None:
     assert pytestconfig.pluginmanager.has_plugin("gradcheck")
     assert Path(pytestconfig.pluginmanager.get_plugin("gradcheck").__file__).name == "pytest_plugin.py"
+
+
+def test_gradcheck_option_takes_a_notebook(course: pytest.Pytester) -> None:
+    import nbformat
+
+    cells = [nbformat.v4.new_markdown_cell("# My engine"),
+             nbformat.v4.new_code_cell((course.path / "good_value.py").read_text()),
+             nbformat.v4.new_code_cell("n = Value(4.0); m = n + n; m.backward(); n.grad")]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), course.path / "mine.ipynb")
+    result = course.runpytest_subprocess("-p", "no:cacheprovider", "--gradcheck", "mine.ipynb",
+                                         "--gradcheck-cases", "fan_out.toml", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["gradcheck[[]mine.ipynb[]] PASSED*"])
