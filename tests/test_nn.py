@@ -323,3 +323,20 @@ def test_the_nn_examples_are_the_catalogs_own_files() -> None:
         expected = NN_CATALOG[code].source() if code in NN_CATALOG else nn_source()
         assert (folder / "nn.py").read_text() == expected, folder.name
         assert (folder / "engine.py").read_text() == submission_source([])
+
+
+def test_trusted_grading_keeps_each_folders_engine(tmp_path: Path, keys: AnswerKeys) -> None:
+    from gradcheck_lab.nn.grade import NN_NAMES, NNAssignment, grade_nn
+    from gradcheck_lab.submissions import SubmissionRef, load_submission
+    from gradcheck_lab.submissions.sandbox import TrustedExecutor
+
+    alice = write_submission(tmp_path / "alice")
+    bob = write_submission(tmp_path / "bob")
+    (bob / "engine.py").write_text(submission_source(["wrong-local:relu"]))
+    found = {}
+    for folder in (alice, bob):
+        with TrustedExecutor(load_submission(SubmissionRef(folder.name, folder), NN_NAMES)) as child:
+            child.start()
+            found[folder.name] = grade_nn(child, NNAssignment(), keys)
+    assert not found["alice"].diagnosis
+    assert [d["code"] for d in found["bob"].diagnosis] == ["nn-gradients"]  # bob's own engine, not alice's

@@ -47,7 +47,6 @@ __all__ = ["NNConfig", "NNResult", "NNSection", "Runner", "check_nn", "in_proces
 
 Runner = Callable[[dict[str, Any]], dict[str, Any]]
 INCIDENTS = ("timeout", "crash", "memory")  #: a runner's errors that are the process's, not the code's
-GENERIC = ("nn-forward", "nn-gradients", "nn-training")  #: codes that say what failed, not why
 _FD_LIMIT = 2  #: mismatching parameters that get a finite-difference witness (first disagreeing loss only)
 
 
@@ -132,9 +131,10 @@ class NNResult:
         self.evidence.setdefault(code, []).extend(evidence)
 
     def name_generic(self, code: str, *evidence: Evidence) -> bool:
-        """Name a generic code (``nn-forward``, ``nn-gradients``, ``nn-training``) unless a
-        specific one already explains the failure; return whether it was named."""
-        if any(c not in GENERIC for c in self.evidence):
+        """Name a generic code (``nn-forward``, ``nn-gradients``, ``nn-training``) unless an
+        earlier check's code already explains the failure (a wrong forward pass makes wrong
+        gradients, wrong gradients a wrong descent); return whether it was named."""
+        if self.evidence:
             return False
         self.name(code, *evidence)
         return True

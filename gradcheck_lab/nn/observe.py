@@ -90,6 +90,11 @@ def names_for(namespace: dict[str, Any], folder: str) -> dict[str, Any]:
         files = sorted((f for f in os.listdir(folder) if f.endswith(".py")), key=lambda f: (f != "nn.py", f))
     except OSError:
         files = []
+    for name in files:  # a module of that name from another folder (another submission's engine) is not this one's
+        module = sys.modules.get(name[:-3])
+        if module is not None and not os.path.abspath(getattr(module, "__file__", None) or "/").startswith(
+                os.path.abspath(folder) + os.sep):
+            del sys.modules[name[:-3]]
     for name in files:
         path = os.path.join(folder, name)
         with open(path, encoding="utf-8", errors="replace") as handle:
