@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from tabulate import tabulate
 from ..atomic import write_text
 from ..compare import FAILURES
 from .diagnosis import diagnosis_lines
+from .escape import csv_cell, fenced, inert
 from .json_report import run_to_json
 from .markdown import markdown_text
 
@@ -46,31 +46,7 @@ REPORT_VERSION = 1
 _OUTPUT_SHOWN = 4000
 
 
-_MARKDOWN = re.compile(r"([\\`\[\]<>|#!])")  #: links, images, HTML, code, tables, headings
-
-
-def _cell(text: str) -> str:
-    r"""Text a submission may have written (exception messages, findings, notes) as inert
-    Markdown (no link, image, HTML, code span, table cell or heading of its own), on one line.
-
-    >>> print(_cell("![x](http://e.com) <b>|"))
-    \!\[x\](http://e.com) \<b\>\|
-    """
-    return _MARKDOWN.sub(r"\\\1", text).replace("\r", " ").replace("\n", " ")
-
-
-#: A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(text: str) -> str:
-    """A text cell of ``grades.csv`` that no spreadsheet runs as a formula: one starting
-    with ``= + - @`` (or a tab or carriage return) gets a leading apostrophe.
-
-    >>> print(csv_cell("=HYPERLINK(1)"), csv_cell("all 3 cases agree"))
-    '=HYPERLINK(1) all 3 cases agree
-    """
-    return "'" + text if text.startswith(_FORMULA_START) else text
+_cell = inert
 
 
 def clip(text: str, width: int = 160) -> str:
@@ -147,7 +123,7 @@ def submission_markdown(grade: SubmissionGrade, run: Run) -> str:
     if grade.notes:
         out += ["", "## Notes", "", *(f"- {_cell(n)}" for n in grade.notes)]
     if grade.error:
-        out += ["", "## Loading failed", "", "```", grade.error.rstrip().replace("```", "'''"), "```"]
+        out += ["", "## Loading failed", "", *fenced(grade.error)]
     if grade.deductions:
         rows = [[f"`{d.code}`", f"-{_points(d.points)}", _cell(d.why)] for d in grade.deductions]
         out += ["", "## Deductions", "", "Bugs the probes prove cost points beyond the cases:", "",

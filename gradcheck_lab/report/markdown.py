@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from tabulate import tabulate
 
 from ..compare import FAILURES
+from .escape import fenced, inert
 from .tables import NODE_HEADERS, SUMMARY_HEADERS, node_row, point_title, rerun_command, summary_rows, totals_line
 from .text import run_header
 from .walkthrough import case_walk, walkthrough_markdown
@@ -19,9 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["diagnosis_markdown", "markdown_text"]
 
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+_cell = inert
 
 
 def diagnosis_markdown(found: Findings, implementation: str) -> list[str]:
@@ -66,7 +65,7 @@ def markdown_text(run: Run, findings: Findings | None = None) -> str:
             if p.message:
                 out += ["", f"> {_cell(p.message)}"]
             if p.traceback:
-                out += ["", "```", p.traceback, "```"]
+                out += ["", *fenced(p.traceback)]
             out += [f"- note: {note}" for note in p.notes]
             if p.verdict in ("ok", "nondifferentiable", "grad-mismatch", "forward-mismatch"):
                 rows = [[_cell(c) for c in node_row(n)] for n in p.nodes]

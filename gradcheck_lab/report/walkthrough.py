@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..ops import OPS, Op
 from ..program import Node, Program, Ref, evaluate, float_apply
+from .escape import inert
 
 if TYPE_CHECKING:
     from ..compare import NodeCheck, PointCheck
@@ -432,14 +433,15 @@ def sections(w: Walkthrough) -> list[Section]:
     ]
 
 
-def _render(w: Walkthrough, tablefmt: str, heading: Callable[[str], str], cell: Callable[[str], str] = str) -> str:
+def _render(w: Walkthrough, tablefmt: str, heading: Callable[[str], str], cell: Callable[[str], str] = str,
+            note: Callable[[str], str] = str) -> str:
     from tabulate import tabulate
 
     parts = []
     for sec in sections(w):
         rows = [[cell(c) for c in row] for row in sec.rows]
         table = tabulate(rows, sec.headers, tablefmt=tablefmt, disable_numparse=True)
-        parts.append("\n\n".join([heading(sec.title), table, *sec.notes]))
+        parts.append("\n\n".join([heading(sec.title), table, *map(note, sec.notes)]))
     return "\n\n".join(parts) + "\n"
 
 
@@ -450,4 +452,5 @@ def walkthrough_text(w: Walkthrough) -> str:
 
 def walkthrough_markdown(w: Walkthrough, level: int = 4) -> str:
     """The walk-through as GitHub markdown tables under ``level`` headings."""
-    return _render(w, "github", lambda title: f"{'#' * level} {title}", lambda text: text.replace("|", "\\|"))
+    return _render(w, "github", lambda title: f"{'#' * level} {title}", lambda text: text.replace("|", "\\|"),
+                   inert)

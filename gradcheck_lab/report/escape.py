@@ -1,0 +1,37 @@
+r"""Text that student code may have written (exception messages, findings, printed
+output) made inert where reports show it: Markdown that renders no link, image, HTML or
+heading of its own, code blocks it cannot close, CSV cells no spreadsheet runs.
+
+>>> print(inert("![x](http://e.com) <b>|"), csv_cell("=1+1"))
+\!\[x\](http://e.com) \<b\>\| '=1+1
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["csv_cell", "fenced", "inert"]
+
+_MARKDOWN = re.compile(r"([\\`\[\]<>|#!])")  #: links, images, HTML, code, tables, headings
+#: A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(text: str) -> str:
+    """``text`` as inert Markdown on one line (its punctuation escaped)."""
+    return _MARKDOWN.sub(r"\\\1", text).replace("\r", " ").replace("\n", " ")
+
+
+def fenced(text: str) -> list[str]:
+    """``text`` as a Markdown code block it cannot close early."""
+    return ["```", text.rstrip().replace("```", "'''"), "```"]
+
+
+def csv_cell(text: str) -> str:
+    """A CSV text cell that no spreadsheet runs as a formula: one starting with ``= + - @``
+    (or a tab or carriage return) gets a leading apostrophe.
+
+    >>> print(csv_cell("all 3 cases agree"))
+    all 3 cases agree
+    """
+    return "'" + text if text.startswith(_FORMULA_START) else text
