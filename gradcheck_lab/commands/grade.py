@@ -40,6 +40,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="a case file, folder or file.toml::name; repeatable (default: cases)")
     p.add_argument("--report-dir", metavar="DIR", default="reports", help="where reports go (default: reports)")
     p.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="submissions graded at once (default: 1)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="grade on a dask.distributed cluster (tcp://host:8786); each worker sandboxes its "
+                        "submissions as a local run does (needs the [dask] extra)")
     p.add_argument("--timeout", type=float, default=10.0, metavar="S",
                    help="wall-clock seconds for one submission, all cases included (default: 10)")
     p.add_argument("--case-timeout", type=float, default=2.0, metavar="S",
@@ -113,6 +116,18 @@ def _gradescope_line(grade: SubmissionGrade) -> str:
     return f"gradescope: graded {grade.main or grade.path} ({why}) as one submission"
 
 
+def _client(address: str) -> Any:
+    """A dask.distributed client of the scheduler at ``address``; a clear error without dask."""
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise GradcheckError("--scheduler needs dask.distributed: pip install 'gradcheck_lab[dask]'") from exc
+    try:
+        return Client(address, timeout=10)  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as exc:
+        raise GradcheckError(f"no dask scheduler answers at {address}: {exc}") from exc
+
+
 def run(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
@@ -166,9 +181,11 @@ def run(args: argparse.Namespace) -> int:
         samples=args.samples, seed=args.seed, cache_dir=str(cache) if cache else None, hidden=tuple(sorted(hidden)),
         diagnose=not args.no_diagnose, html=args.html, assignment=assignment,
     )
+    client = _client(args.scheduler) if args.scheduler else None
     progress = Progress(len(refs), args.quiet)
     try:
-        batch = grade_batch(refs, config, report_dir, jobs=args.jobs, force=args.force, on_result=progress)
+        batch = grade_batch(refs, config, report_dir, jobs=args.jobs, force=args.force, on_result=progress,
+                            client=client)
     except KeyboardInterrupt:
         progress.close()
         print(f"interrupted: the {progress.done} submissions graded so far are kept in {report_dir}; "
@@ -176,6 +193,8 @@ def run(args: argparse.Namespace) -> int:
         return 130
     finally:
         progress.close()
+        if client is not None:
+            client.close()
     if args.gradescope:  # one student's run: the class's grades.csv and summaries are not touched
         from ..report.gradescope import write_results
 

@@ -2,15 +2,18 @@
 one's reports as it finishes, and skip those whose content and case set are unchanged
 since the last run.
 
-To grade on a cluster, pass its executor, e.g. with dask.distributed::
+To grade on a dask.distributed cluster (``pip install 'gradcheck_lab[dask]'``), pass its
+client (``grade --scheduler ADDRESS`` does)::
 
     from dask.distributed import Client
     with Client("scheduler:8786") as client:
-        grade_batch(refs, config, "reports", executor=client.get_executor())
+        grade_batch(refs, config, "reports", client=client)
 
-Workers need gradcheck_lab installed and the submissions' paths readable; answer keys
-are computed once by the caller and reach workers through ``config.cache_dir`` when it
-is shared (otherwise each worker computes its own, once).
+Each task grades one submission on a worker exactly as a local run does (its own sandboxed
+child) and sends back the grade and its rendered reports; this process writes them, so
+resuming and Ctrl-C behave as locally. Workers need gradcheck_lab installed and the
+submissions' paths readable; answer keys are computed once here and reach workers through
+``config.cache_dir`` when it is shared (otherwise each worker computes its own, once).
 """
 
 from __future__ import annotations
@@ -105,13 +108,15 @@ def grade_batch(
     report_dir: str | Path,
     *,
     executor: cf.Executor | None = None,
+    client: Any = None,
     jobs: int = 1,
     force: bool = False,
     on_result: Callable[[SubmissionGrade, bool], None] | None = None,
 ) -> BatchResult:
     """Grade ``refs``: reuse stored grades whose hash matches (unless ``force``), grade the
-    rest on ``executor`` (else a pool of ``jobs`` processes, else in this process), and
-    write each one's reports as it finishes. ``on_result(grade, reused)`` reports progress.
+    rest on ``executor`` (or a dask.distributed ``client``'s workers, else a pool of ``jobs``
+    processes, else in this process), and write each one's reports as it finishes.
+    ``on_result(grade, reused)`` reports progress.
 
     Interrupted (Ctrl-C), it keeps what is written: the next run skips those.
     """
@@ -142,6 +147,10 @@ def grade_batch(
         if on_result:
             on_result(grade, False)
 
+    if client is not None:
+        if executor is not None:
+            raise ValueError("give an executor or a dask client, not both")
+        executor = client.get_executor(pure=False)  # one task per submission, each graded even if alike
     if todo:
         warm_answer_keys(config)
         own = executor is None and jobs > 1
