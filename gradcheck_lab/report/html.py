@@ -33,12 +33,13 @@ if TYPE_CHECKING:
     from ..training import Training, Trajectory
 
 __all__ = [
-    "CSS", "MAX_GRAPH_NODES", "PAGE_WIDTH", "badge", "case_html", "diagnosis_html", "escape", "graph_figure", "page",
-    "run_html", "run_sections", "table", "walkthrough_html", "write_html",
+    "CSS", "MAX_GRAPH_NODES", "PAGE_WIDTH", "SHRINK", "badge", "case_html", "diagnosis_html", "escape", "graph_figure",
+    "page", "run_html", "run_sections", "table", "walkthrough_html", "write_html",
 ]
 
 MAX_GRAPH_NODES = 80  #: larger graphs are left out of a run's report (``explain --graph`` draws them)
 PAGE_WIDTH = 1168  #: px of a page's content at full width (75rem less padding): pictures are sized for it
+SHRINK = 4 / 3  #: a picture up to this many page widths is shrunk to fit; a wider one scrolls in a frame
 
 CSS = """
 :root { --ok: #1a7f37; --warn: #8a5a00; --fail: #cf222e; --muted: #57606a; --line: #d0d7de; --pale: #f6f8fa; }
@@ -169,9 +170,10 @@ def graph_figure(w: Walkthrough, name: str, uid: str = "", *, selector: str = ""
                 "draws it.</p>")
     dot = walk_dot(w, name)
     svg = render_svg(dot)
-    if svg is not None and svg_size(svg)[0] > 2 * PAGE_WIDTH:  # a long chain: stacked downwards it reads
+    if svg is not None and svg_size(svg)[0] > SHRINK * PAGE_WIDTH:  # too wide to shrink: try it stacked downwards
         stacked = render_svg(walk_dot(w, name, rankdir="TB"))
-        if stacked is not None and svg_size(stacked)[0] < svg_size(svg)[0]:
+        if stacked is not None and (svg_size(stacked)[0] <= SHRINK * PAGE_WIDTH
+                                    or svg_size(stacked)[0] < svg_size(svg)[0] / 2):
             svg = stacked
     if w.checks is None:
         caption = "data and grad at every node (the truth)."
@@ -189,8 +191,8 @@ def graph_figure(w: Walkthrough, name: str, uid: str = "", *, selector: str = ""
                 f"here is the graph as DOT text (<code>apt-get install graphviz</code> draws it).</p>"
                 f"<pre>{escape(dot)}</pre><figcaption>{caption}</figcaption></figure>")
     width, height = svg_size(svg)
-    if width <= 2 * PAGE_WIDTH and height <= 2 * PAGE_WIDTH:
-        box = "fit"  # shrunk to the page's width, at worst to half size
+    if width <= SHRINK * PAGE_WIDTH and height <= 1.5 * PAGE_WIDTH:
+        box = "fit"  # shrunk to the page's width, at worst to 3/4 of its size: labels still read
     else:
         box = "frame"
         caption += f" The picture is {width:.0f} x {height:.0f} px: scroll inside its frame."
