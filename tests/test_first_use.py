@@ -128,13 +128,18 @@ def test_a_time_limit_caught_or_wrapped_by_the_code_it_stops_still_stops_it() ->
 
 
 def test_ctrl_c_ends_with_130_a_line_and_no_traceback(tmp_path: Path) -> None:
-    hang = _write(tmp_path, "hang.py", HANG)
+    inside = tmp_path / "inside-backward"  # the engine says when it is in its endless backward()
+    signal_it = f"        open({str(inside)!r}, 'w').close()\n        while True:\n"
+    hang = _write(tmp_path, "hang.py", HANG.replace("        while True:\n", signal_it, 1))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gradcheck_lab", CASE, "--impl", str(hang), "--time-limit", "60",
+        [sys.executable, "-m", "gradcheck_lab", CASE, "--impl", str(hang), "--time-limit", "120",
          "--report-dir", str(tmp_path / "reports"), "--cache-dir", str(tmp_path / "cache")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(4)  # well into the endless backward()
+        deadline = time.monotonic() + 100
+        while not inside.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert inside.exists(), proc.stderr.read() if proc.stderr else ""
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=60)
     finally:
