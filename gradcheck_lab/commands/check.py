@@ -54,11 +54,13 @@ def _diagnose(value_class: Any, implementation: str, *, reference: bool, cache: 
     catalog's own correct engine) but no counterexample is searched, and the text says so.
     ``cache``: the answer keys' folder, which keeps the catalog's predictions too."""
     from ..diagnose.findings import find_bugs
+    from ..diagnose.match import warm_predictions
     from ..implementations import time_limit
     from .diagnose import findings_text
 
+    warm_predictions(cache)  # our own work (the catalog's predictions): outside the implementation's time limit
     with time_limit(seconds, f"diagnosing {implementation}"):
-        found = find_bugs(value_class, counterexample=not reference, cache_dir=cache)
+        found = find_bugs(value_class, counterexample=not reference)
     text = findings_text(found, implementation)
     if reference and not found.found:
         text = (f"{implementation}: nothing to diagnose: it is the engine the probes compare against "
