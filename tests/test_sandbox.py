@@ -557,3 +557,117 @@ def test_a_child_failure_survives_pickling() -> None:
 
     failure = pickle.loads(pickle.dumps(ChildFailure("timeout", "ran longer than 2 s", "tb")))
     assert (failure.kind, failure.message, failure.traceback) == ("timeout", "ran longer than 2 s", "tb")
+
+
+def test_child_errors_come_back_structured(tmp_path: Path) -> None:
+    """Exception type, message, file and line, from the child's own traceback: the diagnosis
+    classifies them."""
+    source = engine_with(replace={"        self.grad = 1.0\n": "        self.grad = 1.0\n        1 / 0\n"})
+    line = source.splitlines().index("        1 / 0") + 1
+    with SandboxExecutor(extract_source("s", source, "alice.py")) as ex:
+        ex.start()
+        error = ex.execute(parse_source("L = x * x"), [{"x": 1.0}], []).observations[0].error
+    assert error is not None and error.type == "ZeroDivisionError" and "division by zero" in error.message
+    assert (error.file, error.line) == ("alice.py", line)
+
+
+def test_a_missing_module_is_named_with_its_line(tmp_path: Path) -> None:
+    """An import the class needs but the grading environment lacks: a note naming the module
+    and the line (loading goes on: the ops that need it fail on their own)."""
+    source = engine_with(replace={"import math": "import math\nimport no_such_module_here as nsm",
+                                  "        t = math.tanh(self.data)": "        t = nsm.tanh(self.data)"})
+    with SandboxExecutor(extract_source("s", source, "bob.py")) as ex:
+        notes = ex.start().notes
+    assert any("bob.py" in n and "line 3" in n and "'no_such_module_here' is not installed where submissions "
+               "are graded" in n for n in notes), notes
+
+
+class _Array0d:
+    """A 0-d array of a real dtype, as numpy's (and any array library's) looks to the child."""
+
+    shape = ()
+
+    class dtype:
+        kind = "f"
+
+    def __init__(self, x: float) -> None:
+        self.x = float(x)
+
+    def __float__(self) -> float:
+        return self.x
+
+
+def test_0d_arrays_and_numpy_like_scalars_are_numbers() -> None:
+    from gradcheck_lab.drive import to_float
+
+    assert to_float(_Array0d(0.25)) == 0.25
+    bad = _Array0d(1.0)
+    bad.shape = (1,)  # type: ignore[assignment]
+    assert to_float(bad) is None and to_float(complex(1, 0)) is None and to_float(True) is None
+
+
+ARRAYS_0D = '''
+
+class Array0d:
+    """A 0-d array of a real dtype, as numpy's looks."""
+    shape = ()
+
+    class dtype:
+        kind = "f"
+
+    def __init__(self, x):
+        self.x = float(x)
+
+    def __float__(self):
+        return self.x
+
+
+def _graph(v, seen):
+    if id(v) not in seen:
+        seen.add(id(v))
+        yield v
+        for c in v._prev:
+            yield from _graph(c, seen)
+
+
+_plain_backward = Value.backward
+
+
+def _backward_into_arrays(self):
+    _plain_backward(self)
+    for v in _graph(self, set()):
+        v.data, v.grad = Array0d(v.data), Array0d(v.grad)
+
+
+Value.backward = _backward_into_arrays
+'''
+
+
+def test_an_engine_of_0d_arrays_is_graded_at_float64(tmp_path: Path, config: GradeConfig) -> None:
+    grade = grade_source(tmp_path, config, engine_with(ARRAYS_0D))
+    assert grade.verdict == "correct" and grade.precision == "float64", grade.finding
+
+
+def test_grade_refuses_to_run_unisolated_without_the_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from gradcheck_lab.cli import main
+    from gradcheck_lab.submissions import isolation
+
+    isolation.bubblewrap.cache_clear()
+    monkeypatch.setattr(isolation.shutil, "which", lambda name: None)  # no bwrap on this machine
+    try:
+        (tmp_path / "s.py").write_text(ENGINE)
+        (tmp_path / "cases.toml").write_text(TINY_CASES)
+        args = ["grade", str(tmp_path / "s.py"), "--cases", str(tmp_path / "cases.toml"), "--report-dir",
+                str(tmp_path / "reports"), "--no-cache", "-q", "--no-diagnose"]
+        assert main(args) == 2
+        assert "--unsafe-no-sandbox" in capsys.readouterr().err
+        assert not (tmp_path / "reports").exists()
+        with pytest.raises(Exception, match="cannot be isolated"):
+            SandboxExecutor(extract_source("s", ENGINE))
+        assert main([*args, "--unsafe-no-sandbox"]) == 0
+        assert "UNSAFELY" in capsys.readouterr().err
+        report = (tmp_path / "reports" / "submissions" / "s" / "report.md").read_text()
+        assert "UNSAFELY, without a sandbox" in report
+    finally:
+        isolation.bubblewrap.cache_clear()

@@ -408,11 +408,14 @@ def describe(
 # --------------------------------------------------------------------------- serving
 
 
-def _watch_parent(parent: int) -> None:
-    """End this process when the grader goes away (it cannot kill a child it lost)."""
+def _watch_parent(parent: int, replies: int) -> None:
+    """End this process when the grader goes away (it cannot kill a child it lost): when
+    its parent changes (unsandboxed) or its end of the reply pipe closes (in the sandbox,
+    where the parent is the namespace's init)."""
+    poll = select.poll()
+    poll.register(replies, 0)  # POLLERR: the reading end is closed
     while True:
-        time.sleep(0.5)
-        if os.getppid() != parent:
+        if os.getppid() != parent or poll.poll(500):
             os._exit(70)
 
 
@@ -512,7 +515,7 @@ def main(req: int, rep: int) -> int:
     sys.stdout = sys.stderr = out
     sys.stdin = io.StringIO("")
     sys.path[:] = [work, *load["sys_path"]]
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_watch_parent, args=(os.getppid(), rep), daemon=True).start()
     if load.get("audit", True):
         readable = [p.replace("/proc/self", f"/proc/{os.getpid()}") for p in load["readable"]]
         sys.addaudithook(audit_hook(work, readable, load["hidden"], (req, rep)))

@@ -65,6 +65,7 @@ import base64
 import contextlib
 import math
 import os
+import queue
 import secrets
 import shutil
 import signal
@@ -669,7 +670,7 @@ class _Child:
                 if spare is not None:
                     spare.kill()
                 spare = cls.start(spec)
-            threading.Thread(target=_start_spare, args=(spec,), daemon=True).start()  # off the grader's path
+            _spawner().put(spec)  # the next spare, started off the grader's path
             return spare
 
     def exit_code(self, timeout: float) -> int | None:
@@ -714,16 +715,33 @@ _SPARES: dict[_Spec, _Child] = {}  #: one child started ahead, for the next subm
 _SPARE_LOCK = threading.Lock()
 
 
-def _start_spare(spec: _Spec) -> None:
-    try:
-        spare = _Child.start(spec)
-    except OSError:
-        return  # the next submission starts its own
-    with _SPARE_LOCK:
-        old = _SPARES.pop(spec, None)
-        _SPARES[spec] = spare
-    if old is not None:
-        old.kill()
+_SPAWNER: tuple[int, queue.SimpleQueue[_Spec]] | None = None
+
+
+def _spawner() -> queue.SimpleQueue[_Spec]:
+    """The queue of this process's spawner thread, which starts the spares. One thread that
+    lives as long as the process: a child's ``--die-with-parent`` is bound to the thread
+    that started it, so it must not be a thread that ends after starting it."""
+    global _SPAWNER
+    if _SPAWNER is None or _SPAWNER[0] != os.getpid():
+        todo: queue.SimpleQueue[_Spec] = queue.SimpleQueue()
+        threading.Thread(target=_spawn_spares, args=(todo,), daemon=True, name="gradcheck-spares").start()
+        _SPAWNER = (os.getpid(), todo)
+    return _SPAWNER[1]
+
+
+def _spawn_spares(todo: queue.SimpleQueue[_Spec]) -> None:
+    while True:
+        spec = todo.get()
+        try:
+            spare = _Child.start(spec)
+        except OSError:
+            continue  # the next submission starts its own
+        with _SPARE_LOCK:
+            old = _SPARES.pop(spec, None)
+            _SPARES[spec] = spare
+        if old is not None:
+            old.kill()
 
 
 def _kill_all() -> None:

@@ -113,7 +113,7 @@ import os, time, signal
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:
-        os.execv("/bin/sh", ["/bin/sh", "-c", "exec -a {MARK} sleep 60"])
+        os.execv("/usr/bin/sleep", ["{MARK}", "60"])
     os._exit(0)
 time.sleep(0.1)
 '''))}, ("correct", "crash")),
@@ -123,7 +123,7 @@ children = 0
 for _ in range(300):
     try:
         if os.fork() == 0:
-            os.execv("/bin/sh", ["/bin/sh", "-c", "exec -a {MARK} sleep 60"])
+            os.execv("/usr/bin/sleep", ["{MARK}", "60"])
         children += 1
     except OSError:
         break
