@@ -268,16 +268,21 @@ except OSError as e:
 '''))}, ("correct",)),
     Attack("memfd_hoard", "floods", {"s.py": _in_backward(ENGINE, _once(r'''
 import os
-held, total = [], 0
-try:
-    for k in range(200):
+held, total, why = [], 0, ""
+for k in range(200):  # as many files as it may open, each as large as it may write
+    try:
         fd = os.memfd_create(f"m{k}")
-        held.append(fd)
+    except OSError as e:
+        why = str(e)
+        break
+    held.append(fd)
+    try:
         for _ in range(32):
             os.write(fd, b"\1" * (1 << 20))
             total += 1 << 20
-except OSError as e:
-    print("held", total >> 20, "MB:", e)
+    except OSError as e:
+        why = str(e)
+print("held", total >> 20, "MB in", len(held), "files:", why)
 '''))}, ("correct", "crash", "memory")),
     # ------------------------------------------------------------ loading
     Attack("deep_nesting", "loading", {"s.py": ENGINE + "\nX = " + "(" * 200_000 + "1" + ")" * 200_000 + "\n"},
