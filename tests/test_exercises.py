@@ -124,7 +124,10 @@ def test_exercise_and_check_table_commands(tmp_path: Path, capsys: pytest.Captur
     results = tmp_path / "results.json"
     assert main(["check-table", str(SEED000), "--gradescope", str(results)]) == 0
     data = json.loads(results.read_text())
-    assert data["score"] == 22
+    assert data["score"] == 22 and data["output"].startswith("22 of 22 lines right")
+    assert [(t["name"], t["score"], t["max_score"]) for t in data["tests"]] == [
+        ("Forward pass", 7.0, 7.0), ("Backward pass", 12.0, 12.0), ("Final gradients", 3.0, 3.0)]
+    assert (report / "tables" / "bob.txt").read_text().startswith("this table's expression or point is not bob's")
     assert capsys.readouterr().out.startswith("22 of 22 lines right")
     assert main(["check-table", str(tmp_path / "nowhere.csv")]) == 2
     (filled / "junk.csv").write_text("a,b\n1,2\n")

@@ -4,14 +4,16 @@
     python -m gradcheck_lab check-table filled/ --report-dir reports [--key-dir exercise-keys]
 
 One file prints its wrong lines and exits 1 if any; several (or a folder) are graded as a
-batch: one point per line, ``grades.csv`` in ``--report-dir`` and, for one file,
-``--gradescope results.json``. With ``--key-dir``, a table whose expression or point is not
-its student's exercise (``ID.csv`` against ``ID.key.csv``) is graded as such.
+batch: one point per line, ``grades.csv`` and each student's feedback (``tables/ID.txt``) in
+``--report-dir`` and, for one file, ``--gradescope results.json`` (a test per part of the
+table). With ``--key-dir``, a table whose expression or point is not its student's exercise
+(``ID.csv`` against ``ID.key.csv``) earns nothing and says so.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -52,12 +54,12 @@ def run(args: argparse.Namespace) -> int:
     from ..atomic import write_text
     from ..exercises.table import TableCheck, check_table, table_grade
     from ..report.grades import grades_csv_text
-    from ..report.gradescope import write_results
+    from ..report.gradescope import results_json
 
     paths = _tables(args.tables)
     if args.gradescope and len(paths) != 1:
         raise GradcheckError("--gradescope writes one table's results: give one file")
-    grades, worst = [], 0
+    grades, checks, worst = [], [], 0
     for path in paths:
         try:
             check = check_table(path, args.digits)
@@ -76,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
                     check.lines = [replace(w, ok=False) for w in check.lines]  # no credit for another's table
         grade = table_grade(check, path.stem, str(path))
         grades.append(grade)
+        checks.append(check)
         worst = max(worst, 0 if check.ok else 1)
         if len(paths) == 1:
             print(check.text(), end="")
@@ -84,5 +87,13 @@ def run(args: argparse.Namespace) -> int:
     if args.report_dir:
         print(f"grades: {write_text(Path(args.report_dir) / 'grades.csv', grades_csv_text(grades))}", file=sys.stderr)
     if args.gradescope:
-        print(f"gradescope: {write_results(args.gradescope, grades[0])}", file=sys.stderr)
+        data = results_json(grades[0])
+        # a table is no Value class: its own text heads the results, and there is nothing to load
+        data["output"] = checks[0].text()
+        data["tests"] = [t for t in data["tests"] if "score" in t]
+        path = write_text(args.gradescope, json.dumps(data, indent=1, allow_nan=False) + "\n")
+        print(f"gradescope: {path}", file=sys.stderr)
+    if args.report_dir:  # each student's feedback, line by line
+        for grade, check in zip(grades, checks):
+            write_text(Path(args.report_dir) / "tables" / f"{grade.id}.txt", check.text())
     return worst
