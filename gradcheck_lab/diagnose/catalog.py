@@ -223,6 +223,10 @@ _WRONG_LOCAL |= {
 _WRONG_LOCAL["rpow"] = (_row("rpow", local_text=("a * k ** (a - 1)",)),
                         "2 ** v's derivative uses the power rule; d(c**v)/dv = c**v * log(c)")
 
+#: sub and div written as nodes of their own, with the right rules.
+_PRIMITIVE_ROWS = {"sub": _primitive("sub", "a - b", ("1.0", "-1.0")),
+                   "div": _primitive("div", "a / b", ("1.0 / b", "-a / b ** 2"))}
+
 _WRONG_FORWARD |= {
     "rpow": (_row("rpow", forward_text="a ** k"), "2 ** v computes v ** 2: __rpow__ returns self ** other"),
     "add": (_row("add", forward_text="a - b"), "+ computes a - b"),
@@ -311,6 +315,11 @@ def _build_catalog() -> dict[str, Bug]:
                         Faults(steps=((name, Step(accumulate=False)),)), True, family="overwrite"))
         bugs.append(Bug(f"missing-chain:{name}", f"the backward of {op.symbol} does not multiply its local derivative "
                         "by out.grad", Faults(steps=((name, Step(chain=False)),)), family="chain"))
+    for name in ("sub", "div"):  # written as a node of its own, with = in its backward
+        row = _PRIMITIVE_ROWS[name]
+        bugs.append(Bug(f"grad-overwrite:{name}", f"{OPS[name].symbol} is a node of its own whose backward uses = "
+                        "instead of +=: an input also read elsewhere keeps only one path's gradient",
+                        row + Faults(steps=((name, Step(accumulate=False)),)), True, family="overwrite"))
     for name, (faults, text) in _WRONG_LOCAL.items():
         bugs.append(Bug(f"wrong-local:{name}", text, faults, family="local"))
     for name, (faults, text) in _WRONG_FORWARD.items():
@@ -337,6 +346,12 @@ def _build_catalog() -> dict[str, Bug]:
             Faults(init=Init(data="value")), family="init"),
         Bug("backward-noop", "backward() changes nothing: no node's _backward runs, not even the output's seed",
             Faults(backward=Backward(seed=False, run=False)), family="seed"),
+        Bug("opt-in-grad", "backward() seeds the output but no gradient flows to the inputs: gradients are opt-in "
+            "(requires_grad is False by default), or no node's _backward runs",
+            Faults(backward=Backward(run=False)), family="order"),
+        Bug("children-by-value", "a node keeps its inputs by value (equal numbers count once): exp(x) + exp(x) "
+            "gets half its gradient; keep every input Value, compared by identity",
+            Faults(init=Init(prev="list({c.data: c for c in _children}.values())")), family="order"),
         Bug("backward-raises", "backward() itself raises, whatever the graph: see the evidence for the error "
             "and its line", Faults(backward=Backward(hostile="self.grad = math.one")), family="raises"),
     ]

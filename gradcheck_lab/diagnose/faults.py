@@ -79,6 +79,7 @@ class Init:
     guard: str = ""  #: a statement run first (``assert isinstance(data, int)``: fails on a float)
     grad: str = "0.0"  #: the grad's first value (``None``: every ``+=`` fails)
     data: str = "data"  #: the attribute the number is kept in (``value``: nothing reads ``.data``)
+    prev: str = "set(_children)"  #: the inputs it keeps (by value: two equal inputs count once)
 
 
 @dataclass(frozen=True)
@@ -281,7 +282,8 @@ def student_source(faults: Faults = Faults(), doc: str = "A micrograd-style Valu
     paragraphs = [textwrap.fill(p, 88) for p in doc.replace('"""', "'''").split("\n\n")]
     docstring = '"""' + "\n\n".join(paragraphs) + '\n"""'
     init = faults.init or Init()
-    header = _HEADER.replace("        self.grad = 0.0\n", f"        self.grad = {init.grad}\n")
+    header = (_HEADER.replace("        self.grad = 0.0\n", f"        self.grad = {init.grad}\n")
+              .replace("self._prev = set(_children)", f"self._prev = {init.prev}"))
     if init.guard:
         header = header.replace("        self.data = data\n", f"        {init.guard}\n        self.data = data\n")
     text = (f"{docstring}\n\nimport math\n\n\n{header}"

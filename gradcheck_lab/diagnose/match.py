@@ -34,8 +34,8 @@ from typing import Any
 from ..answer_keys import read_sealed, write_sealed
 from ..batches import execute_all
 from ..executors import ExecError, Executor, Observation, observe
-from .catalog import CATALOG, CLASSIFIED, Bug, Faults
-from .faults import compile_engine
+from .catalog import CATALOG, CLASSIFIED, Bug, Faults, form_method
+from .faults import Backward, compile_engine
 from .probes import CONSTANT_LEFT, CONSTANT_RIGHT, FORMS, PROBES, Probe, composed_of
 
 __all__ = ["Diagnosis", "Evidence", "diagnose", "observe_probes", "predictions", "run_probes", "warm_predictions"]
@@ -266,6 +266,14 @@ def _raises(code: str) -> bool:
     return CATALOG[code].family in _ERRORS or code in ("constructor-float", "grad-none")
 
 
+def _seeds(backward: Backward) -> bool | None:
+    """Whether a backward() fault leaves the output's grad unseeded (True), sets it while no
+    gradient flows (False: opt-in-grad, told from backward-noop by that), or neither (None)."""
+    if not backward.seed:
+        return True
+    return False if not backward.run else None
+
+
 @cache
 def _of_form(form: str) -> tuple[Bug, ...]:
     """The catalog bugs of one op form whose predictions are matched (``wrong-local:exp``...)."""
@@ -300,6 +308,14 @@ def _missing_module(message: str) -> bool:
 def _not_a_value(message: str) -> bool:
     """The error is a result that is no Value (None, a number) being used as one."""
     return "has no attribute 'backward'" in message or message.startswith("AttributeError: 'NoneType'")
+
+
+def _frame(obs: Observation) -> str:
+    """The function of the student's innermost frame where an error was raised (``__radd__``)."""
+    err = obs.error
+    found = [name for file, _, name in re.findall(r'File "([^"]*)", line (\d+), in (\w+)', err.traceback if err else "")
+             if f"{os.sep}gradcheck_lab{os.sep}" not in file]
+    return found[-1] if found else ""
 
 
 def _line(obs: Observation) -> str:
@@ -385,20 +401,35 @@ class _Local:
             failing = [p for p in forms if (e := self.observations[p.name].error) and e.message == message]
             if len({p.form_name for p in failing}) >= 0.75 * len(present):  # not one op's: backward() itself
                 self.name("backward-raises", [p.name for p in failing])
+        codes: dict[str, str] = {}  # form probe -> the code its own error names
+        methods = {form_method(f): f for f in FORMS}
+        later: dict[str, str] = {}  # raised inside another form's method: decided once that form is
         for p in forms:
             err = self.observations[p.name].error
             if p.name not in self.left or err is None or self.covered(p):
                 continue
             form, message = p.form_name, err.message
             if _not_a_value(message):
-                self.name(f"not-a-value:{form}", [p.name])
+                codes[p.name] = f"not-a-value:{form}"
             elif CONSTANT_RIGHT in p.uses and self._runs(form, f"x {p.form.split()[1]} y"):
-                self.name("no-coerce:right", [p.name])
+                codes[p.name] = "no-coerce:right"
             elif (CONSTANT_LEFT in p.uses and ("RecursionError" in message or "'int' object" in message
                                                or "'float' object" in message)):
-                self.name("no-coerce:left", [p.name])
+                codes[p.name] = "no-coerce:left"
             else:
-                self.name(f"raises:{form}", [p.name])
+                codes[p.name] = f"raises:{form}"
+            if methods.get(_frame(self.observations[p.name]), form) != form:
+                later[p.name] = methods[_frame(self.observations[p.name])]
+            else:
+                self.name(codes[p.name], [p.name])
+        for name, raised_in in later.items():  # that form's bug, if its own probe raised too
+            other = [codes[p.name] for p in _probes_of(raised_in) if p.name in codes]
+            if other:
+                self.name(other[0], [])
+                self.shown.setdefault(other[0], []).append(name)
+                self.left.discard(name)
+            else:
+                self.name(codes[name], [name])
 
     def _runs(self, form: str, written: str) -> bool:
         """The form probe ``written`` (``x + y``) ran without an error."""
@@ -410,7 +441,11 @@ class _Local:
         the one matching most first, each then taking the probes it reaches; never a bug
         that its own probes contradict (:meth:`contradicts`) beside the bugs named so far."""
         candidates = []
+        unseeded = any(o.seeded for o in self.observations.values())
         for bug in _matched():
+            seeds = _seeds(bug.faults.backward) if bug.faults is not None and bug.faults.backward else None
+            if seeds is not None and seeds != unseeded:
+                continue  # it leaves the output's grad at 0, or it sets it: the probes saw the other
             own = predictions(bug)
             hits = {k for k in self.left if any(self.same(self.got[k], s) for s in own[k])}
             if hits:
@@ -486,9 +521,15 @@ class _Local:
             for n in names:
                 if n in self.left:
                     self.covered(_PROBES[n], [code])
-        for p in PROBES:  # what they do together with anything else
-            if p.name in self.left:
+        for p in PROBES:  # what they do together with anything else, unless a bug of its forms does exactly that
+            if p.name in self.left and not self._predicted(p):
                 self.covered(p, list(found))
+
+    def _predicted(self, probe: Probe) -> bool:
+        """A catalog bug of one of ``probe``'s op forms does exactly what the submission did
+        there (``=`` in exp's backward on ``exp(x) + exp(x)``, beside a wrong exp forward)."""
+        got, uses = self.got[probe.name], _closure(probe.uses)
+        return any(self.same(got, s) for form in uses for bug in _of_form(form) for s in predictions(bug)[probe.name])
 
     def _form_code(self, p: Probe, got: Signature) -> str:
         """The code a form probe's wrong numbers name: a catalog bug of the form that predicts

@@ -36,7 +36,7 @@ CONSTANT_RIGHT, CONSTANT_LEFT = "constant-right", "constant-left"  #: pseudo-for
 
 DEEP = 1100  #: nodes in the deep chain: past the default recursion limit of 1,000
 #: Where every op form is probed: inside every op's domain and clear of every kink.
-PROBE_POINT = {"x": 0.6, "y": 1.3}
+PROBE_POINT = {"x": 0.61803, "y": 1.3247}  #: five decimals: a forward that rounds its input shows
 
 
 @dataclass(frozen=True)
@@ -183,6 +183,8 @@ def _build() -> list[Probe]:
         _probe("alone:pow-half", "L = x ** 0.5 * 3", xy),
         _probe("reuse:add", "L = x + x", xy),
         _probe("reuse:mul", "L = x * x", xy),
+        _probe("reuse:sub", "L = (x - y) + (x - y)", xy),  # - and / as nodes of their own, reused
+        _probe("reuse:div", "L = x / y + x / y", xy),
         _probe("reuse:pow", "L = x ** 2 + x ** 3", xy),
         _probe("alone:rpow", "L = 2 ** x * 3", xy),
         _probe("reuse:rpow", "L = 2 ** x + 0.5 ** x", xy),
