@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from .executors import Observation
 from .finite_diff import FDEstimate
+from .ops import OPS
 from .program import Program
 from .truth import SAFETY, UNIT_ROUNDOFF, PointTruth
 
@@ -136,7 +137,8 @@ def judge(
         return check
     u = unit_roundoff
     kinked = truth.nondifferentiable(program, u)
-    kinks = " and ".join(program.nodes[k].text or names[k] for k in truth.at_kinks(u))
+    kinks = " and ".join(f"{program.nodes[k].text or names[k]} ({OPS[program.nodes[k].op].kink_text})"
+                         for k in truth.at_kinks(u))
     fd_by_node = dict(enumerate(fd))  # inputs are nodes 0..n-1, in order
     for k, name in enumerate(names):
         nc = NodeCheck(

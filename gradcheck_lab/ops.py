@@ -125,6 +125,10 @@ class Op:
     sample: tuple[float, float] = (-2.0, 2.0)  #: where random inputs for this op come from
     sampled: tuple[int, ...] = (0,)  #: which operands ``sample`` is for (div: the divisor)
     ast_node: str = ""  #: operators: the ``ast`` operator class a case source writes (``"Add"``, ``"USub"``)
+    python: str = ""  #: operators: the :mod:`operator` function that writes it (``"add"``, ``"truediv"``)
+    reflected: str = ""  #: binary operators: the reflected method (a number on the left), over self and other
+    wrapped: str = ""  #: random programs: a template over the operands that keeps it inside its domain
+    kink_text: str = ""  #: where its kink is, for reports ("relu at 0")
     number_operand: int | None = None  #: the operand that must be a number: pow's exponent 1, rpow's base 0
     forward: Callable[..., float] | None = field(init=False, compare=False, repr=False)
     local: Callable[[tuple[float, ...], float], tuple[float, ...]] | None = field(init=False, compare=False, repr=False)
@@ -165,6 +169,18 @@ class Op:
         return self.forward_text is not None
 
     @property
+    def reflected_method(self) -> str:
+        """What Python calls with a number on the left: ``"__radd__"``; rpow is its own; "" for none."""
+        if self.constant_base:
+            return self.method
+        return f"__r{self.method[2:]}" if self.reflected else ""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names the bug catalog may give this row: its own, and its reflected form's (``rsub``)."""
+        return (self.name, f"r{self.method[2:-2]}") if self.reflected else (self.name,)
+
+    @property
     def is_function(self) -> bool:
         """Written as a call (``tanh(x)`` / ``x.tanh()``), not an operator."""
         return self.symbol.isidentifier()
@@ -178,7 +194,7 @@ def _rows() -> list[Op]:
     sp = _sympy
     return [
         Op(
-            "add", 2, "+", "__add__", ast_node="Add",
+            "add", 2, "+", "__add__", ast_node="Add", python="add", reflected="self + other",
             sympy=lambda a, b: a + b,
             forward_text="a + b",
             local_text=("1.0", "1.0"),
@@ -187,7 +203,7 @@ def _rows() -> list[Op]:
             slope_rounding=lambda args, out, s: 0.0,
         ),
         Op(
-            "mul", 2, "*", "__mul__", ast_node="Mult",
+            "mul", 2, "*", "__mul__", ast_node="Mult", python="mul", reflected="self * other",
             sympy=lambda a, b: a * b,
             forward_text="a * b",
             local_text=("b", "a"),
@@ -196,7 +212,7 @@ def _rows() -> list[Op]:
             slope_rounding=lambda args, out, s: 0.0,
         ),
         Op(
-            "pow", 2, "**", "__pow__", ast_node="Pow",
+            "pow", 2, "**", "__pow__", ast_node="Pow", python="pow",
             sympy=lambda x, k: x**k,
             forward_text="a ** k",
             local_text=("k * a ** (k - 1)",),
@@ -211,7 +227,7 @@ def _rows() -> list[Op]:
             number_operand=1,
         ),
         Op(
-            "rpow", 2, "**", "__rpow__", ast_node="Pow",
+            "rpow", 2, "**", "__rpow__", ast_node="Pow", python="pow",
             sympy=lambda c, x: c**x,
             forward_text="k ** a",
             local_text=("y * math.log(k)",),
@@ -222,6 +238,7 @@ def _rows() -> list[Op]:
             slope_rounding=lambda args, out, s: abs(s) * (3.0 + abs(args[1] * math.log(args[0]))),
             sampled=(1,),
             number_operand=0,
+            wrapped="2 ** sin({0})",
         ),
         Op(
             "exp", 1, "exp", "exp",
@@ -231,6 +248,7 @@ def _rows() -> list[Op]:
             formula=("exp({0})",),
             domain=lambda x: x <= _EXP_MAX,
             domain_text=f"exp overflows a float above {_EXP_MAX}",
+            wrapped="exp(sin({0}))",
             rounding=lambda args, out: abs(out) * (2.0 + abs(args[0])),
             slope_rounding=lambda args, out, s: abs(s) * (2.0 + abs(args[0])),
         ),
@@ -242,6 +260,7 @@ def _rows() -> list[Op]:
             formula=("1 / {0}",),
             domain=lambda x: x > 0.0,
             domain_text="log needs a positive argument",
+            wrapped="log(1 + ({0})**2)",
             pole=lambda a: a,
             rounding=lambda args, out: abs(out) + 2.0,
             slope_rounding=lambda args, out, s: 2.0 * abs(s),
@@ -284,6 +303,18 @@ def _rows() -> list[Op]:
             local_text=("1.0 if a > 0.0 else 0.0",),
             formula=("1 if {0} > 0 else 0",),
             kink=lambda x: x,
+            kink_text="relu at 0",
+            rounding=lambda args, out: 0.0,
+            slope_rounding=lambda args, out, s: 0.0,
+        ),
+        Op(
+            "abs", 1, "abs", "__abs__",
+            sympy=lambda x: sp().Abs(x),
+            forward_text="a if a >= 0.0 else -a",
+            local_text=("1.0 if a > 0.0 else -1.0",),
+            formula=("1 if {0} > 0 else -1",),
+            kink=lambda x: x,
+            kink_text="abs at 0",
             rounding=lambda args, out: 0.0,
             slope_rounding=lambda args, out, s: 0.0,
         ),
@@ -314,19 +345,21 @@ def _rows() -> list[Op]:
             local_text=("1.0 if a >= b else 0.0", "0.0 if a >= b else 1.0"),
             formula=("1 if {0} >= {1} else 0", "1 if {1} > {0} else 0"),
             kink=lambda a, b: a - b,
+            kink_text="max at a tie",
             rounding=lambda args, out: 0.0,
             slope_rounding=lambda args, out, s: 0.0,
         ),
         # Composites: micrograd builds these from the primitives above.
         Op(
-            "sub", 2, "-", "__sub__", ast_node="Sub",
+            "sub", 2, "-", "__sub__", ast_node="Sub", python="sub", reflected="other + (-self)",
             sympy=lambda a, b: a - b,
             compose_text="self + (-other)",
             rounding=lambda args, out: abs(out),
             slope_rounding=lambda args, out, s: 0.0,
         ),
         Op(
-            "div", 2, "/", "__truediv__", ast_node="Div",
+            "div", 2, "/", "__truediv__", ast_node="Div", python="truediv",
+            reflected="other * self ** -1", wrapped="({0}) / (1 + ({1})**2)",
             sympy=lambda a, b: a / b,
             compose_text="self * other ** -1",
             domain=lambda a, b: abs(b) >= 2.0**-1022,
@@ -338,7 +371,7 @@ def _rows() -> list[Op]:
             sampled=(1,),
         ),
         Op(
-            "neg", 1, "-", "__neg__", ast_node="USub",
+            "neg", 1, "-", "__neg__", ast_node="USub", python="neg",
             sympy=lambda a: -a,
             compose_text="self * -1",
             rounding=lambda args, out: 0.0,
@@ -357,7 +390,4 @@ for _op in OPS.values():
     if _op.ast_node and _op.arity == 2:
         OPERATORS.setdefault(_op.ast_node, _op)
 #: The reflected operators (a constant on the left, ``2 - v``), as micrograd writes them.
-REFLECTED: dict[str, str] = {
-    "__radd__": "self + other", "__rmul__": "self * other",
-    "__rsub__": "other + (-self)", "__rtruediv__": "other * self ** -1",
-}
+REFLECTED: dict[str, str] = {op.reflected_method: op.reflected for op in OPS.values() if op.reflected}

@@ -113,19 +113,13 @@ class Program:
         return found
 
 
-_PYTHON: dict[tuple[str, int], Callable[..., Any]] = {
-    ("+", 2): operator.add,
-    ("-", 2): operator.sub,
-    ("*", 2): operator.mul,
-    ("/", 2): operator.truediv,
-    ("**", 2): operator.pow,
-    ("-", 1): operator.neg,
-}
-
-
 def python_operator(op: Op) -> Callable[..., Any] | None:
-    """The Python operator that writes ``op`` (``operator.add`` for add), or None for calls."""
-    return _PYTHON.get((op.symbol, op.arity))
+    """The Python operator that writes ``op`` (``operator.add`` for add), or None for calls.
+
+    >>> python_operator(OPS["div"]), python_operator(OPS["exp"])
+    (<built-in function truediv>, None)
+    """
+    return getattr(operator, op.python) if op.python else None
 
 
 def evaluate(program: Program, inputs: Sequence[Any], apply: Callable[[Op, list[Any]], Any]) -> list[Any]:

@@ -47,6 +47,7 @@ MPMATH: dict[str, Callable[..., Any]] = {
     "cos": mpmath.cos,
     "tanh": mpmath.tanh,
     "relu": lambda a: a if a > 0 else mpmath.mpf(0),
+    "abs": mpmath.fabs,
     "sigmoid": lambda a: 1 / (1 + mpmath.exp(-a)),
     "gelu": lambda a: a * (1 + mpmath.erf(a / mpmath.sqrt(2))) / 2,
     "max": lambda a, b: a if a >= b else b,

@@ -33,7 +33,7 @@ NOT_SHOWN = {
 }
 COVERED = [code for code, bug in CATALOG.items() if bug.faults is not None and code not in NOT_SHOWN]
 
-_UNARY = ("exp", "log", "sin", "cos", "tanh", "relu", "sigmoid", "gelu")
+_UNARY = ("exp", "log", "sin", "cos", "tanh", "relu", "sigmoid", "gelu", "abs")
 #: The nodes (inputs included) of each code's counterexample, as measured: the op alone
 #: for a wrong rule or forward (``L = exp(x)``); a second reader of the op's input for
 #: ``=`` instead of ``+=`` (``L = exp(x) + x``); a reader that scales the op's gradient for

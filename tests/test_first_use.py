@@ -64,14 +64,14 @@ def test_a_missing_case_folder_is_an_error_and_keeps_the_reports(cli, tmp_path: 
 def test_only_broken_case_files_write_nothing_and_say_why_with_quiet(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert cli(CASE, "--samples", "0")[0] == Exit.OK
     summary = (tmp_path / "reports" / "summary.txt").read_text()
-    bad = _write(tmp_path, "bad.toml", '[[case]]\nname = "a"\nsource = "L = abs(x)"\npoints = [{x = 1.0}]\n')
+    bad = _write(tmp_path, "bad.toml", '[[case]]\nname = "a"\nsource = "L = sqrt(x)"\npoints = [{x = 1.0}]\n')
     code, _out, err = cli(str(bad), "-q")
     assert code == Exit.USAGE and "unknown" in err.lower() and "bad.toml:3" in err and "nothing written" in err
     assert (tmp_path / "reports" / "summary.txt").read_text() == summary
 
 
 def test_quiet_still_prints_the_case_file_errors(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    bad = _write(tmp_path, "bad.toml", '[[case]]\nname = "a"\nsource = "L = abs(x)"\npoints = [{x = 1.0}]\n')
+    bad = _write(tmp_path, "bad.toml", '[[case]]\nname = "a"\nsource = "L = sqrt(x)"\npoints = [{x = 1.0}]\n')
     code, out, err = cli(CASE, str(bad), "-q", "--samples", "0")
     assert code == Exit.USAGE and "1 case: 1 ok" in out and "1 case-file error" in out
     assert "bad.toml:3" in err  # the error itself, not only its count

@@ -18,7 +18,7 @@ from .strategies import points, programs
 
 def fresh_symbol_gradient(program: Program, point: dict[str, float], k: int) -> float:
     """dL/dnode_k: L as a formula with node k replaced by a fresh symbol, differentiated."""
-    s = sympy.Symbol("s")
+    s = sympy.Symbol("s", real=True)
     values: list[sympy.Expr] = [to_sympy_number(point[x]) for x in program.inputs]
     if k < len(values):
         values[k] = s

@@ -40,20 +40,14 @@ __all__ = [
 INPUTS = ("x", "y", "z")
 CONSTANTS = ("0.5", "2", "3", "1.5", "0.25")
 
-#: Each op of the table as a template over its operands, its domain kept by a wrapper.
-_WRAPPED = {
-    "log": "log(1 + ({0})**2)",
-    "exp": "exp(sin({0}))",
-    "div": "({0}) / (1 + ({1})**2)",
-    "rpow": "2 ** sin({0})",
-}
 _EXPONENTS = ("2", "3", "-1", "0.5", "1.5")
 
 
 def _template(name: str) -> str:
+    """Each op of the table as a template over its operands, its domain kept by its row's wrapper."""
     op = OPS[name]
-    if name in _WRAPPED:
-        return _WRAPPED[name]
+    if op.wrapped:
+        return op.wrapped
     if op.is_function:
         return f"{name}({{0}})" if op.arity == 1 else f"{name}({{0}}, {{1}})"
     return "-({0})" if op.arity == 1 else f"({{0}}) {op.symbol} ({{1}})"

@@ -65,6 +65,15 @@ class Value:
         out._backward = _backward
         return out
 
+    def __abs__(self):
+        out = Value(abs(self.data), (self,), "abs")
+
+        def _backward():
+            self.grad += (1.0 if self.data > 0 else -1.0) * out.grad
+
+        out._backward = _backward
+        return out
+
     def __neg__(self):
         return self * -1
 
