@@ -250,7 +250,8 @@ def _raises(form: str) -> Faults:
     NameError), a TypeError in the backward of a binary primitive, a typo in a composed form."""
     op = OPS.get(form)
     if op is not None and op.primitive and op.is_function:
-        return _row(form, forward_text=f"{'maximum' if form == 'max' else form}(a{', b' if op.arity == 2 else ''})")
+        bare = {"max": "maximum", "abs": "fabs"}.get(form, form)  # max and abs are builtins: never a NameError
+        return _row(form, forward_text=f"{bare}(a{', b' if op.arity == 2 else ''})")
     if op is not None and op.primitive:
         return _row(form, local_text=tuple(f"[{t}]" if k == len(op.local_text) - 1 else t
                                            for k, t in enumerate(op.local_text)))
