@@ -126,6 +126,9 @@ def test_check_nn_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     text = html.read_text()
     assert "<polyline" in text and "One training step explained" in text and "nn-update-sign" in text
     assert "yours after one step" in text and "✗" in text  # the student's step beside the exact one
+    assert main(["check-nn", str(tmp_path / "bugs" / "nn-update-grad"), "--no-cache", "--explain"]) == 1
+    explained = capsys.readouterr().out
+    assert "Backward pass" in explained and "yours after one step" in explained and "✗" in explained
     assert main(["check-nn", str(tmp_path / "nowhere")]) == 2
 
 

@@ -36,6 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="the neurons' activation (default: read from the submission)")
     p.add_argument("--html", metavar="FILE",
                    help="also write an HTML report (sections, loss curves, one step explained)")
+    p.add_argument("--explain", action="store_true",
+                   help="also print one training step of MLP(2, [2, 1]) explained, the submission's numbers beside")
     p.add_argument("--no-cache", action="store_true", help="compute answer keys in memory only")
     p.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT, metavar="S",
                    help=f"seconds the submission's code may run per check (default {DEFAULT_TIME_LIMIT:g})")
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import SubmissionError
     from ..implementations import TimeLimit, time_limit
     from ..nn import Activation, Loss, NNConfig, check_nn, in_process
-    from ..nn.explain import step_html
+    from ..nn.explain import step_html, step_text
     from ..nn.loading import load_names
     from ..report.html import page
     from ..report.nn import nn_html, nn_text
@@ -84,6 +86,9 @@ def run(args: argparse.Namespace) -> int:
     runner = in_process(names, args.time_limit)
     result = check_nn(runner, config, keys)
     sys.stdout.write(nn_text(result, args.path))
+    if args.explain and result.network is not None:
+        print("\nOne training step explained: MLP(2, [2, 1]) on one point, squared error\n")
+        print(step_text(result.network, lr=config.lr, seed=config.seed, keys=keys, run=runner))
     if args.html:
         body = nn_html(result, walkthrough=step_html(result, config, keys, runner))
         write_text(Path(args.html), page(f"nn checks: {args.path}", body))

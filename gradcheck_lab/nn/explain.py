@@ -57,8 +57,19 @@ def one_step(
     return w, updates
 
 
-def step_text(network: Network, *, lr: float, seed: int = 0) -> str:
-    """The step as text: the walk-through's tables, then the update.
+def _yours(new: float, mine: float | None) -> str:
+    from ..report.walkthrough import RIGHT, WRONG
+
+    if mine is None:
+        return "-"
+    return f"{number(mine)} {RIGHT if abs(mine - new) <= 1e-9 * (1 + abs(new)) else WRONG}"
+
+
+def step_text(
+    network: Network, *, lr: float, seed: int = 0, keys: AnswerKeys | None = None, run: Runner | None = None
+) -> str:
+    """The step as text: the walk-through's tables, then the update (with ``run``, the
+    student's numbers beside the truth).
 
     >>> from gradcheck_lab.nn.network import Activation, Network
     >>> print(step_text(Network(2, (2, 1), Activation.RELU), lr=0.1).splitlines()[-1].split()[0])
@@ -68,28 +79,24 @@ def step_text(network: Network, *, lr: float, seed: int = 0) -> str:
 
     from ..report.walkthrough import walkthrough_text
 
-    w, updates = one_step(network, lr=lr, seed=seed)
-    rows = [[name, number(d), number(g), number(new)] for name, d, g, new, _ in updates]
+    w, updates = one_step(network, lr=lr, seed=seed, keys=keys, run=run)
+    rows = [[name, number(d), number(g), number(new), *([_yours(new, mine)] if run else [])]
+            for name, d, g, new, mine in updates]
+    headers = ["parameter", "data", "grad", "data after", *(["yours after one step"] if run else [])]
     return (walkthrough_text(w) + f"\n\nThe update, p.data -= {lr:g} * p.grad\n"
-            + tabulate(rows, ["parameter", "data", "grad", "data after"], tablefmt="simple"))
+            + tabulate(rows, headers, tablefmt="simple", disable_numparse=True))
 
 
 def step_html(result: NNResult, config: NNConfig, keys: AnswerKeys | None = None, run: Runner | None = None) -> str:
     """The step as an HTML fold for the nn report ('' when the network is unknown); with
     ``run``, the student's numbers beside the truth."""
     from ..report.html import escape, table, walkthrough_html
-    from ..report.walkthrough import RIGHT, WRONG
+    from ..report.walkthrough import WRONG
 
     if result.network is None:
         return ""
     w, updates = one_step(result.network, lr=config.lr, seed=config.seed, keys=keys, run=run)
-
-    def yours(new: float, mine: float | None) -> str:
-        if mine is None:
-            return "-"
-        return f"{number(mine)} {RIGHT if abs(mine - new) <= 1e-9 * (1 + abs(new)) else WRONG}"
-
-    rows = [[name, number(d), number(g), number(new), *([yours(new, mine)] if run else [])]
+    rows = [[name, number(d), number(g), number(new), *([_yours(new, mine)] if run else [])]
             for name, d, g, new, mine in updates]
     headers = ["parameter", "data", "grad", "data after", *(["yours after one step"] if run else [])]
     wrong = ["fail" if WRONG in row[-1] else "" for row in rows]
