@@ -62,6 +62,7 @@ NEW_CODES = {
     "no-backward:pow": "** passes no gradient to its base",
     "unsupported:radd": "no __radd__: 2 + x fails",
     "unsupported:rmul": "no __rmul__: 2 * x fails",
+    "unsupported:neg": "no __neg__: -x fails (and x - y written as x + (-y))",
     "constructor-float": "Value(0.6) fails",
     "backward-noop": "backward() changes nothing",
 }
