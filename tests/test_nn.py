@@ -309,6 +309,13 @@ def test_grading_an_assignment_with_nn(tmp_path: Path) -> None:
     assert bad.score == bad.max_score - 3  # the training check's points, nothing more
     tests = {t["name"]: t for t in results_json(bad)["tests"]}
     assert any("nn-training" in name and t["status"] == "failed" for name, t in tests.items())
+    engine = tmp_path / "carl.py"
+    engine.write_text(submission_source([]))  # the engine alone, no nn.py
+    absent = grade_submission(SubmissionRef("carl", engine), with_nn).grade
+    assert absent.verdict == "partial" and absent.score == plain.max_score and "nn-contract" in absent.codes
+    optional = replace(with_nn, assignment=replace(engine_only.assignment, nn=NNAssignment(required=False)))
+    excused = grade_submission(SubmissionRef("carl", engine), optional).grade
+    assert excused.verdict == "correct" and excused.score == excused.max_score and not excused.codes
     table = parse_assignment('[ops]\nrequired = ["add"]\n[nn]\npoints = {training = 5}\nsteps = 3\n')
     assert table.nn is not None and table.nn.points["training"] == 5.0 and table.nn.config.steps == 3
     with pytest.raises(ValueError, match=r"\[nn\]"):

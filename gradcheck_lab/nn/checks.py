@@ -41,7 +41,7 @@ from ..truth import SAFETY, UNIT_ROUNDOFF, PointTruth
 from .bugs import NN_CATALOG, NNKind
 from .dataset import two_moons
 from .network import Activation, Loss, Network
-from .observe import PROBE_INPUTS, observe_nn
+from .observe import NO_MLP, PROBE_INPUTS, observe_nn
 
 __all__ = ["NNConfig", "NNResult", "NNSection", "Runner", "check_nn", "in_process", "observed_point"]
 
@@ -112,6 +112,7 @@ class NNResult:
     sections: list[NNSection] = field(default_factory=list)
     evidence: dict[str, list[Evidence]] = field(default_factory=dict)
     training: Training | None = None
+    absent: bool = False  #: the submission has no ``MLP`` at all (no nn.py)
     mode: str = ""  #: ``train`` (the student's function) or ``pieces`` (our loop on the student's parts)
     loss: Loss | None = None  #: what the student's training minimises
     notes: list[str] = field(default_factory=list)
@@ -175,6 +176,7 @@ def _failed(result: NNResult, section: NNSection, reply: Mapping[str, Any]) -> b
         return False
     section.verdict = "error"
     section.lines.append(error["message"])
+    result.absent = result.absent or str(error["message"]).startswith(NO_MLP)
     if error.get("traceback"):
         section.lines.append(error["traceback"])
     if error["kind"] in INCIDENTS:  # the process failed: the grade's verdict says so, not a code

@@ -43,11 +43,12 @@ class NNAssignment:
 
     points: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_POINTS))  #: by NNKind value
     config: NNConfig = field(default_factory=NNConfig)
+    required: bool = True  #: False: a submission without nn.py (no MLP) is excused, as an absent optional op is
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any]) -> NNAssignment:
         """From an assignment file's ``[nn]`` table: ``points = {structure = 2, ...}``, ``steps``,
-        ``lr``, ``samples``, ``seed``, ``hidden`` (sizes), ``activation``.
+        ``lr``, ``samples``, ``seed``, ``hidden`` (sizes), ``activation``, ``required`` (default true).
 
         >>> NNAssignment.from_table({"points": {"training": 5}, "steps": 3}).points["training"]
         5.0
@@ -69,7 +70,10 @@ class NNAssignment:
             lr=float(table.get("lr", defaults.lr)), seed=int(table.get("seed", defaults.seed)),
             activation=Activation(table["activation"]) if "activation" in table else None,
         )
-        return cls(points, config)
+        required = table.get("required", True)
+        if not isinstance(required, bool):
+            raise ValueError("[nn] required must be true or false")
+        return cls(points, config, required)
 
 
 _VERDICT = {NNKind.FORWARD: "forward-mismatch"}
@@ -91,6 +95,10 @@ def nn_case_grades(result: NNResult, assignment: NNAssignment,
 
     grades = []
     feedback = nn_text(result, "nn.py")
+    if not assignment.required and result.absent:
+        return [CaseGrade(f"nn-{s.kind.value}", f"nn.py::{s.kind.value}", w, False, "unsupported", w, 0, 1,
+                          "no MLP: nn.py is absent", "", excused="nn.py is optional and absent here")
+                for s in result.sections for w in [float(assignment.points.get(s.kind.value, 0.0))]]
     for section in result.sections:
         weight = float(assignment.points.get(section.kind.value, 0.0))
         if (incidents or {}).get(section.kind.value) and section.verdict == "error":
@@ -116,8 +124,11 @@ def nn_failed_grades(assignment: NNAssignment, verdict: str, message: str) -> li
                       False, verdict, 0.0, 0, 1, message, message) for kind in NNKind]
 
 
-def nn_diagnosis(result: NNResult) -> list[dict[str, Any]]:
-    """The nn codes as diagnosis entries (code, explanation, evidence), as the engine's are."""
+def nn_diagnosis(result: NNResult, assignment: NNAssignment | None = None) -> list[dict[str, Any]]:
+    """The nn codes as diagnosis entries (code, explanation, evidence), as the engine's are
+    (none for an optional nn.py that is absent)."""
+    if assignment is not None and not assignment.required and result.absent:
+        return []
     return [{"code": code, "explanation": NN_CATALOG[code].explanation,
              "evidence": [{"probe": f"nn {NN_CATALOG[code].kind.value}", "source": e.where, "point": {},
                            "expected": e.expected, "got": e.got, "predicted": e.predicted}
@@ -163,4 +174,4 @@ def grade_nn(child: Any, assignment: NNAssignment, keys: AnswerKeys, *, html: bo
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         message = f"nn checks: the child's reply was refused ({type(exc).__name__}: {exc})"
         return NNGraded(None, nn_failed_grades(assignment, "crash", message), [])
-    return NNGraded(result, nn_case_grades(result, assignment, incidents), nn_diagnosis(result), section)
+    return NNGraded(result, nn_case_grades(result, assignment, incidents), nn_diagnosis(result, assignment), section)

@@ -25,6 +25,7 @@ from typing import Any
 
 __all__ = ["ContractError", "addresses", "loss_of", "names_for", "observe_nn"]
 
+NO_MLP = "no MLP class"  #: how a submission without nn.py is told apart from a broken one
 PROBE_INPUTS = (-0.75, 0.5, 1.25)  #: pre-activations the activation probe feeds the first neuron
 
 
@@ -121,7 +122,7 @@ def _names(nin: int, nouts: Sequence[int]) -> list[str]:
 def _model(namespace: Mapping[str, Any], nin: int, nouts: Sequence[int]) -> Any:
     mlp = namespace.get("MLP")
     if not callable(mlp):
-        raise ContractError("no MLP class: the contract is micrograd's nn.py, MLP(nin, nouts)")
+        raise ContractError(f"{NO_MLP}: the contract is micrograd's nn.py, MLP(nin, nouts)")
     try:
         return mlp(nin, list(nouts))
     except TypeError as exc:
