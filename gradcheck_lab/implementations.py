@@ -66,8 +66,7 @@ def time_limit(seconds: float | None, what: str) -> Iterator[None]:
         raise TimeLimit(message)
 
     previous = signal.signal(signal.SIGALRM, expired)
-    # then again every 0.1 s: a raise that lands where it is swallowed (a gc callback) is not the last
-    signal.setitimer(signal.ITIMER_REAL, float(seconds or 0), 0.1)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds or 0))
     try:
         yield
     except BaseException as exc:
