@@ -332,7 +332,7 @@ def test_the_nn_examples_are_the_catalogs_own_files() -> None:
         code = "nn-" + folder.name.replace("_", "-")
         expected = NN_CATALOG[code].source() if code in NN_CATALOG else nn_source()
         assert (folder / "nn.py").read_text() == expected, folder.name
-        assert (folder / "engine.py").read_text() == submission_source([])
+        assert "class Value" in (folder / "engine.py").read_text()  # a correct engine (graded correct elsewhere)
 
 
 def test_trusted_grading_keeps_each_folders_engine(tmp_path: Path, keys: AnswerKeys) -> None:

@@ -138,6 +138,17 @@ class Value:
         out._backward = _backward
         return out
 
+    def __abs__(self):
+        a = self.data
+        y = a if a >= 0.0 else -a
+        out = Value(y, (self,), "abs")
+
+        def _backward():
+            self.grad += (1.0 if a > 0.0 else -1.0) * out.grad
+
+        out._backward = _backward
+        return out
+
     def sigmoid(self):
         a = self.data
         y = 1.0 / (1.0 + math.exp(-a)) if a >= 0.0 else math.exp(a) / (1.0 + math.exp(a))
