@@ -27,15 +27,7 @@ PATTERNS = tomllib.loads((FIXTURES / "patterns.toml").read_text(encoding="utf-8"
 #: xfail that turns red when the diagnosis names it (then delete its line). A code missing from the catalog makes
 #: its case an xfail by itself, until the code is added.
 NOT_NAMED_YET = {
-    "exp_of_output.py": "wrong-local:exp is named only for the catalog's own wrong rule, not for exp(exp(x))",
-    "pow_grad_for_data.py": "wrong-local:pow is named only for the catalog's own wrong rule (off-by-one exponent)",
-    "relu_with_tanh_rule.py": "wrong-local:relu is named only for the catalog's own wrong rule (wrong side)",
-    "sigmoid_plus.py": "wrong-local:sigmoid is named only for the catalog's own wrong rule (uses the input)",
-    "tanh_is_coth.py": "forward:tanh is named only for the catalog's own wrong forward (tanh(x/2))",
-    "topo_dedented.py": "topo-revisit does not combine with recursion-limit (issue 13: backward faults)",
-    "topo_preorder.py": "this topo-order (pre-order, on a recursive sort) is not the catalog's and not combined",
-    "no_graph_walk.py": "no-graph-walk is not in the catalog, and topo-order (the same numbers) is not named on it",
-    "exp_rounds_input.py": "exp(round(x, 4)) shows only at a point with more than 4 decimals",
+    "overwrite_own_division.py": "a / whose rule assigns only the divisor's grad is not explained (reuse:div)",
 }
 
 
