@@ -290,6 +290,12 @@ def test_every_flag_is_in_the_readme() -> None:
     assert missing == []
 
 
+def test_every_flag_in_the_readme_exists() -> None:
+    readme = (ROOT / "README.md").read_text()
+    usage = readme.split("## Usage", 1)[1].split("```", 2)[1]  # the usage block
+    assert sorted(set(re.findall(r"--[a-z][a-z-]*", usage)) - _flags(build_parser())) == []
+
+
 def test_help_quotes_no_figure_the_readme_does_not(capsys: pytest.CaptureFixture[str]) -> None:
     readme = (ROOT / "README.md").read_text()
     for command in SUBCOMMANDS:
