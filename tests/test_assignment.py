@@ -218,5 +218,7 @@ def test_every_output_agrees(tmp_path: Path, config: GradeConfig) -> None:
         assert f"verdict: {row['verdict']}" in gradescope["output"]
         for d in stored.deductions:
             assert d.code in md and d.code in gradescope["output"]
+        diagnosis = [t for t in gradescope["tests"] if t["name"] == "Diagnosis: known bugs"]
+        assert all((t["status"] == "failed") == (row["verdict"] == "wrong") for t in diagnosis)
     summary = (reports / "class_summary.md").read_text()
     assert "grad-overwrite:exp" in summary and "no-seed-grad" in summary

@@ -64,7 +64,9 @@ def results_json(
     if grade.diagnosis:
         tests.append({
             "name": "Diagnosis: known bugs",
-            "status": "failed" if any(not d["code"].startswith("unsupported:") for d in grade.diagnosis) else "passed",
+            # as the verdict: a code that costs (or an incident) fails it, a warning or a missing form does not
+            "status": "failed" if grade.deductions or any(
+                c not in grade.warnings and not c.startswith("unsupported:") for c in grade.codes) else "passed",
             "output": _clip("\n".join(grade_diagnosis(grade, markdown=False))),
             "tags": grade.codes,
             "visibility": visibility,
@@ -76,7 +78,8 @@ def results_json(
             "score": c.score,
             "max_score": c.max_score,
             "status": "passed" if c.passed else "failed",
-            "output": _clip(c.feedback or f"{c.verdict}: {c.agreed} of {c.judged} checks agree"),
+            "output": _clip(f"excused: {c.excused}" if c.excused else
+                            c.feedback or f"{c.verdict}: {c.agreed} of {c.judged} checks agree"),
             "tags": [c.verdict],
             "visibility": "after_due_date" if c.hidden else visibility,
         })
