@@ -211,7 +211,7 @@ def _diagnose(ex: Prepared, grade: SubmissionGrade, observations: dict[str, Obse
     from ..diagnose.counterexample import counterexample_of
     from ..diagnose.match import warm_predictions
 
-    if grade.verdict.severity > Verdict.WRONG.severity:
+    if any(c.verdict in INCIDENTS for c in grade.cases):  # the process failed: the probes would only repeat it
         return
     warm_predictions(cache_dir)  # loaded from the cache once per process
     rel = 1e-6 if unit_roundoff <= UNIT_ROUNDOFF else 1e-3

@@ -114,7 +114,7 @@ def _case_verdict(c: CaseGrade) -> Verdict:
         return Verdict.PARTIAL
     if c.verdict in FAILURES:
         return Verdict.WRONG
-    if c.verdict == RECURSION:  # not the deep-graph warning the probes prove: the recursion is the bug
+    if c.verdict == RECURSION:  # not the deep-graph warning the probes prove: endless recursion, a crash
         return Verdict.CRASH
     return Verdict(c.verdict)  # crash, timeout, memory, invalid; anything else raises
 
@@ -211,7 +211,7 @@ def submission_finding(grade: SubmissionGrade, absent: set[str], assignment: Ass
     lacking = sorted(absent & set(assignment.required), key=list(assignment.required).index)
     missing_note = f"; required forms missing: {', '.join(lacking)}" if lacking else ""
     if grade.verdict is Verdict.WRONG:
-        bad = [c for c in cases if c.verdict in FAILURES and not c.excused and c.verdict != "unsupported"]
+        bad = [c for c in cases if c.verdict in (*FAILURES, RECURSION) and not c.excused and c.verdict != "unsupported"]
         named = [d.code for d in grade.deductions]
         prefix = f"{', '.join(named)}: " if named else ""
         if not bad:
