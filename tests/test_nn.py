@@ -350,3 +350,15 @@ def test_trusted_grading_keeps_each_folders_engine(tmp_path: Path, keys: AnswerK
             found[folder.name] = grade_nn(child, NNAssignment(), keys)
     assert not found["alice"].diagnosis
     assert [d["code"] for d in found["bob"].diagnosis] == ["nn-gradients"]  # bob's own engine, not alice's
+
+
+def test_a_float32_engine_is_judged_with_float32_tolerances(tmp_path: Path, keys: AnswerKeys) -> None:
+    folder = write_submission(tmp_path / "gus")
+    engine = folder / "engine.py"
+    rounded = "        self.data = struct.unpack('f', struct.pack('f', data))[0]  # float32, as numpy would\n"
+    engine.write_text("import struct\n" + engine.read_text().replace("        self.data = data\n", rounded, 1))
+    assert "struct.pack" in engine.read_text()
+    names = load_names(folder)
+    assert not check_nn(in_process(names), keys=keys).ok  # float64 bounds: a float32 engine parts at once
+    result = check_nn(in_process(names), keys=keys, unit_roundoff=2.0**-24)
+    assert result.ok, result.evidence

@@ -324,7 +324,8 @@ def grade_submission(ref: SubmissionRef, config: GradeConfig, digest: str = "") 
                 run = replace(run, unit_roundoff=FLOAT32_ROUNDOFF if load.float32 else UNIT_ROUNDOFF)
                 results = judge_submission(Prepared(child), grade, config, run)
                 if nn:  # the nn.py checks in the same child, graded as cases of their own
-                    graded = grade_nn(child, nn, _answer_keys(config.cache_dir), html=config.html)
+                    graded = grade_nn(child, nn, _answer_keys(config.cache_dir), html=config.html,
+                                      unit_roundoff=run.unit_roundoff)
                     grade.cases += graded.cases
                     grade.diagnosis += graded.diagnosis
                     nn_section = graded.html

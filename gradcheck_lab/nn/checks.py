@@ -36,7 +36,7 @@ from ..answer_keys import AnswerKeys
 from ..compare import NodeCheck, PointCheck, _fd_witness
 from ..finite_diff import estimate, plan_steps
 from ..program import Program, evaluate, float_apply
-from ..training import RTOL, Training, Trajectory, _parted
+from ..training import RTOL, Training, Trajectory
 from ..truth import SAFETY, UNIT_ROUNDOFF, PointTruth
 from .bugs import NN_CATALOG, NNKind
 from .dataset import two_moons
@@ -113,6 +113,12 @@ class NNResult:
     evidence: dict[str, list[Evidence]] = field(default_factory=dict)
     training: Training | None = None
     absent: bool = False  #: the submission has no ``MLP`` at all (no nn.py)
+    unit_roundoff: float = UNIT_ROUNDOFF  #: the engine's (2^-24 for a float32 one): tolerances follow it
+
+    @property
+    def rtol(self) -> float:
+        """How far (relative) two descents may drift apart: a float32 engine's drift more."""
+        return RTOL if self.unit_roundoff <= UNIT_ROUNDOFF else 1e-3
     mode: str = ""  #: ``train`` (the student's function) or ``pieces`` (our loop on the student's parts)
     loss: Loss | None = None  #: what the student's training minimises
     notes: list[str] = field(default_factory=list)
@@ -315,7 +321,7 @@ def _forward(result: NNResult, config: NNConfig, run: Runner, network: Network, 
         for s, outs in enumerate(outputs):
             for j, got in enumerate(outs):
                 k = index[f"s{s}.L{last}.N{j}"]
-                if not _close(got, truth.values[k], SAFETY * UNIT_ROUNDOFF * truth.value_bounds[k]):
+                if not _close(got, truth.values[k], SAFETY * result.unit_roundoff * truth.value_bounds[k]):
                     wrong.append((Evidence(f"MLP({xs[s]})[{j}]", _fmt(truth.values[k]), _fmt(got)), got, point,
                                   xs[s], j))
     first, truth = index[f"s0.L{last}.N0"], truths[0]
@@ -323,7 +329,7 @@ def _forward(result: NNResult, config: NNConfig, run: Runner, network: Network, 
     if isinstance(as_values, str):
         section.lines.append(f"MLP called on a list of Values raised {as_values}")
         result.name("nn-contract", Evidence("MLP([Value(x1), Value(x2)])", "a Value", as_values))
-    elif not _close(as_values[0], truth.values[first], SAFETY * UNIT_ROUNDOFF * truth.value_bounds[first]):
+    elif not _close(as_values[0], truth.values[first], SAFETY * result.unit_roundoff * truth.value_bounds[first]):
         section.lines.append(f"MLP called on Values gives {_fmt(as_values[0])}, on numbers the truth "
                              f"{_fmt(truth.values[first])}")
         wrong.append((Evidence(f"MLP([Value(x) for x in {xs[0]}])", _fmt(truth.values[first]), _fmt(as_values[0])),
@@ -368,15 +374,15 @@ def _node_evidence(loss: Loss, nc: NodeCheck) -> Evidence:
 
 
 def observed_point(program: Program, truth: PointTruth, start: Mapping[str, float],
-                   got: Mapping[str, Any]) -> PointCheck:
+                   got: Mapping[str, Any], unit_roundoff: float = UNIT_ROUNDOFF) -> PointCheck:
     """A gradients reply (parameters' grads, neuron outputs' data and grad) judged node by
     node against the answer key; nodes the student's code does not expose stay ``ok``."""
     point = PointCheck(0, dict(start), "given")
     observed = {n: (start[n], got["grads"][n]) for n in start} | {k: tuple(v) for k, v in got["hidden"].items()}
     for k, node in enumerate(program.nodes):
         nc = NodeCheck(k, node.title, "ok", symbolic_value=truth.values[k], symbolic_grad=truth.grads[k],
-                       value_tol=SAFETY * UNIT_ROUNDOFF * truth.value_bounds[k],
-                       grad_tol=SAFETY * UNIT_ROUNDOFF * truth.grad_bounds[k])
+                       value_tol=SAFETY * unit_roundoff * truth.value_bounds[k],
+                       grad_tol=SAFETY * unit_roundoff * truth.grad_bounds[k])
         if node.name in observed:
             nc.value, nc.grad = observed[node.name]
             if not _close(nc.value, truth.values[k], nc.value_tol or 0.0):
@@ -403,7 +409,7 @@ def _gradients(result: NNResult, config: NNConfig, run: Runner, network: Network
             continue
         program = _program(network, json.dumps(xs), json.dumps(ys), loss)
         truth = keys.get(program, [start])[0]
-        point = observed_point(program, truth, start, got)
+        point = observed_point(program, truth, start, got, result.unit_roundoff)
         bad = [nc for nc in point.nodes if nc.verdict != "ok"]
         section.lines.append(f"{loss.value}: loss {_fmt(got['loss'])} (truth {_fmt(truth.values[program.output])}), "
                              f"{len(names)} parameter and {len(got['hidden'])} neuron-output gradients, "
@@ -449,19 +455,32 @@ def _trajectory(reply: Mapping[str, Any], steps: int, names: Sequence[str]) -> T
     return Trajectory(params=[{n: float(state[n]) for n in names} for state in states])
 
 
-def _same_params(a: Trajectory, b: Trajectory) -> bool:
-    """Whether ``a`` and ``b`` hold the same parameters at every step (``RTOL``)."""
-    return len(a.params) == len(b.params) and _parted(
-        Trajectory(params=a.params, losses=[0.0] * len(a.params)),
-        Trajectory(params=b.params, losses=[0.0] * len(b.params))) is None
+def _parts(a: Trajectory, b: Trajectory, rtol: float) -> int | None:
+    """The first step where ``a`` and ``b`` differ by more than ``rtol`` (parameters, and
+    losses where both have them); None if never."""
+
+    def far(x: float, y: float) -> bool:
+        return not abs(x - y) <= rtol * (1.0 + abs(y))  # also true for nan
+
+    for step, (pa, pb) in enumerate(zip(a.params, b.params)):
+        losses = (a.losses[step], b.losses[step]) if step < min(len(a.losses), len(b.losses)) else None
+        if (losses and far(*losses)) or any(far(pa[x], pb[x]) for x in pb):
+            return step
+    return None
 
 
-def _same_losses(reply: Mapping[str, Any], other: Mapping[str, Any] | None) -> bool:
+def _same_params(a: Trajectory, b: Trajectory, rtol: float = RTOL) -> bool:
+    """Whether ``a`` and ``b`` hold the same parameters at every step."""
+    return len(a.params) == len(b.params) and _parts(Trajectory(params=a.params), Trajectory(params=b.params),
+                                                     rtol) is None
+
+
+def _same_losses(reply: Mapping[str, Any], other: Mapping[str, Any] | None, rtol: float = RTOL) -> bool:
     """Whether two train() replies reported the same losses (True when either reported none)."""
     a, b = reply.get("returned") or [], (other or {}).get("returned") or []
     if not a or not b:
         return True
-    return len(a) == len(b) and all(x is not None and y is not None and abs(x - y) <= RTOL * (1 + abs(y))
+    return len(a) == len(b) and all(x is not None and y is not None and abs(x - y) <= rtol * (1 + abs(y))
                                     for x, y in zip(a, b))
 
 
@@ -535,22 +554,24 @@ def _training(result: NNResult, config: NNConfig, run: Runner, network: Network,
     for loss in candidates:
         program = _program(network, json.dumps(xs), json.dumps(ys), loss)
         exact[loss] = _exact(program, start, config.steps, config.lr, keys)
-    chosen = next((loss for loss in candidates if _same_params(mine, exact[loss])), None)
+    rtol = result.rtol
+    chosen = next((loss for loss in candidates if _same_params(mine, exact[loss], rtol)), None)
     returned = reply.get("returned") or []
     if chosen is None:  # which loss does the student's first step, or first reported loss, follow?
         chosen = next((loss for loss in candidates if len(exact[loss].params) > 1
-                       and _same_params(Trajectory(params=mine.params[:2]), Trajectory(params=exact[loss].params[:2]))),
+                       and _same_params(Trajectory(params=mine.params[:2]), Trajectory(params=exact[loss].params[:2]),
+                                        rtol)),
                       None)
     if chosen is None and returned and returned[0] is not None:
         chosen = next((loss for loss in candidates if exact[loss].losses and
-                       abs(returned[0] - exact[loss].losses[0]) <= RTOL * (1 + abs(exact[loss].losses[0]))), None)
+                       abs(returned[0] - exact[loss].losses[0]) <= rtol * (1 + abs(exact[loss].losses[0]))), None)
     loss = chosen or config.loss
     result.loss = loss
     program = _program(network, json.dumps(xs), json.dumps(ys), loss)
     mine.losses = _losses(mine, program, names)
     truth = exact[loss]
     truth.losses = _losses(truth, program, names)
-    parted = _parted(mine, truth)
+    parted = _parts(mine, truth, rtol)
     result.training = Training(config.steps, config.lr, truth, mine, parted)
     how = "its train(model, xs, ys, steps, lr)" if result.mode == "train" else \
         "our loop on its pieces (model(x), zero_grad(), backward(), parameters())"
@@ -568,8 +589,9 @@ def _training(result: NNResult, config: NNConfig, run: Runner, network: Network,
         for guess in ([loss] if chosen else candidates):
             guessed = _prediction(code, network, guess, result.mode, json.dumps(request))
             predicted = _trajectory(guessed, config.steps, names) if guessed and "error" not in guessed else None
-            if predicted is not None and _same_params(mine, predicted) and _same_losses(reply, guessed) and \
-                    _same_params(Trajectory(params=[got_grads]), Trajectory(params=[predicted_grads(guessed)])):
+            grads = Trajectory(params=[predicted_grads(guessed)])
+            if predicted is not None and _same_params(mine, predicted, rtol) and _same_losses(reply, guessed, rtol) \
+                    and _same_params(Trajectory(params=[got_grads]), grads, rtol):
                 found = code
                 break
         if found:
@@ -590,12 +612,13 @@ def _training(result: NNResult, config: NNConfig, run: Runner, network: Network,
 # --------------------------------------------------------------------------- all
 
 
-def check_nn(run: Runner, config: NNConfig | None = None, keys: AnswerKeys | None = None) -> NNResult:
+def check_nn(run: Runner, config: NNConfig | None = None, keys: AnswerKeys | None = None, *,
+             unit_roundoff: float = UNIT_ROUNDOFF) -> NNResult:
     """Every nn check of one submission, through ``run``; later checks are skipped when the
-    network cannot be built."""
+    network cannot be built. ``unit_roundoff``: the engine's (grading reads it from the engine)."""
     config = config or NNConfig()
     keys = keys or AnswerKeys()
-    result = NNResult()
+    result = NNResult(unit_roundoff=unit_roundoff)
     network = _structure(result, config, run)
     result.network = network
     if network is None:

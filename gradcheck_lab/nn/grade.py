@@ -147,7 +147,8 @@ class NNGraded:
     html: str = ""
 
 
-def grade_nn(child: Any, assignment: NNAssignment, keys: AnswerKeys, *, html: bool = False) -> NNGraded:
+def grade_nn(child: Any, assignment: NNAssignment, keys: AnswerKeys, *, html: bool = False,
+             unit_roundoff: float = 2.0**-53) -> NNGraded:
     """The nn checks through ``child.nn`` (a :class:`~gradcheck_lab.submissions.SandboxExecutor`
     or a trusted one), as grades. A child that fails (timeout, crash, memory) fails every nn
     check with that verdict; a reply the judgement cannot read is refused as a crash."""
@@ -169,7 +170,7 @@ def grade_nn(child: Any, assignment: NNAssignment, keys: AnswerKeys, *, html: bo
         return reply
 
     try:
-        result = check_nn(run, assignment.config, keys)
+        result = check_nn(run, assignment.config, keys, unit_roundoff=unit_roundoff)
         section = nn_html(result, walkthrough=step_html(result, assignment.config, keys, run)) if html else ""
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         message = f"nn checks: the child's reply was refused ({type(exc).__name__}: {exc})"

@@ -54,8 +54,11 @@ def _code(path: Path) -> str:
 
 def load_names(path: str | Path) -> dict[str, Any]:
     """Run the submission's nn module here and return its names (MLP, train, Value...)."""
+    from .observe import forget_shadowing
+
     main = find_nn_file(Path(path))
     folder = str(main.parent.resolve())
+    forget_shadowing(folder)
     before = set(sys.modules)
     sys.path.insert(0, folder)
     names: dict[str, Any] = {"__name__": "student_nn", "__file__": str(main)}

@@ -23,7 +23,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["ContractError", "addresses", "loss_of", "names_for", "observe_nn"]
+__all__ = ["ContractError", "addresses", "forget_shadowing", "loss_of", "names_for", "observe_nn"]
 
 NO_MLP = "no MLP class"  #: how a submission without nn.py is told apart from a broken one
 PROBE_INPUTS = (-0.75, 0.5, 1.25)  #: pre-activations the activation probe feeds the first neuron
@@ -72,6 +72,23 @@ def loss_of(outputs: Sequence[Any], ys: Sequence[float], kind: str) -> Any:
     return total if kind == "mse-sum" else total * (1.0 / len(terms))
 
 
+def forget_shadowing(folder: str) -> None:
+    """Forget imported modules named as ``folder``'s own ``.py`` files but from elsewhere
+    (another submission's ``engine``), so that ``from engine import Value`` finds this one's."""
+    import os
+    import sys
+
+    try:
+        files = [f[:-3] for f in os.listdir(folder) if f.endswith(".py")]
+    except OSError:
+        return
+    for name in files:
+        module = sys.modules.get(name)
+        where = os.path.abspath(getattr(module, "__file__", None) or "/")
+        if module is not None and not where.startswith(os.path.abspath(folder) + os.sep):
+            del sys.modules[name]
+
+
 def names_for(namespace: dict[str, Any], folder: str) -> dict[str, Any]:
     """Where the nn contract's names live: ``namespace`` (the code that defined Value) when it
     has ``MLP``, else the module of ``folder`` whose text defines ``class MLP`` (``nn.py``
@@ -91,11 +108,7 @@ def names_for(namespace: dict[str, Any], folder: str) -> dict[str, Any]:
         files = sorted((f for f in os.listdir(folder) if f.endswith(".py")), key=lambda f: (f != "nn.py", f))
     except OSError:
         files = []
-    for name in files:  # a module of that name from another folder (another submission's engine) is not this one's
-        module = sys.modules.get(name[:-3])
-        if module is not None and not os.path.abspath(getattr(module, "__file__", None) or "/").startswith(
-                os.path.abspath(folder) + os.sep):
-            del sys.modules[name[:-3]]
+    forget_shadowing(folder)
     for name in files:
         path = os.path.join(folder, name)
         with open(path, encoding="utf-8", errors="replace") as handle:
