@@ -44,6 +44,7 @@ def _merge(reports: list[Report]) -> Report:
         total.false_alarms += r.false_alarms
         total.disagreements += r.disagreements
         total.too_large += r.too_large
+        total.unusable += r.unusable
         total.examples += r.examples
         if r.worst_ratio > total.worst_ratio:
             total.worst_ratio, total.worst = r.worst_ratio, r.worst

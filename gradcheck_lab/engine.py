@@ -1,10 +1,14 @@
-"""The reference engine: a micrograd-compatible ``Value`` generated from the op table.
+"""The reference engine: a micrograd-style ``Value``, one method per op of the table.
 
-Every primitive of :data:`gradcheck_lab.ops.OPS` becomes a method (``__add__``,
-``tanh``, ``max``...) whose backward step applies that row's ``local`` rule;
-composites (``-``, ``/``, negation and the reflected forms) are built from primitives,
-as micrograd builds them. ``backward()`` sorts the graph without recursion, so a
-graph of a million nodes is fine (micrograd's recursive sort stops near 1,000).
+GENERATED from the op table (gradcheck_lab/ops.py) by the generator that writes the bug
+catalog's student files; do not edit. Regenerate with ``python -c "from
+gradcheck_lab.diagnose.faults import reference_source as r; print(r(), end='')" >
+gradcheck_lab/engine.py``.
+
+Each method computes its op's forward and records a ``_backward`` that adds the local
+derivative times ``out.grad`` to each operand's grad; ``-``, ``/``, negation and the
+reflected operators are built from them, as micrograd builds them. ``backward()`` sorts
+the graph with an explicit stack, so a graph a million nodes deep is fine.
 
 >>> x1, x2, x3 = Value(2.0), Value(3.0), Value(4.0)
 >>> L = (x1 * x2).log() + (x1 * x3).sin() + x2 * x3
@@ -15,195 +19,220 @@ graph of a million nodes is fine (micrograd's recursive sort stops near 1,000).
 2.0
 """
 
-from __future__ import annotations
-
-from collections.abc import Callable, Iterable
-from typing import Any
-
-from .ops import OPS, REFLECTED, Op, compile_rule
-
-__all__ = ["Value", "stepper", "topological_order"]
+import math
 
 
 class Value:
-    """A scalar node of a computation graph: ``data``, ``grad`` and how it was made.
+    """A scalar that remembers how it was made, for backpropagation."""
 
-    Attributes follow micrograd: ``data``, ``grad``, ``_prev`` (the operands, a tuple
-    here, so a node used twice by one op appears twice), ``_op`` (a label such as
-    ``'+'``, ``'**3'`` or ``'tanh'``), ``label`` and ``_backward()``.
-    """
-
-    __slots__ = ("_const", "_op", "_prev", "_step", "data", "grad", "label")
-
-    data: Any
-    grad: float
-    _prev: tuple[Value, ...]
-    _op: str
-    label: str
-    _step: Callable[[Value], None] | None
-    _const: tuple[float, ...]
-
-    def __init__(self, data: Any, _children: Iterable[Value] = (), _op: str = "", label: str = "") -> None:
+    def __init__(self, data, _children=(), _op="", label=""):
         self.data = data
         self.grad = 0.0
-        self._prev = _children if type(_children) is tuple else tuple(_children)
+        self._backward = lambda: None
+        self._prev = set(_children)
         self._op = _op
         self.label = label
-        self._step = None
-        self._const = ()
 
-    def __repr__(self) -> str:
-        label = f"{self.label}: " if self.label else ""
-        return f"Value({label}data={self.data}, grad={self.grad})"
+    def __repr__(self):
+        return f"Value(data={self.data}, grad={self.grad})"
 
-    def _backward(self) -> None:
-        """Add this node's contribution to its operands' gradients (one chain-rule step)."""
-        if self._step is not None:
-            self._step(self)
+    def __add__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        a, b = self.data, other.data
+        y = a + b
+        out = Value(y, (self, other), "+")
 
-    def backward(self) -> None:
-        """Set this node's grad to 1 and propagate to every node it depends on.
+        def _backward():
+            self.grad += 1.0 * out.grad
+            other.grad += 1.0 * out.grad
 
-        Gradients accumulate across calls, as in micrograd and PyTorch.
-        """
-        self.grad = 1.0
-        for node in reversed(_interior_order(self)):
-            step = node._step
-            if step is not None:
-                step(node)
-
-
-def topological_order(root: Value) -> list[Value]:
-    """Every node ``root`` depends on, each after its operands; no recursion.
-
-    >>> a = Value(1.0); b = a * a; [n.data for n in topological_order(b + a)]
-    [1.0, 1.0, 2.0]
-    """
-    order: list[Value] = []
-    seen = {root}
-    stack = [(root, iter(root._prev))]
-    while stack:
-        node, operands = stack[-1]
-        for operand in operands:
-            if operand not in seen:
-                seen.add(operand)
-                stack.append((operand, iter(operand._prev)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    return order
-
-
-def _interior_order(root: Value) -> list[Value]:
-    """Like :func:`topological_order` without the leaves (they have no step to run).
-
-    >>> a = Value(1.0); b = a * a; [n._op for n in _interior_order(b + a)]
-    ['*', '+']
-    """
-    order: list[Value] = []
-    seen = {root}
-    add, stack = seen.add, [(root, iter(root._prev))]
-    push, pop, out = stack.append, stack.pop, order.append
-    while stack:
-        node, operands = stack[-1]
-        for operand in operands:
-            prev = operand._prev
-            if prev and operand not in seen:
-                add(operand)
-                push((operand, iter(prev)))
-                break
-        else:
-            pop()
-            out(node)
-    return order
-
-
-def stepper(op: Op) -> Callable[[Value], None]:
-    """The chain-rule step of ``op``: each operand's grad += local slope * out.grad."""
-    local = op.local
-    assert local is not None
-    if op.constant_exponent:
-
-        def step_power(out: Value) -> None:
-            (x,) = out._prev
-            x.grad += local((x.data, out._const[0]), out.data)[0] * out.grad
-
-        return step_power
-    if op.constant_base:
-
-        def step_base_power(out: Value) -> None:
-            (x,) = out._prev
-            x.grad += local((out._const[0], x.data), out.data)[0] * out.grad
-
-        return step_base_power
-    if op.arity == 1:
-
-        def step_unary(out: Value) -> None:
-            (x,) = out._prev
-            x.grad += local((x.data,), out.data)[0] * out.grad
-
-        return step_unary
-
-    def step_binary(out: Value) -> None:
-        a, b = out._prev
-        da, db = local((a.data, b.data), out.data)
-        g = out.grad
-        a.grad += da * g
-        b.grad += db * g
-
-    return step_binary
-
-
-def _method(op: Op) -> Callable[..., Value]:
-    """The method of primitive ``op``: forward, record the operands and the chain-rule step."""
-    step, forward, symbol = stepper(op), op.forward, op.symbol
-    assert forward is not None
-    if op.constant_exponent:
-
-        def power(self: Value, k: float) -> Value:
-            if isinstance(k, Value):
-                raise TypeError("Value ** Value is not supported: the exponent must be a number")
-            out = Value(forward(self.data, k), (self,), f"{symbol}{k}")
-            out._step, out._const = step, (k,)
-            return out
-
-        return power
-    if op.constant_base:
-
-        def base_power(self: Value, c: float) -> Value:
-            if isinstance(c, Value):
-                raise TypeError("Value ** Value is not supported: the base or the exponent must be a number")
-            out = Value(forward(c, self.data), (self,), f"{c}{symbol}")
-            out._step, out._const = step, (c,)
-            return out
-
-        return base_power
-    if op.arity == 1:
-
-        def unary(self: Value) -> Value:
-            out = Value(forward(self.data), (self,), symbol)
-            out._step = step
-            return out
-
-        return unary
-
-    def binary(self: Value, other: Any) -> Value:
-        if not isinstance(other, Value):
-            other = Value(other)
-        out = Value(forward(self.data, other.data), (self, other), symbol)
-        out._step = step
+        out._backward = _backward
         return out
 
-    return binary
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        a, b = self.data, other.data
+        y = a * b
+        out = Value(y, (self, other), "*")
 
+        def _backward():
+            self.grad += b * out.grad
+            other.grad += a * out.grad
 
-def _install() -> None:
-    """Give ``Value`` a method per row of the table: primitives, composites, reflected forms."""
-    for op in OPS.values():
-        setattr(Value, op.method, op.compose if op.compose is not None else _method(op))
-    for method, text in REFLECTED.items():
-        setattr(Value, method, compile_rule(("self", "other"), text))
+        out._backward = _backward
+        return out
 
+    def __pow__(self, k):
+        assert isinstance(k, (int, float)), "only int and float powers"
+        a = self.data
+        y = a ** k
+        out = Value(y, (self,), f"**{k}")
 
-_install()
+        def _backward():
+            self.grad += (k * a ** (k - 1)) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def __rpow__(self, k):
+        assert isinstance(k, (int, float)), "only int and float bases"
+        a = self.data
+        y = k ** a
+        out = Value(y, (self,), f"{k}**")
+
+        def _backward():
+            self.grad += (y * math.log(k)) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def exp(self):
+        a = self.data
+        y = math.exp(a)
+        out = Value(y, (self,), "exp")
+
+        def _backward():
+            self.grad += y * out.grad
+
+        out._backward = _backward
+        return out
+
+    def log(self):
+        a = self.data
+        y = math.log(a)
+        out = Value(y, (self,), "log")
+
+        def _backward():
+            self.grad += (1.0 / a) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def sin(self):
+        a = self.data
+        y = math.sin(a)
+        out = Value(y, (self,), "sin")
+
+        def _backward():
+            self.grad += math.cos(a) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def cos(self):
+        a = self.data
+        y = math.cos(a)
+        out = Value(y, (self,), "cos")
+
+        def _backward():
+            self.grad += -math.sin(a) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def tanh(self):
+        a = self.data
+        y = math.tanh(a)
+        out = Value(y, (self,), "tanh")
+
+        def _backward():
+            self.grad += (1.0 - y * y) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def relu(self):
+        a = self.data
+        y = a if a > 0.0 else 0.0
+        out = Value(y, (self,), "relu")
+
+        def _backward():
+            self.grad += (1.0 if a > 0.0 else 0.0) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def __abs__(self):
+        a = self.data
+        y = a if a >= 0.0 else -a
+        out = Value(y, (self,), "abs")
+
+        def _backward():
+            self.grad += (1.0 if a > 0.0 else -1.0) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def sigmoid(self):
+        a = self.data
+        y = 1.0 / (1.0 + math.exp(-a)) if a >= 0.0 else math.exp(a) / (1.0 + math.exp(a))
+        out = Value(y, (self,), "sigmoid")
+
+        def _backward():
+            self.grad += (y * (1.0 - y)) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def gelu(self):
+        a = self.data
+        y = a * 0.5 * (1.0 + math.erf(a / math.sqrt(2.0)))
+        out = Value(y, (self,), "gelu")
+
+        def _backward():
+            self.grad += (0.5 * (1.0 + math.erf(a / math.sqrt(2.0))) + a * math.exp(-0.5 * a * a) / math.sqrt(2.0 * math.pi)) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def max(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        a, b = self.data, other.data
+        y = a if a >= b else b
+        out = Value(y, (self, other), "max")
+
+        def _backward():
+            self.grad += (1.0 if a >= b else 0.0) * out.grad
+            other.grad += (0.0 if a >= b else 1.0) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __truediv__(self, other):
+        return self * other ** -1
+
+    def __neg__(self):
+        return self * -1
+
+    def __radd__(self, other):
+        return self + other
+
+    def __rmul__(self, other):
+        return self * other
+
+    def __rsub__(self, other):
+        return other + (-self)
+
+    def __rtruediv__(self, other):
+        return other * self ** -1
+
+    def backward(self):
+        topo = []
+        visited = {self}
+        stack = [(self, iter(self._prev))]  # no recursion: deep graphs are fine
+        while stack:
+            node, children = stack[-1]
+            for child in children:
+                if child not in visited:
+                    visited.add(child)
+                    stack.append((child, iter(child._prev)))
+                    break
+            else:
+                stack.pop()
+                topo.append(node)
+        self.grad = 1.0
+        for node in reversed(topo):
+            node._backward()

@@ -163,6 +163,7 @@ class Report:
     false_alarms: int = 0
     disagreements: int = 0  #: answer-key numbers off the independent ones in their 20 digits
     too_large: int = 0  #: not compared: sin or cos of a number beyond 1e10
+    unusable: int = 0  #: judged a domain warning: within rounding of a pole, or ill-conditioned
     worst_ratio: float = 0.0  #: the largest error / tolerance of any value or gradient
     worst: str = ""  #: the program and point of the worst ratio
     examples: list[str] = field(default_factory=list)  #: the first few false alarms and disagreements
@@ -203,6 +204,9 @@ def run(seeds: Iterable[int], engine: Any = Value, *, steps: int = 8, all_nodes:
                     ratio = max(ratio, _ratio(abs(nc.grad - nc.symbolic_grad), nc.grad_tol))
                 if ratio > report.worst_ratio:
                     report.worst_ratio, report.worst = ratio, f"{where}, node {nc.name}"
+        if check.verdict == "domain-error":  # within rounding of a pole, or ill-conditioned: not judged
+            report.unusable += 1
+            continue
         kinked = truth.nondifferentiable(program, unit_roundoff)
         wanted = [k for k in (range(len(program.nodes)) if all_nodes else range(len(program.inputs)))
                   if k not in kinked]
@@ -247,7 +251,8 @@ def summary(report: Report, seconds: float) -> Sequence[str]:
     return [
         f"{report.programs} random programs ({report.judged} inside every domain, {report.nodes} nodes) "
         f"in {seconds:.1f} s",
-        f"false alarms on the reference engine: {report.false_alarms}",
+        f"false alarms on the reference engine: {report.false_alarms} "
+        f"({report.unusable} points warned as within rounding of a pole or ill-conditioned)",
         f"answer key against independent mpmath (50 digits): {report.disagreements} disagreements "
         f"({report.too_large} not compared: sin or cos of a number beyond 1e10)",
         f"worst error / tolerance: {report.worst_ratio:.3g} (SAFETY = {SAFETY:g}) at {report.worst}",

@@ -77,7 +77,7 @@ def _clean(expr: sympy.Expr) -> sympy.Expr:
 @functools.cache
 def _local(op_name: str, numbers: tuple[float | int | None, ...]) -> Callable[..., list[Any]]:
     """Node ``op(args)`` with a fresh real symbol per Value operand *position* (``None`` in
-    ``numbers``), as mpmath: ``[f, df/dp_i..., d2f/dp_i dp_q...]``. One symbol per position,
+    ``numbers``), as mpmath: ``[f, df/dp_i..., d2f/dp_i dp_q..., d3f/dp_i dp_q dp_r...]``. One symbol per position,
     not per operand node: ``v / v`` is ``p0 / p1``, so its bounds follow the two roundings a
     float engine commits, never SymPy's ``1``. Cached by op and numbers, not by program.
 
@@ -89,11 +89,14 @@ def _local(op_name: str, numbers: tuple[float | int | None, ...]) -> Callable[..
     f = _sympy_apply(OPS[op_name], [next(it) if c is None else c for c in numbers])
     firsts = [sympy.diff(f, s) for s in symbols]
     seconds = [sympy.diff(d, s) for d in firsts for s in symbols]
-    return sympy.lambdify(symbols, [_clean(e) for e in (f, *firsts, *seconds)], "mpmath")  # type: ignore[no-any-return]
+    thirds = [sympy.diff(d, s) for d in seconds for s in symbols]
+    exprs = [_clean(e) for e in (f, *firsts, *seconds, *thirds)]
+    return sympy.lambdify(symbols, exprs, "mpmath")  # type: ignore[no-any-return]
 
 
 _ZERO = mpmath.mpf(10) ** (10 - PRECISION)  #: a result this small against its terms is an exact zero
 _COARSEST_U = 2.0**-24  #: float32's unit roundoff, the coarsest an engine is judged at
+_HUGE = 2.0**1000  #: a gradient term this large may overflow a float on its way
 _UNDERFLOW = 2.0**-126 / _COARSEST_U  #: a result below float32's smallest normal may be lost, in units of u
 
 
@@ -132,6 +135,7 @@ def answer_key(program: Program, point: Mapping[str, float]) -> PointTruth:
         reads: list[list[int]] = [[] for _ in range(n)]  # per node: the operand node of each position
         partials: list[list[Any]] = [[] for _ in range(n)]
         seconds: list[list[Any]] = [[] for _ in range(n)]
+        thirds: list[list[float]] = [[] for _ in range(n)]
         for k, node in enumerate(program.nodes):
             if node.op == "input":
                 x = point[node.name]
@@ -148,7 +152,8 @@ def answer_key(program: Program, point: Mapping[str, float]) -> PointTruth:
             local = _local(op.name, tuple(None if isinstance(a, Ref) else a for a in node.args))
             out = [mpmath.mpf(v) for v in local(*(vals[j] for j in reads[k]))]  # max(3, p0) may give an int
             m = len(reads[k])
-            value, partials[k], seconds[k] = out[0], out[1 : 1 + m], out[1 + m :]
+            value, partials[k], seconds[k] = out[0], out[1 : 1 + m], out[1 + m : 1 + m + m * m]
+            thirds[k] = [_magnitude(t) for t in out[1 + m + m * m :]]
             if not mpmath.isfinite(value) or abs(value) > 1e308:
                 truth.domain_error = f"{node.title}: the value {mpmath.nstr(value, 6)} is not a finite float"
                 return truth
@@ -191,12 +196,19 @@ def answer_key(program: Program, point: Mapping[str, float]) -> PointTruth:
                 grads[j] += g * d
                 sizes[j] += abs(g * d)
                 slope = _magnitude(d)
-                sensitivity = _dot([_magnitude(seconds[k][i * m + q]) for q in range(m)], [bounds[q] for q in reads[k]])
+                errors = [bounds[q] for q in reads[k]]
+                sensitivity = _dot([_magnitude(seconds[k][i * m + q]) for q in range(m)], errors)
+                sensitivity += _COARSEST_U * _dot(  # second order: the slope 3 v**2 at v = 0 exactly
+                    thirds[k][i * m * m : (i + 1) * m * m], [a * b if a and b else 0.0 for a in errors for b in errors])
                 slope_error = sensitivity + op.slope_rounding(fargs, float(vals[k]), float(d)) + _UNDERFLOW
                 gbounds[j] += _dot([gbounds[k], size, size], [slope + _COARSEST_U * slope_error, slope_error, slope])
         for j in range(n):
             if abs(grads[j]) <= _ZERO * sizes[j]:
                 grads[j] = mpmath.mpf(0)
+            if sizes[j] > _HUGE:
+                truth.domain_error = (f"{program.nodes[j].title}: a gradient term of {mpmath.nstr(sizes[j], 3)} is "
+                                      "near the float range (a correct engine may overflow)")
+                return truth
 
         truth.values = [float(v) for v in vals]
         truth.grads = [float(g) for g in grads]

@@ -16,6 +16,7 @@ __all__ = ["SAFETY", "UNIT_ROUNDOFF", "PointTruth"]
 
 SAFETY = 8.0  #: how many times its running error bound a float result may be off by
 UNIT_ROUNDOFF = 2.0**-53  #: float64's; a float32 engine is judged with 2**-24
+_ILL = 1e-3  #: a node whose rounding may move it by this much (relative to 1 + |value|) is not judged
 
 
 @dataclass
@@ -54,7 +55,8 @@ class PointTruth:
     def near_pole(self, program: Program, unit_roundoff: float = UNIT_ROUNDOFF) -> str:
         """Why the point is unusable for an engine rounding at ``unit_roundoff``: a divisor,
         a log's argument or a negative power's base within rounding of 0 (a correct engine
-        may divide by 0 there); "" when none is.
+        may divide by 0 there), or a node whose rounding error is no longer small (``(x + e**90)
+        - e**90``); "" when none is.
 
         >>> PointTruth({}, poles=[(0, 1e-20, 1.0)]).near_pole(Program((), 0))
         'node 0 is within rounding of a pole (its operand is 1e-20 from 0)'
@@ -63,6 +65,11 @@ class PointTruth:
             if distance <= SAFETY * unit_roundoff * bound:
                 name = program.nodes[k].title if k < len(program.nodes) else f"node {k}"
                 return f"{name} is within rounding of a pole (its operand is {distance:.3g} from 0)"
+        for k, (value, bound) in enumerate(zip(self.values, self.value_bounds)):
+            if SAFETY * unit_roundoff * bound > _ILL * (1.0 + abs(value)):
+                name = program.nodes[k].title if k < len(program.nodes) else f"node {k}"
+                return (f"{name} is too ill-conditioned here: its rounding error may reach "
+                        f"{SAFETY * unit_roundoff * bound:.3g} (a first-order bound no longer holds)")
         return ""
 
     def to_json(self) -> dict[str, Any]:

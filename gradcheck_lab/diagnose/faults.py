@@ -291,6 +291,35 @@ def student_source(faults: Faults = Faults(), doc: str = "A micrograd-style Valu
     return text if init.data == "data" else re.sub(r"\.data\b", f".{init.data}", text)
 
 
+_ENGINE_DOC = '''The reference engine: a micrograd-style ``Value``, one method per op of the table.
+
+GENERATED from the op table (gradcheck_lab/ops.py) by the generator that writes the bug
+catalog's student files; do not edit. Regenerate with ``python -c "from
+gradcheck_lab.diagnose.faults import reference_source as r; print(r(), end='')" >
+gradcheck_lab/engine.py``.
+
+Each method computes its op's forward and records a ``_backward`` that adds the local
+derivative times ``out.grad`` to each operand's grad; ``-``, ``/``, negation and the
+reflected operators are built from them, as micrograd builds them. ``backward()`` sorts
+the graph with an explicit stack, so a graph a million nodes deep is fine.
+
+>>> x1, x2, x3 = Value(2.0), Value(3.0), Value(4.0)
+>>> L = (x1 * x2).log() + (x1 * x3).sin() + x2 * x3
+>>> L.backward()
+>>> round(x1.grad, 4), round(x2.grad, 4), round(x3.grad, 4)
+(-0.082, 4.3333, 2.709)
+>>> n = Value(4.0); m = n + n; m.backward(); n.grad
+2.0
+'''
+
+
+def reference_source() -> str:
+    """The text of :mod:`gradcheck_lab.engine`: :func:`student_source` of no fault, with the
+    engine's docstring (``tests/test_engine.py`` holds the committed file to it)."""
+    code = student_source().split('"""', 2)[2]  # past the docstring
+    return f'"""{_ENGINE_DOC}"""{code}'
+
+
 # --------------------------------------------------------------------------- running it here
 
 
