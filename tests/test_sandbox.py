@@ -452,12 +452,12 @@ def test_a_descent_is_one_message_with_a_deadline_per_step(tmp_path: Path) -> No
     assert "ran longer than 0.5 s" in found[-1][1].message  # type: ignore[union-attr]
 
 
-def test_shared_programs_are_parsed_once_by_the_template(tmp_path: Path) -> None:
+def test_shared_programs_travel_with_the_submission(tmp_path: Path) -> None:
     program = parse_source("L = x * x + x")
     for _ in range(2):
         with SandboxExecutor(extract_source("s", ENGINE), shared=[program]) as ex:
             ex.start()
-            assert "program" not in ex._wire(program)  # every child forked after has it: only its key travels
+            assert "program" not in ex._wire(program)  # the load request brought it: only its key travels
             assert ex.execute(program, [{"x": 3.0}], []).observations[0].grads == [7.0, 1.0, 1.0]
 
 
