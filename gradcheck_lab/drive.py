@@ -11,7 +11,7 @@ started with ``python -I``) loads it as a plain file, beside nothing else of our
 ...     def __init__(self, data): self.data, self.grad, self._prev = data, 0.0, ()
 ...     def __mul__(self, o): return V(self.data * o.data)
 >>> lowered = {"inputs": ["x"], "output": 1, "titles": ["x", "x * x"],
-...            "calls": [["*", "__mul__", "mul", [["ref", 0], ["ref", 0]], ""]]}
+...            "calls": [["mul", "__mul__", "mul", [["ref", 0], ["ref", 0]], ""]]}
 >>> forward_value(V, lowered, {"x": 3.0})
 9.0
 """
@@ -22,16 +22,11 @@ import math
 import numbers
 import operator
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = ["Unsupported", "descent_step", "forward_value", "observe", "to_float"]
 
-#: Python's own operators, by (symbol, arity): how a case source writes them, not what they compute.
-OPERATORS: dict[tuple[str, int], Callable[..., Any]] = {
-    ("+", 2): operator.add, ("-", 2): operator.sub, ("*", 2): operator.mul, ("/", 2): operator.truediv,
-    ("**", 2): operator.pow, ("-", 1): operator.neg,
-}
 _REAL_KINDS = ("f", "i", "u")  #: numpy dtype kinds that are real numbers (not bool, not complex)
 
 
@@ -78,18 +73,18 @@ class BuildFailure(Exception):
         self.node, self.cause = node, cause
 
 
-def apply(value_class: Any, symbol: str, method: str, name: str, args: list[Any]) -> Any:
-    """One node: Python's ``symbol`` operator (its reflected method for a number on the left),
+def apply(value_class: Any, python: str, method: str, name: str, args: list[Any]) -> Any:
+    """One node: the Python operator named ``python`` (``add``, ``neg``...: the op table's
+    ``Op.python``; its reflected method for a number on the left),
     else ``method`` called on the first operand; :class:`Unsupported` when the class lacks it."""
-    python = OPERATORS.get((symbol, len(args)))
-    if python is not None:
+    if python:
         if isinstance(args[0], int | float):  # a number on the left: the reflected method (rpow's own)
             reflected = method if method.startswith("__r") else "__r" + method[2:]
             if not hasattr(type(args[1]), reflected):
                 raise Unsupported(reflected.strip("_"))
         elif not hasattr(type(args[0]), method):
             raise Unsupported(name)
-        return python(*args)
+        return getattr(operator, python)(*args)
     if isinstance(args[0], int | float):
         args = [value_class(args[0]), *args[1:]]
     if not callable(getattr(type(args[0]), method, None)):
@@ -107,10 +102,10 @@ def build(value_class: Any, lowered: Mapping[str, Any], point: Mapping[str, floa
             raise BuildFailure(len(nodes), exc) from exc
         _label(leaf, name)
         nodes.append(leaf)
-    for symbol, method, name, args, label in lowered["calls"]:
+    for python, method, name, args, label in lowered["calls"]:
         values = [nodes[a[1]] if isinstance(a, list) else a for a in args]
         try:
-            node = apply(value_class, symbol, method, name, values)
+            node = apply(value_class, python, method, name, values)
         except Exception as exc:
             raise BuildFailure(len(nodes), exc) from exc
         if label:

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from . import drive
 from .drive import Unsupported, to_float
 from .ops import OPS, Op
-from .program import Program, Ref, python_operator
+from .program import Program, Ref
 
 __all__ = [
     "ExecError", "Execution", "Executor", "InProcessExecutor", "Observation", "Unsupported", "descent_step",
@@ -103,7 +103,7 @@ def _value_apply(value_class: Any) -> Callable[[Op, list[Any]], Any]:
     programs are built)."""
 
     def apply(op: Op, args: list[Any]) -> Any:
-        return drive.apply(value_class, op.symbol if python_operator(op) is not None else "", op.method, op.name, args)
+        return drive.apply(value_class, op.python, op.method, op.name, args)
 
     return apply
 
@@ -117,7 +117,7 @@ def lower(program: Program) -> dict[str, Any]:
 
     >>> from gradcheck_lab.cases import parse_source
     >>> lower(parse_source("L = 2 * x"))["calls"]
-    [['*', '__mul__', 'mul', [2, ['ref', 0]], 'L']]
+    [['mul', '__mul__', 'mul', [2, ['ref', 0]], 'L']]
     """
     found = _LOWERED.get(id(program))
     if found is not None and found[0] is program:
@@ -125,9 +125,8 @@ def lower(program: Program) -> dict[str, Any]:
     calls = []
     for node in program.nodes[len(program.inputs):]:
         op = OPS[node.op]
-        symbol = op.symbol if python_operator(op) is not None else ""  # as _value_apply does
         args = [["ref", a.index] if isinstance(a, Ref) else a for a in node.args]
-        calls.append([symbol, op.method, op.name, args, node.name])
+        calls.append([op.python, op.method, op.name, args, node.name])
     lowered = {"inputs": list(program.inputs), "output": program.output, "calls": calls,
                "titles": [n.title for n in program.nodes]}
     if len(_LOWERED) > 4096:
