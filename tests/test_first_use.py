@@ -290,6 +290,17 @@ def test_every_flag_is_in_the_readme() -> None:
     assert missing == []
 
 
+def test_ci_finds_the_readmes_two_commands() -> None:
+    """.ci/run copies the two commands out of the README's "Two commands" section: both are there,
+    each makes its own venv, and CI runs them with nothing of its own added."""
+    ci = (ROOT / ".ci" / "run").read_text()
+    section = (ROOT / "README.md").read_text().split("\n## Two commands", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)\n```", section, re.S)
+    assert len(blocks) == 2 and all(b.startswith("python3 -m venv .venv && . .venv/bin/activate") for b in blocks)
+    assert blocks[0].endswith("python -m gradcheck_lab cases/") and blocks[1].endswith("pytest")
+    assert 'limited bash -c "$command"' in ci and "Two commands" in ci
+
+
 def test_every_flag_in_the_readme_exists() -> None:
     readme = (ROOT / "README.md").read_text()
     usage = readme.split("## Usage", 1)[1].split("```", 2)[1]  # the usage block
