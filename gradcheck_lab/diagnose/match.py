@@ -230,6 +230,7 @@ class Diagnosis:
 
 
 _EVERYWHERE = frozenset({"constructor-float", "grad-none", "data-attribute", "backward-noop", "backward-raises",
+                         "opt-in-grad",
                          "timeout", "memory", "crash"})  #: codes that break every probe they reach
 
 
@@ -448,6 +449,8 @@ class _Local:
                 continue  # it leaves the output's grad at 0, or it sets it: the probes saw the other
             own = predictions(bug)
             hits = {k for k in self.left if any(self.same(self.got[k], s) for s in own[k])}
+            if ":" not in bug.code and bug.code not in _EVERYWHERE and not any(self._healthy(_PROBES[k]) for k in hits):
+                continue  # a wrong order or seed shows on a graph of sound ops, not only beside a broken one
             if hits:
                 candidates.append((bug, hits))
         rank = {b.code: k for k, b in enumerate(CATALOG.values())}
@@ -464,6 +467,20 @@ class _Local:
                 if p.name in self.left:
                     self.covered(p, [chosen[0].code])
 
+    def _healthy(self, probe: Probe) -> bool:
+        """Every op form ``probe`` writes is a primitive whose own probes are right (or raise
+        for a bug already named: a number not made a Value, a grad that starts as None)."""
+        ref = _reference()
+        explained = {n for names in (*self.own.values(), *self.shown.values()) for n in names}
+
+        def right(q: Probe) -> bool:
+            got = self.got.get(q.name)
+            return got is not None and (any(self.same(got, r) for r in ref[q.name])
+                                        or (got[0] == "error" and q.name in explained))
+
+        forms = probe.uses - {CONSTANT_LEFT, CONSTANT_RIGHT}
+        return all(not composed_of(f) and all(map(right, _probes_of(f))) for f in forms)
+
     def contradicts(self, bug: Bug, suspects: list[str]) -> bool:
         """Its own probes deny ``bug``: a probe isolating its op form shows something else, or
         a probe it changes (one writing its form, for a bug of one form) is right (for a
@@ -471,9 +488,10 @@ class _Local:
         ref, own = _reference(), predictions(bug)
         form = bug.code.partition(":")[2] if bug.family not in ("order", "seed") else ""
         agree = False
+        explained = {n for names in (*self.own.values(), *self.shown.values()) for n in names}
         for p in _probes_of(form):
             got = self.got.get(p.name)
-            if got is None or (got[0] == "error" and p.name not in self.left):  # another bug's error
+            if got is None or p.name in explained:  # another bug's doing
                 continue
             if not any(self.same(got, s) for s in own[p.name]):
                 return True
@@ -515,6 +533,12 @@ class _Local:
                and self.got.get(p.name, ("error",))[0] == "ok"}
         wrong = {_PROBES[n].form_name for names in found.values() for n in names}
         if len(ran) >= 3 and len(wrong) >= 0.75 * len(ran):  # every form wrong: the engine's bug, not theirs
+            seeded_by_hand = any(o.seeded for o in self.observations.values())
+            if all(c.startswith("no-backward:") for c in found) and not seeded_by_hand:
+                self.name("opt-in-grad", [n for names in found.values() for n in names])  # no input gets a grad
+                for p in PROBES:
+                    if p.name in self.left:
+                        self.covered(p, ["opt-in-grad"])
             return
         for code, names in found.items():
             self.name(code, [n for n in names if _PROBES[n].form_name == code.partition(":")[2]])
@@ -522,14 +546,17 @@ class _Local:
                 if n in self.left:
                     self.covered(_PROBES[n], [code])
         for p in PROBES:  # what they do together with anything else, unless a bug of its forms does exactly that
-            if p.name in self.left and not self._predicted(p):
+            if p.name in self.left and not self._predicted(p, list(found)):
                 self.covered(p, list(found))
 
-    def _predicted(self, probe: Probe) -> bool:
-        """A catalog bug of one of ``probe``'s op forms does exactly what the submission did
-        there (``=`` in exp's backward on ``exp(x) + exp(x)``, beside a wrong exp forward)."""
+    def _predicted(self, probe: Probe, named: list[str]) -> bool:
+        """Another catalog bug of one of ``probe``'s op forms does exactly what the submission
+        did there (``=`` in exp's backward on ``exp(x) + exp(x)``, beside a wrong exp forward);
+        not one of a form composed of a form ``named`` (``2 * x`` of ``*``)."""
         got, uses = self.got[probe.name], _closure(probe.uses)
-        return any(self.same(got, s) for form in uses for bug in _of_form(form) for s in predictions(bug)[probe.name])
+        under = {c.partition(":")[2] for c in named}
+        return any(self.same(got, s) for form in uses if not (_closure(frozenset({form})) - {form}) & under
+                   for bug in _of_form(form) if bug.code not in named for s in predictions(bug)[probe.name])
 
     def _form_code(self, p: Probe, got: Signature) -> str:
         """The code a form probe's wrong numbers name: a catalog bug of the form that predicts
@@ -546,6 +573,20 @@ class _Local:
         if all(g == 0 for g in got[2][:n]) and any(g != 0 for g in truth[2][:n]):
             return f"no-backward:{p.form_name}"
         return f"wrong-local:{p.form_name}"
+
+    def reuses(self) -> None:
+        """A form whose own probes are right but whose input read twice (``x / y + x / y``) gets a
+        wrong gradient: ``=`` instead of ``+=`` in its backward, for whichever operand."""
+        ref = _reference()
+        for p in PROBES:
+            form = p.name.partition(":")[2]
+            code = f"grad-overwrite:{form}"
+            if not p.name.startswith("reuse:") or p.name not in self.left or code not in CATALOG or self.covered(p):
+                continue
+            own = [self.got.get(q.name) for q in _probes_of(form)]
+            if own and all(g is not None and any(self.same(g, r) for r in ref[q.name])
+                           for g, q in zip(own, _probes_of(form))) and self.got[p.name][0] == "ok":
+                self.name(code, [p.name])
 
     def seeding(self) -> None:
         """backward() that leaves the output's grad at 0 (the harness seeded it): no-seed-grad,
@@ -613,6 +654,7 @@ def diagnose(observations: Mapping[str, Observation], *, rel: float = _REL) -> D
     local.forms(composed=False)
     local.exact()
     local.forms(composed=True)
+    local.reuses()
     local.seeding()
     local.consequences()
     rank = {c: k for k, c in enumerate(CATALOG)}
