@@ -120,6 +120,7 @@ class Cgroup:
 
     @classmethod
     def create(cls, processes: int, memory_mb: int) -> Cgroup | None:
+        _sweep()
         name = f"gradcheck-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         folders: list[Path] = []
         try:
@@ -180,6 +181,32 @@ class Cgroup:
                     break
                 except OSError:  # processes still exiting
                     time.sleep(0.002)
+
+
+@functools.cache
+def _sweep() -> None:
+    """Remove the empty cgroups of grading processes that are gone (once per process): a
+    grader killed before its cleanup leaves them behind."""
+    for controller in ("pids", "memory"):
+        try:
+            entries = list((_CGROUPS / controller / "gradcheck").iterdir())
+        except OSError:
+            continue
+        for folder in entries:
+            parts = folder.name.split("-")
+            if len(parts) != 3 or parts[0] != "gradcheck" or not parts[1].isdigit():
+                continue
+            try:
+                os.kill(int(parts[1]), 0)
+                continue  # its grader is alive
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+            try:
+                folder.rmdir()  # refused while a process is in it
+            except OSError:
+                pass
 
 
 def python() -> Path:
