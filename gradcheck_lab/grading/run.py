@@ -180,24 +180,45 @@ def _first_calls(config: GradeConfig) -> list[Request]:
 
 def _judge_all(ex: Prepared, grade: SubmissionGrade, config: GradeConfig, run: Run) -> list[CaseResult]:
     """Judge every case (their first calls run ahead in one batch, each training case's
-    descent in one message); fill ``grade``; return the results."""
+    descent in one message); fill ``grade``; return the results.
+
+    Finite differences only witness which pass is wrong (no verdict depends on them), so
+    they are run for the cases the reports show in full (:func:`detailed`), at their first
+    disagreeing point: a varied class is mostly wrong engines, and witnesses for every
+    failing case cost a quarter of the grading time."""
     keys = _answer_keys(config.cache_dir)
     for case, first in zip(config.cases, execute_all(ex, _first_calls(config))):
         if case.steps and not isinstance(first, Exception):  # (a case that failed stops before its descent)
             ex.descend(case.program, case.points[0], case.steps, case.lr)
+
+    def judged(case: Case, witness: bool) -> CaseResult:
+        return check_case(case, ex, samples=config.samples, seed=config.seed, answer_keys=keys,
+                          unit_roundoff=run.unit_roundoff, finite_differences="first-mismatch" if witness else "never")
+
     results = []
     for case in config.cases:
         try:
-            r = check_case(case, ex, samples=config.samples, seed=config.seed, answer_keys=keys,
-                           unit_roundoff=run.unit_roundoff, finite_differences="first-mismatch")
+            r = judged(case, False)
         except ChildFailure as failure:
             if not grade.incident and not failure.message.startswith("not run"):
                 grade.incident = f"{case.name}: {failure.message}"
             grade.cases.append(incident_grade(case, failure, config.assignment.points(case)))
         else:
+            for node in (n for p in r.points for n in p.nodes if n.verdict == "grad-mismatch"):
+                node.detail = ""  # no witness asked: say nothing rather than "no finite difference"
             results.append(r)
             grade.cases.append(grade_case(r, config.rubric, run, config.assignment.points(case)))
     settle(grade, config.cases, config.assignment, config.rubric)
+    where = {c.selector: k for k, c in enumerate(grade.cases)}
+    position = {id(r): k for k, r in enumerate(results)}
+    for r in detailed(grade, results):
+        try:
+            witnessed = judged(r.case, True)
+        except ChildFailure:  # a child that dies now keeps the result it gave
+            continue
+        results[position[id(r)]] = witnessed
+        grade.cases[where[r.case.selector]] = grade_case(witnessed, config.rubric, run,
+                                                         config.assignment.points(r.case))
     return results
 
 
