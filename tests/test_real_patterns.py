@@ -26,9 +26,7 @@ PATTERNS = tomllib.loads((FIXTURES / "patterns.toml").read_text(encoding="utf-8"
 #: Expected codes the diagnosis does not name yet although the catalog has them: each is a measured gap, a strict
 #: xfail that turns red when the diagnosis names it (then delete its line). A code missing from the catalog makes
 #: its case an xfail by itself, until the code is added.
-NOT_NAMED_YET = {
-    "overwrite_own_division.py": "a / whose rule assigns only the divisor's grad is not explained (reuse:div)",
-}
+NOT_NAMED_YET: dict[str, str] = {}
 
 
 def names(label: str, codes: set[str]) -> bool:
