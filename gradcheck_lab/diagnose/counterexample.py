@@ -46,6 +46,7 @@ from ..executors import Executor, InProcessExecutor, Observation, observe
 from ..finite_diff import kink_distances
 from ..ops import OPS
 from ..program import Program
+from .match import Diagnosis
 from .strategies import (
     EXTREME,
     Step,
@@ -58,7 +59,7 @@ from .strategies import (
     substitute,
 )
 
-__all__ = ["Counterexample", "confirm", "counterexample_for", "counterexample_of", "focus_of",
+__all__ = ["Counterexample", "confirm", "counterexample_for", "counterexample_from", "counterexample_of", "focus_of",
            "minimal_counterexample"]
 
 _INPUTS = ("x", "y")
@@ -260,6 +261,32 @@ def confirm(executor: Executor, example: Counterexample, rel: float = 1e-6) -> C
     mine = executor.execute(program, [example.point], []).observations[0]
     found = _disagreement(mine, observe(Value, program, example.point), program, rel)
     return None if found is None else Counterexample(example.source, example.point, example.nodes, *found)
+
+
+def counterexample_from(diagnosis: Diagnosis) -> Counterexample | None:
+    """The smallest probe that shows a named bug computing a wrong value or gradient, as a
+    counterexample (the probes are the smallest programs that isolate each form and
+    mechanism, and the submission itself failed there: nothing to search or confirm).
+
+    >>> from gradcheck_lab.diagnose import CATALOG, diagnose, observe_probes
+    >>> counterexample_from(diagnose(observe_probes(CATALOG["grad-overwrite:add"].engine()))).source
+    'L = x + x'
+    """
+    from .catalog import CATALOG
+    from .probes import PROBES
+
+    probes = {p.name: p for p in PROBES}
+    shown = [(probes[e.probe], e) for code in diagnosis.codes if CATALOG[code].wrong_number
+             for e in diagnosis.evidence.get(code, [])
+             if probes[e.probe].backward_calls == 1 and e.probe != "deep-chain" and "Error" not in e.got
+             and " = " in e.got and not e.got.startswith("needs")]
+    if not shown:
+        return None
+    probe, e = min(shown, key=lambda pe: (len(pe[0].program.nodes), pe[0].name))
+    *lines, last = probe.source.split("; ")
+    source = "\n".join([*lines, f"L = {last}"])
+    return Counterexample(source, dict(probe.point), len(probe.program.nodes), e.expected,
+                          e.got.partition("; needs")[0])
 
 
 def counterexample_of(executor: Executor, codes: Sequence[str], *, rel: float = 1e-6,

@@ -61,12 +61,13 @@ def find_bugs(value_class: Any, *, counterexample: bool = True, cache_dir: str |
     implementation prints is swallowed: it is not ours to show. ``cache_dir``: where the
     catalog's predictions are kept between runs (computing them takes a few seconds)."""
     from ..executors import InProcessExecutor
-    from .counterexample import counterexample_of
+    from .counterexample import counterexample_from, counterexample_of
     from .match import diagnose, observe_probes, warm_predictions
 
     if cache_dir is not None:
         warm_predictions(cache_dir)
     with contextlib.redirect_stdout(io.StringIO()):
         diagnosis = diagnose(observe_probes(value_class))
-        example = counterexample_of(InProcessExecutor(value_class), diagnosis.codes) if counterexample else None
+        example = (counterexample_from(diagnosis) or counterexample_of(InProcessExecutor(value_class), diagnosis.codes)
+                   if counterexample else None)
     return Findings(diagnosis, example)

@@ -229,7 +229,7 @@ def _diagnose(ex: Prepared, grade: SubmissionGrade, observations: dict[str, Obse
     counterexample. Skipped after a timeout, crash or memory failure in the cases (what
     the probes saw would only repeat it)."""
     from ..diagnose import CATALOG, diagnose
-    from ..diagnose.counterexample import counterexample_of
+    from ..diagnose.counterexample import counterexample_from, counterexample_of
     from ..diagnose.match import warm_predictions
 
     if any(c.verdict in INCIDENTS for c in grade.cases):  # the process failed: the probes would only repeat it
@@ -247,7 +247,8 @@ def _diagnose(ex: Prepared, grade: SubmissionGrade, observations: dict[str, Obse
         try:
             # no case shows it: only the named bugs' own counterexample, no blind search through
             # the child (150 calls, ~0.35 s, in vain for bugs no small program shows)
-            example = counterexample_of(ex, found.codes, rel=rel, max_examples=150, search=search)
+            example = counterexample_from(found) or counterexample_of(ex, found.codes, rel=rel, max_examples=150,
+                                                                     search=search)
         except Exception:  # an extra: a child that dies mid-search must not sink the grade
             example = None
         if example is not None:
