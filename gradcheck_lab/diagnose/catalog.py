@@ -227,7 +227,11 @@ _WRONG_LOCAL["rpow"] = (_row("rpow", local_text=("a * k ** (a - 1)",)),
 _PRIMITIVE_ROWS = {"sub": _primitive("sub", "a - b", ("1.0", "-1.0")),
                    "div": _primitive("div", "a / b", ("1.0 / b", "-a / b ** 2"))}
 
+_WRONG_LOCAL["abs"] = (_row("abs", local_text=("-1.0 if a > 0.0 else 1.0",)),
+                       "the sign of abs's derivative is flipped: it is +1 for a positive input")
+
 _WRONG_FORWARD |= {
+    "abs": (_row("abs", forward_text="-a if a >= 0.0 else a"), "abs computes -|x|"),
     "rpow": (_row("rpow", forward_text="a ** k"), "2 ** v computes v ** 2: __rpow__ returns self ** other"),
     "add": (_row("add", forward_text="a - b"), "+ computes a - b"),
     "radd": (_node("__radd__", "a - b", "1.0"), "2 + v computes v - 2"),
