@@ -48,7 +48,8 @@ NODES = {
     **{code: 2 for code in COVERED if code.split(":")[0] in ("no-backward", "grad-not-number")},
     **{f"{family}:{op}": 3 for family in ("wrong-local", "forward", "no-backward", "grad-not-number")
        for op in ("add", "mul", "max", "sub", "div")},
-    "backward-noop": 2, "data-attribute": 2, "no-graph-walk": 3,
+    "backward-noop": 2, "data-attribute": 2, "no-graph-walk": 3, "opt-in-grad": 2, "children-by-value": 3,
+    "grad-overwrite:sub": 2, "grad-overwrite:div": 2,
 }
 
 
