@@ -31,7 +31,6 @@ from typing import Any
 
 __all__ = ["FUNCTIONS", "OPERATORS", "OPS", "REFLECTED", "Op", "compile_local", "compile_rule"]
 
-Number = float
 _EXP_MAX = 709.0  # math.exp overflows just above 709.78
 
 

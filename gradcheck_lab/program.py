@@ -29,8 +29,6 @@ from .ops import OPS, Op
 
 __all__ = ["Node", "Program", "Ref", "evaluate", "float_apply", "python_operator"]
 
-Const = int | float
-
 
 @dataclass(frozen=True)
 class Ref:
