@@ -280,8 +280,10 @@ def check(
     *,
     samples: int = 0,
     seed: int = 0,
+    unit_roundoff: float = UNIT_ROUNDOFF,
 ) -> CaseResult:
-    """Check ``value_class`` (default: the reference engine) on one source at some points.
+    """Check ``value_class`` (default: the reference engine) on one source at some points;
+    ``unit_roundoff``: the engine's (2**-53 for float64, 2**-24 for a float32 engine).
 
     >>> from gradcheck_lab import Value
     >>> check("L = n + n", {"n": 4.0}, Value).ok
@@ -291,7 +293,8 @@ def check(
         from .engine import Value
 
         value_class = Value
-    return check_case(_as_case(source, points), InProcessExecutor(value_class), samples=samples, seed=seed)
+    return check_case(_as_case(source, points), InProcessExecutor(value_class), samples=samples, seed=seed,
+                      unit_roundoff=unit_roundoff)
 
 
 def assert_gradients(
@@ -301,11 +304,15 @@ def assert_gradients(
     *,
     samples: int = 0,
     seed: int = 0,
+    unit_roundoff: float = UNIT_ROUNDOFF,
 ) -> CaseResult:
     """Like :func:`check`, but raise :class:`GradientMismatch` (an AssertionError) with the
-    table of what disagreed when any check fails. For pytest users.
+    source, the points, the table of what disagreed and a line that reruns it, when any
+    check fails. For pytest users.
     """
-    result = check(source, points, value_class, samples=samples, seed=seed)
+    result = check(source, points, value_class, samples=samples, seed=seed, unit_roundoff=unit_roundoff)
     if not result.ok:
-        raise GradientMismatch(result.table())
+        text = source if isinstance(source, str) else result.case.source or "(a Program)"
+        rerun = f"gradcheck_lab.check({text!r}, {points!r}, Value, samples={samples}, seed={seed}).table()"
+        raise GradientMismatch(f"source: {text}\npoints: {points}\n{result.table()}\nrerun: {rerun}")
     return result

@@ -175,6 +175,19 @@ def test_assert_gradients_raises_an_assertion_with_the_table(make_engine: Callab
         assert_gradients("L = x * x", [{"x": 3.0}, {"x": -1.0}], make_engine(OVERWRITE))
     assert isinstance(info.value, GradientMismatch)
     assert "grad-mismatch" in str(info.value) and "symbolic" in str(info.value)
+    message = str(info.value)
+    assert message.startswith("source: L = x * x\npoints: [{'x': 3.0}, {'x': -1.0}]\n")
+    rerun = message.rsplit("rerun: ", 1)[1]
+    assert rerun.startswith("gradcheck_lab.check('L = x * x', [{'x': 3.0}, {'x': -1.0}], Value")
+    import gradcheck_lab
+
+    assert "grad-mismatch" in eval(rerun, {"gradcheck_lab": gradcheck_lab, "Value": make_engine(OVERWRITE)})
+
+
+def test_a_float32_unit_roundoff_loosens_the_tolerance() -> None:
+    strict = check("L = x * x", {"x": 3.0})
+    loose = check("L = x * x", {"x": 3.0}, unit_roundoff=2.0**-24)
+    assert loose.points[0].nodes[0].grad_tol > 1e8 * strict.points[0].nodes[0].grad_tol
 
 
 def test_finite_differences_only_on_mismatch(make_engine: Callable[..., Any]) -> None:
