@@ -59,24 +59,32 @@ def time_limit(seconds: float | None, what: str) -> Iterator[None]:
         return
 
     message = f"{what} ran longer than {seconds:g} s"
-    fired: list[bool] = []
+    state = {"fired": False, "done": False}
 
     def expired(signum: int, frame: Any) -> None:
-        fired.append(True)
-        raise TimeLimit(message)
+        if not state["done"]:  # once the block has ended, a late alarm does nothing
+            state["fired"] = True
+            raise TimeLimit(message)
 
     previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, float(seconds or 0))
+    # Then again every 0.1 s: a raise that lands where it is swallowed (a gc callback) is not the last.
+    signal.setitimer(signal.ITIMER_REAL, float(seconds or 0), 0.1)
     try:
         yield
     except BaseException as exc:
-        if fired and not isinstance(exc, TimeLimit):  # a library (Hypothesis) wrapped ours in its own error
+        if state["fired"] and not isinstance(exc, TimeLimit):  # a library (Hypothesis) wrapped ours in its own
             raise TimeLimit(message) from exc
         raise
     finally:
+        while True:  # a raise landing here would skip the cleanup: retried until the alarm is silenced
+            try:
+                state["done"] = True
+                break
+            except TimeLimit:
+                continue
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-    if fired:  # someone swallowed it: what the block computed is not to be trusted
+    if state["fired"]:  # someone swallowed it: what the block computed is not to be trusted
         raise TimeLimit(message)
 
 

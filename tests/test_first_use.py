@@ -315,3 +315,21 @@ def test_help_quotes_no_figure_the_readme_does_not(capsys: pytest.CaptureFixture
         text = " ".join(capsys.readouterr().out.split())
         for figure in re.findall(r"[\d.]+ (?:instead of [\d.]+ )?submissions/s", text):
             assert figure in readme, f"{command} --help quotes {figure!r}, the README does not"
+
+
+def test_a_time_limit_swallowed_once_fires_again_and_never_after_the_block() -> None:
+    from gradcheck_lab.implementations import TimeLimit, time_limit
+
+    swallowed = []
+    with pytest.raises(TimeLimit), time_limit(0.05, "a loop"):
+        while True:
+            try:
+                while True:
+                    pass
+            except TimeLimit:  # as a gc callback would: the first alarm is lost
+                if swallowed:
+                    raise
+                swallowed.append(1)
+    assert swallowed == [1]
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # nothing left to fire into the caller
+    time.sleep(0.3)
