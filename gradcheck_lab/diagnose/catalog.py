@@ -340,9 +340,10 @@ def _build_catalog() -> dict[str, Bug]:
     bugs += [
         Bug("no-coerce:right", "a number on the right of an operator is not made a Value: x + 2 fails",
             Faults(coerce=False), family="coerce"),
-        Bug("no-coerce:left", "a number on the left of an operator is not made a Value: 2 + v calls itself "
-            "forever (write __radd__ as self + other)",
-            Faults(methods=(("__radd__", "other + self"), ("__rmul__", "other * self"))), family="coerce"),
+        Bug("no-coerce:left", "a number on the left of an operator is not made a Value: 2 + v fails, or calls "
+            "itself forever (write __radd__ as self + other)",
+            Faults(methods=(("__radd__", "Value.__add__(other, self)"), ("__rmul__", "Value.__mul__(other, self)"))),
+            family="coerce"),
         Bug("constructor-float", "Value(0.6) fails: the constructor must accept a float",
             Faults(init=Init(guard='assert isinstance(data, int), "data must be an int"')), family="init"),
         Bug("grad-none", "the grad starts as None, so the first += in a backward fails: start it at 0.0",
