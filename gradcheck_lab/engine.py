@@ -22,6 +22,16 @@ the graph with an explicit stack, so a graph a million nodes deep is fine.
 import math
 
 
+def Phi(x):
+    """The standard normal distribution function."""
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def phi(x):
+    """The standard normal density."""
+    return math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+
+
 class Value:
     """A scalar that remembers how it was made, for backpropagation."""
 
@@ -136,7 +146,7 @@ class Value:
         out = Value(y, (self,), "tanh")
 
         def _backward():
-            self.grad += (1.0 - y * y) * out.grad
+            self.grad += (1.0 - y**2) * out.grad
 
         out._backward = _backward
         return out
@@ -176,11 +186,11 @@ class Value:
 
     def gelu(self):
         a = self.data
-        y = a * 0.5 * (1.0 + math.erf(a / math.sqrt(2.0)))
+        y = a * Phi(a)
         out = Value(y, (self,), "gelu")
 
         def _backward():
-            self.grad += (0.5 * (1.0 + math.erf(a / math.sqrt(2.0))) + a * math.exp(-0.5 * a * a) / math.sqrt(2.0 * math.pi)) * out.grad
+            self.grad += (Phi(a) + a * phi(a)) * out.grad
 
         out._backward = _backward
         return out

@@ -1,28 +1,12 @@
-"""The op table: the single source of truth for every operation a case may use.
+"""The op table: one :class:`Op` row per operation, every fact about it written once.
 
-Each :class:`Op` row names the operation, how a case source writes it, its float
-forward, its SymPy counterpart, its local derivative rule, its input domain, where it
-is not differentiable, where random points are drawn from, and how much rounding error
-a correct float implementation may commit. The reference engine (:mod:`.engine`), the
-SymPy builder (:mod:`.symbolic`), the case parser's whitelist (:mod:`.cases`) and the
-Hypothesis strategies in the tests all derive from this table.
-
-Primitives have a ``forward`` and a ``local`` rule; composites (``sub``, ``div``,
-``neg``) are built from primitives by ``compose``, as micrograd does. The rules are
-written as Python text and compiled once, so the same text makes the reference engine
-and the student-style files of the bug catalog (:mod:`.diagnose.render`).
-
-The ``local`` rules feed the reference engine and the explain trace only. The truth
-always comes from ``sympy.diff``; ``tests/test_ops.py`` holds every rule against it.
-
->>> OPS["sin"].local((8.0,), 0.98935824662338)
-(-0.14550003380861354,)
->>> OPS["tanh"].formula
-('1 - out**2',)
+>>> OPS["sin"].local((8.0,), 0.98935824662338), OPS["tanh"].formula
+((-0.14550003380861354,), ('1 - out**2',))
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import math
 from collections.abc import Callable
@@ -60,7 +44,46 @@ def _always(*_: float) -> bool:
     return True
 
 
-_NAMESPACE = {"math": math}  #: what rule texts may use (a student file imports math too)
+#: Named helpers a rule may call, each a docstring and an expression over ``x``: every engine
+#: and student file that calls one defines it, so ``gelu``'s rule reads ``Phi(a) + a * phi(a)``.
+HELPERS: dict[str, tuple[str, str]] = {
+    "Phi": ("The standard normal distribution function.", "0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))"),
+    "phi": ("The standard normal density.", "math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)"),
+}
+#: What rule texts may use: math (a student file imports it too) and the helpers.
+_NAMESPACE: dict[str, Any] = {"math": math}
+_NAMESPACE |= {name: eval(f"lambda x: {text}", {"math": math}) for name, (_, text) in HELPERS.items()}
+
+
+class _Shown(ast.NodeTransformer):
+    """A rule's syntax tree as a student reads it (see :func:`display`)."""
+
+    def __init__(self, params: tuple[str, ...]) -> None:
+        self.params = params
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id in self.params:
+            return ast.Name(f"{{{self.params.index(node.id)}}}")
+        return ast.Name("out") if node.id == "y" else node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        if isinstance(node.value, ast.Name) and node.value.id == "math":
+            return ast.Name(node.attr)
+        return self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        x = node.value
+        return ast.Constant(int(x)) if isinstance(x, float) and x.is_integer() and abs(x) < 1e15 else node
+
+
+@functools.cache
+def display(params: tuple[str, ...], text: str) -> str:
+    """A rule text as a student reads it: operands as ``{0}``, ``{1}``, ``y`` as ``out``, ``math.`` dropped.
+
+    >>> display(("a", "k"), "k * a ** (k - 1.0)"), display(("a",), "1.0 - y**2")
+    ('{1} * {0}**({1} - 1)', '1 - out**2')
+    """
+    return ast.unparse(_Shown(params).visit(ast.parse(text, mode="eval"))).replace(" ** ", "**")
 
 
 @functools.cache
@@ -90,20 +113,15 @@ def compile_local(params: tuple[str, ...], texts: tuple[str, ...]) -> Callable[[
 
 @dataclass(frozen=True)
 class Op:
-    """One row of the op table.
+    """One row of the op table: its rules are Python text over the operands, compiled once.
 
-    The rules are Python text, compiled once: ``forward_text`` over the operands ``a``,
-    ``b`` (``pow``: ``a`` and the constant exponent ``k``); ``local_text`` the derivative
-    of the output by each operand, over the operands and ``y``, the output; a composite's
-    ``compose_text`` over ``self`` and ``other``. The same text becomes the reference
-    engine and the student-style files of :mod:`gradcheck_lab.diagnose.render`.
-    ``forward``, ``local(args, y)`` and ``compose`` are the compiled callables.
+    ``forward_text`` is over ``a``, ``b`` (pow: ``a`` and the number ``k``); ``local_text``, d output
+    / d each Value operand, also over ``y``, the output; it makes the engine, the student files and
+    (by :func:`display`) the walk-through's ``formula``. ``rounding`` and ``slope_rounding`` are the
+    error, in units of u, that a correct float64 forward and local derivative may commit.
 
-    ``rounding(args, out)`` is the forward error a correct float64 implementation may
-    commit, in units of the unit roundoff ``u``; ``slope_rounding(args, out, slope)``
-    the same for a local derivative. Both are generous on purpose: ``tanh`` computed as
-    (e^2x - 1)/(e^2x + 1) is correct, and its error is absolute (about 2u), not
-    relative to a tiny result.
+    >>> OPS["pow"].local_text, OPS["pow"].formula, OPS["pow"].forward(2.0, 3)
+    (('k * a ** (k - 1)',), ('{1} * {0}**({1} - 1)',), 8.0)
     """
 
     name: str
@@ -116,7 +134,6 @@ class Op:
     forward_text: str | None = None  #: primitives: the output, over the operands
     local_text: tuple[str, ...] = ()  #: primitives: d output / d operand, over the operands and y
     compose_text: str | None = None  #: composites: built from primitives, over self and other
-    formula: tuple[str, ...] = ()  #: local derivatives as shown to a student ({0}, {1}: inputs)
     domain: Callable[..., bool] = _always
     domain_text: str = ""
     kink: Callable[..., float] | None = None  #: signed distance to a non-differentiable point
@@ -147,6 +164,11 @@ class Op:
         if self.number_operand is not None:
             return ("k", "a") if self.number_operand == 0 else ("a", "k")
         return ("a", "b")[: self.arity]
+
+    @property
+    def formula(self) -> tuple[str, ...]:
+        """The local rules as a student reads them (:func:`display`): ``("cos({0})",)``."""
+        return tuple(display(self.params, text) for text in self.local_text)
 
     @property
     def constant_exponent(self) -> bool:
@@ -186,7 +208,6 @@ class Op:
 
 
 _SIGMOID = "1.0 / (1.0 + math.exp(-a)) if a >= 0.0 else math.exp(a) / (1.0 + math.exp(a))"  # never overflows
-_PHI = "0.5 * (1.0 + math.erf(a / math.sqrt(2.0)))"  # the standard normal CDF at a
 
 
 def _rows() -> list[Op]:
@@ -197,7 +218,6 @@ def _rows() -> list[Op]:
             sympy=lambda a, b: a + b,
             forward_text="a + b",
             local_text=("1.0", "1.0"),
-            formula=("1", "1"),
             rounding=lambda args, out: abs(out),
             slope_rounding=lambda args, out, s: 0.0,
         ),
@@ -206,7 +226,6 @@ def _rows() -> list[Op]:
             sympy=lambda a, b: a * b,
             forward_text="a * b",
             local_text=("b", "a"),
-            formula=("{1}", "{0}"),
             rounding=lambda args, out: abs(out),
             slope_rounding=lambda args, out, s: 0.0,
         ),
@@ -215,7 +234,6 @@ def _rows() -> list[Op]:
             sympy=lambda x, k: x**k,
             forward_text="a ** k",
             local_text=("k * a ** (k - 1)",),
-            formula=("{1} * {0}**({1} - 1)",),
             domain=_pow_domain,
             pole=lambda a, k: None if _is_integer(k) and k >= 0 else a,
             domain_text="a non-integer power needs a positive base; a negative one a nonzero base",
@@ -230,7 +248,6 @@ def _rows() -> list[Op]:
             sympy=lambda c, x: c**x,
             forward_text="k ** a",
             local_text=("y * math.log(k)",),
-            formula=("{0}**{1} * log({0})",),
             domain=lambda c, x: c > 0.0 and x * math.log(c) <= _EXP_MAX,
             domain_text=f"a number ** x needs a positive base, and overflows a float when x * log(base) > {_EXP_MAX}",
             rounding=lambda args, out: abs(out) * (2.0 + abs(args[1] * math.log(args[0]))),
@@ -244,7 +261,6 @@ def _rows() -> list[Op]:
             sympy=lambda x: sp().exp(x),
             forward_text="math.exp(a)",
             local_text=("y",),
-            formula=("exp({0})",),
             domain=lambda x: x <= _EXP_MAX,
             domain_text=f"exp overflows a float above {_EXP_MAX}",
             wrapped="exp(sin({0}))",
@@ -256,7 +272,6 @@ def _rows() -> list[Op]:
             sympy=lambda x: sp().log(x),
             forward_text="math.log(a)",
             local_text=("1.0 / a",),
-            formula=("1 / {0}",),
             domain=lambda x: x > 0.0,
             domain_text="log needs a positive argument",
             wrapped="log(1 + ({0})**2)",
@@ -270,7 +285,6 @@ def _rows() -> list[Op]:
             sympy=lambda x: sp().sin(x),
             forward_text="math.sin(a)",
             local_text=("math.cos(a)",),
-            formula=("cos({0})",),
             rounding=lambda args, out: abs(out) + 2.0,
             slope_rounding=lambda args, out, s: abs(s) + 2.0,
             sample=(-3.0, 3.0),
@@ -280,7 +294,6 @@ def _rows() -> list[Op]:
             sympy=lambda x: sp().cos(x),
             forward_text="math.cos(a)",
             local_text=("-math.sin(a)",),
-            formula=("-sin({0})",),
             rounding=lambda args, out: abs(out) + 2.0,
             slope_rounding=lambda args, out, s: abs(s) + 2.0,
             sample=(-3.0, 3.0),
@@ -289,8 +302,7 @@ def _rows() -> list[Op]:
             "tanh", 1, "tanh", "tanh",
             sympy=lambda x: sp().tanh(x),
             forward_text="math.tanh(a)",
-            local_text=("1.0 - y * y",),
-            formula=("1 - out**2",),
+            local_text=("1.0 - y**2",),
             rounding=lambda args, out: abs(out) + 4.0,
             slope_rounding=lambda args, out, s: abs(s) + 10.0,
             sample=(-2.5, 2.5),
@@ -300,7 +312,6 @@ def _rows() -> list[Op]:
             sympy=lambda x: sp().Max(0, x),
             forward_text="a if a > 0.0 else 0.0",
             local_text=("1.0 if a > 0.0 else 0.0",),
-            formula=("1 if {0} > 0 else 0",),
             kink=lambda x: x,
             kink_text="relu at 0",
             rounding=lambda args, out: 0.0,
@@ -311,7 +322,6 @@ def _rows() -> list[Op]:
             sympy=lambda x: sp().Abs(x),
             forward_text="a if a >= 0.0 else -a",
             local_text=("1.0 if a > 0.0 else -1.0",),
-            formula=("1 if {0} > 0 else -1",),
             kink=lambda x: x,
             kink_text="abs at 0",
             rounding=lambda args, out: 0.0,
@@ -322,7 +332,6 @@ def _rows() -> list[Op]:
             sympy=lambda x: 1 / (1 + sp().exp(-x)),
             forward_text=_SIGMOID,
             local_text=("y * (1.0 - y)",),
-            formula=("out * (1 - out)",),
             rounding=lambda args, out: abs(out) + 4.0,
             slope_rounding=lambda args, out, s: abs(s) + 10.0,
             sample=(-4.0, 4.0),
@@ -330,9 +339,8 @@ def _rows() -> list[Op]:
         Op(
             "gelu", 1, "gelu", "gelu",
             sympy=lambda x: x * (1 + sp().erf(x / sp().sqrt(2))) / 2,
-            forward_text=f"a * {_PHI}",
-            local_text=(f"{_PHI} + a * math.exp(-0.5 * a * a) / math.sqrt(2.0 * math.pi)",),
-            formula=("Phi({0}) + {0} * phi({0})",),
+            forward_text="a * Phi(a)",
+            local_text=("Phi(a) + a * phi(a)",),
             rounding=lambda args, out: 2.0 * abs(out) + 4.0 * (1.0 + abs(args[0])),
             slope_rounding=lambda args, out, s: abs(s) + 4.0 * (1.0 + abs(args[0])),
             sample=(-3.0, 3.0),
@@ -342,7 +350,6 @@ def _rows() -> list[Op]:
             sympy=lambda a, b: sp().Max(a, b),
             forward_text="a if a >= b else b",
             local_text=("1.0 if a >= b else 0.0", "0.0 if a >= b else 1.0"),
-            formula=("1 if {0} >= {1} else 0", "1 if {1} > {0} else 0"),
             kink=lambda a, b: a - b,
             kink_text="max at a tie",
             rounding=lambda args, out: 0.0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import sympy
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradcheck_lab.engine import Value
-from gradcheck_lab.ops import FUNCTIONS, OPS, Op
+from gradcheck_lab.ops import FUNCTIONS, HELPERS, OPS, Op
 from gradcheck_lab.symbolic import to_sympy_number
 
 PRIMITIVES = [op for op in OPS.values() if op.primitive]
@@ -59,8 +60,42 @@ def test_every_row_is_complete(op: Op) -> None:
     assert op.arity in (1, 2)
     assert (op.forward is None) == (op.local is None) == (op.compose is not None)
     if op.primitive:
-        assert len(op.formula) == len(op.local_text) == len(op.value_operands)
+        assert len(op.local_text) == len(op.value_operands)
     assert callable(getattr(Value, op.method))
+
+
+#: What a displayed formula may call, by the name it shows (``cos``, ``Phi``): math's and the helpers.
+SHOWN_NAMES = {name: getattr(math, name) for name in dir(math) if not name.startswith("_")} | {
+    name: eval(f"lambda x: {text}", {"math": math}) for name, (_, text) in HELPERS.items()}
+
+
+@pytest.mark.parametrize("op", PRIMITIVES, ids=lambda op: op.name)
+def test_the_displayed_formula_computes_the_rule(op: Op) -> None:
+    # the walk-through shows op.formula; the engine runs op.local_text: substitute numbers into
+    # the text a student reads and it must give the rule's value, so the two cannot drift
+    points = [(0.7, 1.9), (1.3, 0.4), (-0.6, 2.2), (2.1, 2.1), (-1.7, -0.3)]
+    if op.constant_exponent:
+        points = [(0.7, 2.0), (1.3, 0.5), (2.2, -1.0), (0.4, 3.0), (1.9, -0.5)]
+    if op.constant_base:
+        points = [(2.0, 0.7), (0.5, -1.3), (3.0, 2.2), (10.0, 0.4), (1.25, -2.0)]
+    assert op.forward is not None and op.local is not None
+    for point in points:
+        args = point[: op.arity]
+        if not op.domain(*args):
+            continue
+        out = op.forward(*args)
+        for formula, rule in zip(op.formula, op.local(args, out), strict=True):
+            text = re.sub(r"\bout\b", f"({out!r})", formula.format(*(f"({a!r})" for a in args)))
+            assert "math" not in text
+            shown = eval(text, dict(SHOWN_NAMES))
+            assert shown == pytest.approx(rule, rel=1e-14, abs=1e-300), (op.name, formula, args)
+
+
+def test_formulas_read_as_a_student_writes_them() -> None:
+    assert OPS["pow"].formula == ("{1} * {0}**({1} - 1)",)
+    assert OPS["tanh"].formula == ("1 - out**2",)
+    assert OPS["gelu"].formula == ("Phi({0}) + {0} * phi({0})",)
+    assert OPS["mul"].formula == ("{1}", "{0}")
 
 
 def test_functions_are_the_called_ops() -> None:

@@ -184,7 +184,7 @@ _WRONG_LOCAL: dict[str, tuple[Faults, str]] = {
              "relu passes the gradient on the wrong side: it flows where the input is positive"),
     "sin": (_row("sin", local_text=("-math.cos(a)",)), "the sign of sin's derivative is wrong: it is +cos(x)"),
     "cos": (_row("cos", local_text=("math.sin(a)",)), "the sign of cos's derivative is wrong: it is -sin(x)"),
-    "gelu": (_row("gelu", local_text=("0.5 * (1.0 + math.erf(a / math.sqrt(2.0)))",)),
+    "gelu": (_row("gelu", local_text=("Phi(a)",)),
              "gelu's derivative misses the x * pdf(x) term: it is Phi(x) + x * phi(x)"),
     "max": (_row("max", local_text=("1.0", "1.0")), "max sends the gradient to both inputs; only the larger gets it"),
     "add": (_row("add", local_text=("1.0", "-1.0")), "+ passes a negated gradient to its second operand"),

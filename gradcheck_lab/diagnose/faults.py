@@ -26,7 +26,7 @@ from dataclasses import dataclass, fields
 from functools import cache
 from typing import Any
 
-from ..ops import OPS, REFLECTED, Op
+from ..ops import HELPERS, OPS, REFLECTED, Op
 
 __all__ = ["Backward", "Faults", "Init", "Node", "Step", "compile_engine", "student_source"]
 
@@ -257,6 +257,12 @@ def _backward(b: Backward) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _helpers(code: str) -> str:
+    """The op table's helper functions that ``code`` calls, written out (``def Phi(x): ...``)."""
+    return "".join(f'def {name}(x):\n    """{doc}"""\n    return {text}\n\n\n'
+                   for name, (doc, text) in HELPERS.items() if re.search(rf"\b{name}\(", code))
+
+
 def student_source(faults: Faults = Faults(), doc: str = "A micrograd-style Value class.") -> str:
     """``faults`` written out as an ordinary, standalone student file (imports only math)."""
     rows, steps, methods = {**OPS, **dict(faults.rows)}, dict(faults.steps), dict(faults.methods)
@@ -286,8 +292,8 @@ def student_source(faults: Faults = Faults(), doc: str = "A micrograd-style Valu
               .replace("self._prev = set(_children)", f"self._prev = {init.prev}"))
     if init.guard:
         header = header.replace("        self.data = data\n", f"        {init.guard}\n        self.data = data\n")
-    text = (f"{docstring}\n\nimport math\n\n\n{header}"
-            + "".join("\n" + textwrap.indent(body, "    ") for body in written))
+    methods_text = "".join("\n" + textwrap.indent(body, "    ") for body in written)
+    text = f"{docstring}\n\nimport math\n\n\n{_helpers(methods_text)}{header}{methods_text}"
     return text if init.data == "data" else re.sub(r"\.data\b", f".{init.data}", text)
 
 
