@@ -9,8 +9,6 @@ The public surface is ``__all__``; everything else is internal.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from .cases import Case, collect_cases, load_case_file, parse_source
 from .engine import Value
 from .errors import CaseError, GradcheckError, GradientMismatch, SubmissionError
@@ -18,6 +16,7 @@ from .executors import Executor, InProcessExecutor
 from .harness import CaseResult, Run, assert_gradients, check, check_case, check_cases
 from .notebook import EngineCheck, Explanation, check_engine, explain
 from .ops import OPS, Op
+from .version import __version__
 
 __all__ = [
     "OPS",

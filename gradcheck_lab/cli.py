@@ -17,8 +17,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
 from .errors import GradcheckError
+from .version import __version__
 
 __all__ = ["SUBCOMMANDS", "Exit", "build_parser", "main"]
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .answer_keys import AnswerKeys
 from .cases import Case, Literal, parse_source
+from .checktable import case_text
 from .compare import FAILURES, PointCheck, judge, worst
 from .errors import CaseError, GradientMismatch
 from .executors import Executor, InProcessExecutor
@@ -70,8 +71,6 @@ class CaseResult:
 
     def table(self, failing_only: bool = True) -> str:
         """The per-node comparison as text (what :class:`GradientMismatch` shows)."""
-        from .report.tables import case_text
-
         return case_text(self, failing_only=failing_only)
 
 

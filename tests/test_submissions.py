@@ -13,13 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
 
+from gradcheck_lab.diagnose.probes import probe_cases
 from gradcheck_lab.submissions import (
     SubmissionRef,
     content_digest,
     discover,
     extract_source,
     load_submission,
-    probe_cases,
 )
 from gradcheck_lab.submissions.child import load_chunks
 

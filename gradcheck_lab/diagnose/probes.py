@@ -23,14 +23,15 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 
 from ..batches import Request
-from ..cases import parse_source
+from ..cases import Case, parse_source
 from ..ops import FUNCTIONS, OPS, REFLECTED
 from ..program import Node, Program, Ref, python_operator
 
-__all__ = ["CONSTANT_LEFT", "CONSTANT_RIGHT", "FORMS", "PROBES", "PROBE_POINT", "Probe", "composed_of", "forms_of"]
+__all__ = ["CONSTANT_LEFT", "CONSTANT_RIGHT", "FORMS", "PROBES", "PROBE_POINT", "Probe", "composed_of", "forms_of",
+           "probe_cases"]
 
 CONSTANT_RIGHT, CONSTANT_LEFT = "constant-right", "constant-left"  #: pseudo-forms: a number beside a Value
 
@@ -203,3 +204,20 @@ def _build() -> list[Probe]:
 PROBES: tuple[Probe, ...] = tuple(_build())
 #: Every operator form a probe isolates, primitives before the forms micrograd composes of them.
 FORMS: tuple[str, ...] = tuple(sorted(dict.fromkeys(p.form_name for p in PROBES if p.form), key=lambda f: _depth(f)))
+
+
+@lru_cache(maxsize=1)
+def probe_cases() -> tuple[Case, ...]:
+    """The op-form probes as cases the grader judges (its capability table): named by their form,
+    tagged ``probe`` and ``op:<name>``, each holding its probe's own program (so the probes' batch answers them).
+
+    >>> [c.name for c in probe_cases()][:4]
+    ['x + y', 'x + 2', '2 + x', 'x * y']
+    >>> probe_cases()[2].program.nodes[-1].text, probe_cases()[2].tags
+    ('2 + x', ('probe', 'op:add'))
+    """
+    return tuple(
+        Case(name=p.form, program=p.program, points=(p.point,), source=f"L = {p.form}", tags=("probe", f"op:{p.op}"),
+             about=f"can the Value class do {p.form}?")
+        for p in PROBES if p.form
+    )

@@ -29,13 +29,13 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
 from ..cases import Case
 from ..diagnose.catalog import CATALOG, Effect
 from ..errors import GradcheckError
 from ..ops import OPS
 from ..program import Program, Ref, python_operator
 from ..submissions import Limits
+from ..version import __version__
 from .model import GRADER_VERSION
 
 if TYPE_CHECKING:

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 from ..answer_keys import AnswerKeys
 from ..batches import Prepared, Request, execute_all
 from ..cases import Case
+from ..diagnose.probes import probe_cases
 from ..executors import Observation
 from ..harness import CaseResult, Run, check_case, sample_points
-from ..submissions import ChildFailure, SandboxExecutor, Submission, SubmissionRef, load_submission, probe_cases
+from ..submissions import ChildFailure, SandboxExecutor, Submission, SubmissionRef, load_submission
 from ..submissions.sandbox import TrustedExecutor
 from ..truth import UNIT_ROUNDOFF
 from .assignment import GradeConfig

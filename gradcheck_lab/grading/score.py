@@ -23,6 +23,7 @@ import statistics
 from collections.abc import Sequence
 
 from ..cases import Case
+from ..checktable import case_text, fmt, point_title
 from ..compare import FAILURES, WARNINGS, PointCheck
 from ..diagnose.catalog import CATALOG, Effect
 from ..harness import CaseResult, Run
@@ -40,8 +41,6 @@ RECURSION = "recursion-limit"  #: a case's verdict when it failed by Python's re
 
 def first_problem(result: CaseResult) -> str:
     """The first thing that went wrong in a judged case, in one line."""
-    from ..report.tables import fmt, point_title
-
     for p in result.points:
         if p.verdict not in FAILURES:
             continue
@@ -75,8 +74,6 @@ def grade_case(result: CaseResult, rubric: Rubric, run: Run | None = None, point
     >>> g.verdict, g.score, (g.agreed, g.judged)
     ('ok', 1.0, (2, 2))
     """
-    from ..report.tables import case_text
-
     case = result.case
     worth = case.weight if points is None else points
     verdicts = [n.verdict for p in result.points for n in p.nodes if n.verdict not in WARNINGS]

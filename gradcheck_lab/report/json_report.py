@@ -14,11 +14,12 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
+from ..checktable import rerun_command
 from ..compare import NodeCheck, PointCheck
 from ..program import Program
 from ..training import RTOL, Training, Trajectory
-from .tables import rerun_command, totals_line
+from ..version import __version__
+from .tables import totals_line
 
 if TYPE_CHECKING:
     from ..diagnose.findings import Findings

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
+from ..checktable import NODE_HEADERS, node_row, point_title, rerun_command
 from ..compare import FAILURES
 from .escape import fenced, inert
-from .tables import NODE_HEADERS, SUMMARY_HEADERS, node_row, point_title, rerun_command, summary_rows, totals_line
+from .tables import SUMMARY_HEADERS, summary_rows, totals_line
 from .text import run_header
 from .walkthrough import case_walk, walkthrough_markdown
 

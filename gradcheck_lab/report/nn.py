@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
+from ..checktable import fmt
 from .curves import loss_curves_svg
 from .html import escape, table
-from .tables import fmt
 
 if TYPE_CHECKING:
     from ..nn.checks import NNResult

@@ -9,9 +9,9 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from ..checktable import point_title
 from .grades import grade_diagnosis, grade_header, score_rows
 from .html import CSS, escape, graph_figure, table, walkthrough_html
-from .tables import point_title
 from .walkthrough import Walkthrough, case_walk, parting, walkthrough_text
 
 if TYPE_CHECKING:

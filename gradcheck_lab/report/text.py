@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
+from ..checktable import case_text, point_title
 from ..compare import FAILURES, WARNINGS
-from .tables import SUMMARY_HEADERS, case_text, plural, point_title, summary_rows, totals_line
+from .tables import SUMMARY_HEADERS, plural, summary_rows, totals_line
 
 if TYPE_CHECKING:
     from ..harness import CaseResult, Run

@@ -1,4 +1,4 @@
-"""Student submissions: loading ``.py``/``.ipynb``/folders, the sandboxed child, capability probes.
+"""Student submissions: loading ``.py``/``.ipynb``/folders, the sandboxed child.
 
 The grader (:mod:`gradcheck_lab.grading`) uses these; student code only ever runs in
 the child process that :class:`SandboxExecutor` starts (in bubblewrap: :mod:`.isolation`).
@@ -7,11 +7,9 @@ the child process that :class:`SandboxExecutor` starts (in bubblewrap: :mod:`.is
 from __future__ import annotations
 
 from .loading import Chunk, Submission, SubmissionRef, content_digest, discover, extract_source, load_submission
-from .probe import PROBE_POINT, probe_cases
 from .sandbox import ChildFailure, Limits, LoadReport, SandboxExecutor, SandboxUnavailable, isolation_problem
 
 __all__ = [
-    "PROBE_POINT",
     "ChildFailure",
     "Chunk",
     "Limits",
@@ -25,5 +23,4 @@ __all__ = [
     "extract_source",
     "isolation_problem",
     "load_submission",
-    "probe_cases",
 ]
