@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FUNCTIONS", "OPERATORS", "OPS", "REFLECTED", "Op", "compile_local", "compile_rule"]
+__all__ = ["FUNCTIONS", "HELPERS", "OPERATORS", "OPS", "REFLECTED", "UNARY", "Op", "compile_local", "compile_rule",
+           "display"]
 
 _EXP_MAX = 709.0  # math.exp overflows just above 709.78
 
@@ -197,9 +198,14 @@ class Op:
         return f"__r{self.method[2:]}" if self.reflected else ""
 
     @property
+    def reflected_form(self) -> str:
+        """The name of the form with a number on the left: ``"rsub"`` for ``2 - x``; "" for none."""
+        return f"r{self.method[2:-2]}" if self.reflected else ""
+
+    @property
     def names(self) -> tuple[str, ...]:
         """The names the bug catalog may give this row: its own, and its reflected form's (``rsub``)."""
-        return (self.name, f"r{self.method[2:-2]}") if self.reflected else (self.name,)
+        return (self.name, self.reflected_form) if self.reflected else (self.name,)
 
     @property
     def is_function(self) -> bool:
@@ -395,5 +401,7 @@ OPERATORS: dict[str, Op] = {}
 for _op in OPS.values():
     if _op.ast_node and _op.arity == 2:
         OPERATORS.setdefault(_op.ast_node, _op)
+#: Unary operators of a case source by ``ast`` operator class name (``USub``: neg).
+UNARY: dict[str, Op] = {op.ast_node: op for op in OPS.values() if op.ast_node and op.arity == 1}
 #: The reflected operators (a constant on the left, ``2 - v``), as micrograd writes them.
 REFLECTED: dict[str, str] = {op.reflected_method: op.reflected for op in OPS.values() if op.reflected}

@@ -3,19 +3,21 @@ case, and nothing it needs elsewhere can be forgotten silently."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
 
+from gradcheck_lab import drive
 from gradcheck_lab.cases import collect_cases, parse_source
 from gradcheck_lab.diagnose import CATALOG
-from gradcheck_lab.diagnose.catalog import OP_NAMES, submission_source
-from gradcheck_lab.diagnose.faults import compile_engine, student_source
-from gradcheck_lab.diagnose.probes import PROBES
-from gradcheck_lab.diagnose.strategies import op_choices
+from gradcheck_lab.diagnose.catalog import OP_NAMES, form_method, submission_source
+from gradcheck_lab.diagnose.faults import Faults, compile_engine, student_source
+from gradcheck_lab.diagnose.probes import FORMS, PROBES, composed_of
+from gradcheck_lab.diagnose.strategies import Step, op_choices
 from gradcheck_lab.engine import Value
-from gradcheck_lab.executors import InProcessExecutor
-from gradcheck_lab.ops import OPERATORS, OPS, REFLECTED, Op
+from gradcheck_lab.executors import InProcessExecutor, lower
+from gradcheck_lab.ops import OPERATORS, OPS, REFLECTED, UNARY, Op
 from gradcheck_lab.program import python_operator
 
 ROWS = list(OPS.values())
@@ -79,3 +81,35 @@ def test_the_row_says_how_a_source_writes_it(op: Op) -> None:
         assert op.kink_text
     if op.is_function:
         assert parse_source(f"L = {op.name}({', '.join('xy'[: op.arity])})").nodes[-1].op == op.name
+
+
+@pytest.mark.parametrize("op", ROWS, ids=lambda op: op.name)
+def test_the_parser_and_the_strategies_write_it_as_the_row_says(op: Op) -> None:
+    # a case source's operator (ast node) is the row's; a random program's step writes it back the same way
+    operands = ("x", 3.0) if op.constant_exponent else (2.0, "x") if op.constant_base else ("x", "y")[: op.arity]
+    written = ast.unparse(Step(op.name, operands).expr({}))
+    assert parse_source(f"L = {written}").nodes[-1].op == op.name, written
+    if op.ast_node and op.arity == 1:
+        assert UNARY[op.ast_node] is op and parse_source(f"L = {op.symbol}x").nodes[-1].op == op.name
+    if op.python and op.arity == 2 and op.number_operand is None:  # 2 - x needs a reflected form to name
+        assert op.reflected and op.reflected_form in FORMS
+
+
+@pytest.mark.parametrize("op", ROWS, ids=lambda op: op.name)
+def test_the_child_names_a_missing_form_as_the_row_does(op: Op) -> None:
+    # drive.py (stdlib only, loaded alone in the sandboxed child) finds the reflected method of a
+    # number on the left itself; run each form of the row through it, the lowered way the child
+    # does, on an engine without that form's method: the op it reports missing is the row's name
+    for name in op.names:
+        engine = compile_engine(Faults(methods=((form_method(name), None),)))
+        forms = [p for p in PROBES if p.form and p.form_name == name]
+        assert forms, name
+        for probe in forms:
+            found = drive.observe(engine, lower(probe.program), probe.point)
+            assert found["error"] is not None and found["error"]["kind"] == "unsupported", (probe.form, found)
+            assert found["error"]["op"] == name and name in OP_NAMES
+
+
+@pytest.mark.parametrize("form", [f for f in FORMS if composed_of(f)])
+def test_a_composed_form_is_built_from_forms_the_probes_isolate(form: str) -> None:
+    assert composed_of(form) <= set(FORMS)

@@ -27,7 +27,7 @@ from functools import cache, lru_cache
 
 from ..batches import Request
 from ..cases import Case, parse_source
-from ..ops import FUNCTIONS, OPS, REFLECTED
+from ..ops import FUNCTIONS, OPERATORS, OPS, REFLECTED, UNARY
 from ..program import Node, Program, Ref, python_operator
 
 __all__ = ["CONSTANT_LEFT", "CONSTANT_RIGHT", "FORMS", "PROBES", "PROBE_POINT", "Probe", "composed_of", "forms_of",
@@ -68,11 +68,6 @@ class Probe:
         return Request(self.program, (self.point,), (), self.backward_calls)
 
 
-def _reflected(op_name: str) -> str:
-    """The form of ``op_name`` with a number on the left: ``radd``, ``rsub``, ``rtruediv``..."""
-    return "r" + OPS[op_name].method.strip("_")
-
-
 def forms_of(program: Program) -> frozenset[str]:
     """The operator forms a program writes, with a number on either side as pseudo-forms.
 
@@ -87,7 +82,7 @@ def forms_of(program: Program) -> frozenset[str]:
         op = OPS[node.op]
         binary = len(node.args) == 2 and python_operator(op) is not None and op.number_operand is None
         if binary and numbers[0]:
-            found |= {_reflected(node.op), CONSTANT_LEFT}
+            found |= {op.reflected_form, CONSTANT_LEFT}
         else:
             found.add(node.op)
             if binary and numbers[1]:
@@ -103,20 +98,22 @@ def composed_of(form: str) -> frozenset[str]:
     >>> sorted(composed_of("sub")), sorted(composed_of("rtruediv"))
     (['add', 'neg'], ['pow', 'rmul'])
     """
-    text = next((op.compose_text for op in OPS.values() if op.name == form), None) or REFLECTED.get(
-        f"__{form}__", None)
+    op = OPS.get(form)
+    text = op.compose_text if op is not None else REFLECTED.get(f"__{form}__")
     if text is None:
         return frozenset()
-    names = {ast.Add: "add", ast.Mult: "mul", ast.Pow: "pow", ast.Sub: "sub", ast.Div: "div"}
+    methods = {op.method: op for op in OPS.values() if op.is_function}
     found: set[str] = set()
     for node in ast.walk(ast.parse(text, mode="eval")):
-        if isinstance(node, ast.BinOp) and type(node.op) in names:
-            name = names[type(node.op)]
-            left_number = isinstance(node.left, ast.Name) and node.left.id == "other" and form.startswith("r")
-            found.add(_reflected(name) if left_number else name)
-        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and not isinstance(node.operand,
-                                                                                                 ast.Constant):
-            found.add("neg")
+        if isinstance(node, ast.BinOp) and (used := OPERATORS.get(type(node.op).__name__)):
+            # in a reflected form's text ``other`` is the number: ``other + (-self)`` is 2 + (-x)
+            left_number = op is None and isinstance(node.left, ast.Name) and node.left.id == "other"
+            found.add(used.reflected_form if left_number else used.name)
+        elif isinstance(node, ast.UnaryOp) and (used := UNARY.get(type(node.op).__name__)):
+            if not isinstance(node.operand, ast.Constant):  # -1 is a number, not a negation
+                found.add(used.name)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in methods:
+            found.add(methods[node.func.attr].name)  # self.exp()
     return frozenset(found)
 
 
@@ -174,12 +171,13 @@ def _build() -> list[Probe]:
             probes.append(_probe(f"alone:{name}:second", f"L = {name}(y, x) * 3", point))
             probes.append(_probe(f"reuse:{name}", f"L = {name}(x, y) + {name}(x, y)", point))
     xy = {"x": 0.7, "y": 1.9}
-    for name, symbol in (("add", "+"), ("mul", "*"), ("sub", "-"), ("div", "/")):
-        probes.append(_probe(f"alone:{name}", f"L = (x {symbol} y) * 3", xy))
-        probes.append(_probe(f"left:{name}", f"L = (2 {symbol} x) * 3", xy))
+    for op in OPS.values():  # the operators between two Values, and a number on the left
+        if op.arity == 2 and op.python and op.number_operand is None:
+            probes.append(_probe(f"alone:{op.name}", f"L = (x {op.symbol} y) * 3", xy))
+            probes.append(_probe(f"left:{op.name}", f"L = (2 {op.symbol} x) * 3", xy))
+    probes.append(_probe("alone:relu:negative", "L = relu(x) * 3", {"x": -0.6}))  # the wrong side shows only here
+    probes += [_probe(f"alone:{op.name}", f"L = ({op.symbol}x) * 3", xy) for op in UNARY.values()]
     probes += [
-        _probe("alone:relu:negative", "L = relu(x) * 3", {"x": -0.6}),  # the wrong side shows only here
-        _probe("alone:neg", "L = (-x) * 3", xy),
         _probe("alone:pow", "L = x ** 3 * 3", xy),
         _probe("alone:pow-half", "L = x ** 0.5 * 3", xy),
         _probe("reuse:add", "L = x + x", xy),

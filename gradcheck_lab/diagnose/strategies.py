@@ -106,7 +106,7 @@ class Step:
         if op.is_function:
             return ast.Call(ast.Name(self.op), args, [])
         if op.arity == 1:
-            return ast.UnaryOp(ast.USub(), args[0])
+            return ast.UnaryOp(getattr(ast, op.ast_node)(), args[0])
         return ast.BinOp(args[0], getattr(ast, op.ast_node)(), args[1])
 
 
