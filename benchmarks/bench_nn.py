@@ -25,7 +25,7 @@ from gradcheck_lab.nn.loading import load_names
 
 
 def _sandboxed(folder: Path, keys: AnswerKeys) -> tuple[float, list[str]]:
-    from gradcheck_lab.nn.grade import NN_NAMES, NNAssignment, grade_nn
+    from gradcheck_lab.grading.nn import NN_NAMES, NNAssignment, grade_nn
     from gradcheck_lab.submissions import Limits, SandboxExecutor, SubmissionRef, isolation_problem, load_submission
 
     sub = load_submission(SubmissionRef(folder.name, folder), NN_NAMES)

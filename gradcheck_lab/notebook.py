@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .compare import PointCheck
     from .grading import SubmissionGrade
     from .harness import CaseResult, Run
-    from .report.walkthrough import Walkthrough
+    from .walkthrough import Walkthrough
 
 __all__ = ["EngineCheck", "Explanation", "check_engine", "default_cases", "explain"]
 
@@ -257,8 +257,8 @@ def explain(
     """
     from .answer_keys import AnswerKeys, default_cache_dir
     from .harness import check_case
-    from .report.walkthrough import walk
     from .submissions import ChildFailure
+    from .walkthrough import walk
 
     program = parse_source(source)
     missing = [x for x in program.inputs if x not in point]

@@ -12,15 +12,8 @@ from gradcheck_lab import Case, collect_cases, parse_source
 from gradcheck_lab.answer_keys import AnswerKeys
 from gradcheck_lab.cli import main
 from gradcheck_lab.ops import OPS
-from gradcheck_lab.report.walkthrough import (
-    accumulated,
-    local_rule,
-    number,
-    sections,
-    step_text,
-    walk,
-    walkthrough_markdown,
-)
+from gradcheck_lab.report.walkthrough import accumulated, sections, step_text, walkthrough_markdown
+from gradcheck_lab.walkthrough import local_rule, number, walk
 from tests.slightly_wrong import LOG10, SIN_SIGN, engine_file
 
 ROOT = Path(__file__).resolve().parent.parent

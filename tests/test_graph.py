@@ -12,7 +12,7 @@ from gradcheck_lab.implementations import load_value_class
 from gradcheck_lab.program import Node, Program, Ref
 from gradcheck_lab.report import graph
 from gradcheck_lab.report.graph import dot_available, graph_dot, inline_svg, render_svg, walk_dot, write_graph
-from gradcheck_lab.report.walkthrough import walk
+from gradcheck_lab.walkthrough import walk
 from tests.slightly_wrong import SIN_SIGN, engine_file
 
 SMALL = """digraph "small" {

@@ -28,7 +28,7 @@ PACKAGE = "gradcheck_lab"
 #: pattern's first match places a module, and every module must be placed.
 LAYERS: list[tuple[str, list[str]]] = [
     ("base: errors, files, the op table", ["version", "errors", "atomic", "ops"]),
-    ("programs and the reference engine", ["program", "engine", "source", "nn.network", "nn.dataset", "nn.observe"]),
+    ("programs and the reference engine", ["program", "engine", "source", "nn.network", "nn.dataset"]),
     ("case files and the oracles", ["cases", "truth", "symbolic", "finite_diff", "answer_keys"]),
     ("execution: who runs requests (in process, a sandboxed child)",
      ["drive", "executors", "batches", "implementations", "inprocess", "submissions", "submissions.*", "nn.loading",
@@ -40,15 +40,6 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("the library's front door", ["notebook", "pytest_plugin", ""]),
     ("the command line", ["commands", "commands.*", "cli", "__main__"]),
 ]
-
-#: Known imports that break the layering, each an edge (importer, imported) still to be
-#: removed by moving code where it belongs. This list only shrinks; it must end empty.
-KNOWN: set[tuple[str, str]] = {
-    ("nn.explain", "report"), ("nn.explain", "report.html"), ("nn.explain", "report.walkthrough"),
-    ("nn.grade", "report"), ("nn.grade", "report.nn"), ("nn.grade", "grading"), ("nn.grade", "grading.model"),
-    ("submissions.sandbox", "nn"),
-}
-
 
 def modules() -> dict[str, Path]:
     """Every module of the package by dotted name ("gradcheck_lab.report.tables")."""
@@ -187,7 +178,7 @@ def test_no_lower_layer_imports_a_higher_one() -> None:
     graph = import_graph()
     upward = sorted(
         (short(a), short(b)) for a, targets in graph.items() for b in targets
-        if layer_of(b) > layer_of(a) and (short(a), short(b)) not in KNOWN
+        if layer_of(b) > layer_of(a)
     )
     named = [f"{a or PACKAGE} ({LAYERS[layer_of(PACKAGE + '.' + a if a else PACKAGE)][0]}) imports "
              f"{b or PACKAGE} ({LAYERS[layer_of(PACKAGE + '.' + b if b else PACKAGE)][0]})" for a, b in upward]
@@ -196,17 +187,9 @@ def test_no_lower_layer_imports_a_higher_one() -> None:
 
 def test_the_import_graph_has_no_cycle() -> None:
     graph = import_graph()
-    for a, b in KNOWN:
-        graph[f"{PACKAGE}.{a}".rstrip(".")].discard(f"{PACKAGE}.{b}".rstrip("."))
     found = [" -> ".join(short(m) or PACKAGE for m in a_cycle(graph, c)) + f" ({len(c)} modules in the cycle)"
              for c in cycles(graph)]
     assert not found, "import cycles:\n" + "\n".join(found)
-
-
-def test_the_known_exceptions_are_still_needed() -> None:
-    graph = import_graph()
-    edges = {(short(a), short(b)) for a, targets in graph.items() for b in targets}
-    assert not KNOWN - edges, f"no longer imported, remove from KNOWN: {sorted(KNOWN - edges)}"
 
 
 @pytest.mark.parametrize(("source", "expected"), [

@@ -149,7 +149,7 @@ def test_one_file_and_a_notebook_hold_engine_and_nn_together(tmp_path: Path, key
 
 
 def test_nn_checks_as_grades(tmp_path: Path, keys: AnswerKeys) -> None:
-    from gradcheck_lab.nn.grade import NNAssignment, nn_case_grades, nn_diagnosis
+    from gradcheck_lab.grading.nn import NNAssignment, nn_case_grades, nn_diagnosis
 
     assignment = NNAssignment.from_table({"points": {"training": 4}, "steps": 4})
     result = check_nn(in_process(load_names(NN_CATALOG["nn-missing-zero-grad"].write(tmp_path / "s"))),
@@ -186,8 +186,8 @@ def test_the_childs_loss_is_the_programs_loss(kind: str) -> None:
     from gradcheck_lab import Value
     from gradcheck_lab.nn import Loss
     from gradcheck_lab.nn.network import loss_program
-    from gradcheck_lab.nn.observe import loss_of
     from gradcheck_lab.program import evaluate, float_apply
+    from gradcheck_lab.submissions.nn_observe import loss_of
 
     outputs, ys = [0.3, -0.7, 0.45, -0.2], [1.0, -1.0, -1.0, 1.0]
     program = loss_program(len(outputs), ys, Loss(kind))
@@ -197,7 +197,7 @@ def test_the_childs_loss_is_the_programs_loss(kind: str) -> None:
 def test_the_child_side_imports_nothing_of_ours() -> None:
     import ast
 
-    import gradcheck_lab.nn.observe as observe
+    import gradcheck_lab.submissions.nn_observe as observe
 
     tree = ast.parse(Path(observe.__file__).read_text())
     imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
@@ -253,7 +253,7 @@ def test_the_nn_checks_run_in_the_sandboxed_child(tmp_path: Path, keys: AnswerKe
 
 
 def test_grade_nn_through_the_child(tmp_path: Path, keys: AnswerKeys) -> None:
-    from gradcheck_lab.nn.grade import NN_NAMES, NNAssignment, grade_nn
+    from gradcheck_lab.grading.nn import NN_NAMES, NNAssignment, grade_nn
     from gradcheck_lab.submissions import Limits, SandboxExecutor, SubmissionRef, isolation_problem, load_submission
 
     limits = Limits(unsafe_no_sandbox=bool(isolation_problem()), request_timeout=2.0)
@@ -289,7 +289,7 @@ def test_grading_an_assignment_with_nn(tmp_path: Path) -> None:
 
     from gradcheck_lab.grading import grade_submission
     from gradcheck_lab.grading.assignment import parse_assignment
-    from gradcheck_lab.nn.grade import NNAssignment
+    from gradcheck_lab.grading.nn import NNAssignment
     from gradcheck_lab.report.gradescope import results_json
     from gradcheck_lab.submissions import SubmissionRef
 
@@ -336,7 +336,7 @@ def test_the_nn_examples_are_the_catalogs_own_files() -> None:
 
 
 def test_trusted_grading_keeps_each_folders_engine(tmp_path: Path, keys: AnswerKeys) -> None:
-    from gradcheck_lab.nn.grade import NN_NAMES, NNAssignment, grade_nn
+    from gradcheck_lab.grading.nn import NN_NAMES, NNAssignment, grade_nn
     from gradcheck_lab.submissions import SubmissionRef, load_submission
     from gradcheck_lab.submissions.sandbox import TrustedExecutor
 

@@ -62,10 +62,9 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import SubmissionError
     from ..implementations import TimeLimit, time_limit
     from ..nn import Activation, Loss, NNConfig, check_nn, in_process
-    from ..nn.explain import step_html, step_text
     from ..nn.loading import load_names
     from ..report.html import page
-    from ..report.nn import nn_html, nn_text
+    from ..report.nn import nn_html, nn_step_html, nn_step_text, nn_text
 
     if args.write_bugs:
         for path in write_bugs(Path(args.write_bugs)):
@@ -88,9 +87,9 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(nn_text(result, args.path))
     if args.explain and result.network is not None:
         print("\nOne training step explained: MLP(2, [2, 1]) on one point, squared error\n")
-        print(step_text(result.network, lr=config.lr, seed=config.seed, keys=keys, run=runner))
+        print(nn_step_text(result.network, lr=config.lr, seed=config.seed, keys=keys, run=runner))
     if args.html:
-        body = nn_html(result, walkthrough=step_html(result, config, keys, runner))
+        body = nn_html(result, walkthrough=nn_step_html(result, config, keys, runner))
         write_text(Path(args.html), page(f"nn checks: {args.path}", body))
         print(f"wrote {args.html}")
     return Exit.OK if result.ok else Exit.DISCREPANCY

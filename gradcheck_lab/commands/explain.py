@@ -22,7 +22,7 @@ from ..implementations import DEFAULT_TIME_LIMIT
 if TYPE_CHECKING:
     from ..cases import Case
     from ..compare import PointCheck
-    from ..report.walkthrough import Walkthrough
+    from ..walkthrough import Walkthrough
 
 __all__ = ["add_parser", "run"]
 
@@ -92,7 +92,7 @@ def _document(fmt: str, case: Case, header: list[str], w: Walkthrough, extra: li
 def run(args: argparse.Namespace) -> int:
     from ..answer_keys import AnswerKeys, default_cache_dir
     from ..compare import FAILURES
-    from ..report.walkthrough import walk
+    from ..walkthrough import walk
 
     case = _one_case(args.case)
     if not 1 <= args.point <= len(case.points):

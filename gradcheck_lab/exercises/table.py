@@ -33,7 +33,7 @@ from ..cases import parse_source
 from ..errors import GradcheckError
 from ..ops import OPS
 from ..program import Program, Ref, float_apply
-from ..report.walkthrough import local_rule, number, walk
+from ..walkthrough import local_rule, number, walk
 
 if TYPE_CHECKING:
     from ..grading import SubmissionGrade

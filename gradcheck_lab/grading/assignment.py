@@ -27,20 +27,18 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..cases import Case
 from ..diagnose.catalog import CATALOG, Effect
+from ..diagnose.probes import PROBES, Probe
 from ..errors import GradcheckError
 from ..ops import OPS
 from ..program import Program, Ref, python_operator
 from ..submissions import Limits
 from ..version import __version__
 from .model import GRADER_VERSION
-
-if TYPE_CHECKING:
-    from ..diagnose.probes import Probe
-    from ..nn.grade import NNAssignment
+from .nn import NNAssignment
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -77,8 +75,6 @@ class CodeCost:
 
 def op_forms() -> dict[str, str]:
     """Every operator form the probes know (``x + 2``, ``2 ** x``...), in table order -> its op."""
-    from ..diagnose.probes import PROBES
-
     return {p.form: p.op for p in PROBES if p.form}
 
 
@@ -192,8 +188,6 @@ class Assignment:
     def probes(self) -> tuple[Probe, ...]:
         """The probes over this assignment's ops only: its forms, and each diagnostic probe
         whose every op it names."""
-        from ..diagnose.probes import PROBES
-
         forms = set(self.forms)
         return tuple(p for p in PROBES if (p.form in forms if p.form else
                                            {n.op for n in p.program.nodes if n.op != "input"} <= self.ops))
@@ -250,8 +244,6 @@ def parse_assignment(text: str, source: str = "") -> Assignment:
         raise AssignmentError(f"{where}: seed_by_hand must be true or false, name a string")
     nn = None
     if "nn" in data:
-        from ..nn.grade import NNAssignment
-
         if not isinstance(data["nn"], dict):
             raise AssignmentError(f"{where}: [nn] must be a table (points, steps, lr, samples, seed, hidden, "
                                   "activation)")

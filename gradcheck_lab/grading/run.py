@@ -310,8 +310,8 @@ def detailed(grade: SubmissionGrade, results: Sequence[CaseResult]) -> list[Case
 
 def grade_submission(ref: SubmissionRef, config: GradeConfig, digest: str = "") -> GradeOutcome:
     """Grade one submission in a sandboxed child; never raises for anything the submission does."""
-    from ..nn.grade import NN_NAMES, grade_nn, nn_failed_grades
     from ..report.grades import render_submission, submission_html
+    from .nn import NN_NAMES, grade_nn, nn_failed_grades
 
     started = time.perf_counter()
     nn = config.assignment.nn

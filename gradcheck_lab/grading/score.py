@@ -166,7 +166,7 @@ def settle(grade: SubmissionGrade, cases: Sequence[Case], assignment: Assignment
     grade.deductions, grade.warnings = [], sorted(warned)
     charged: set[str] = set()
     for code in grade.codes:
-        if code.startswith("nn-"):  # the nn checks' own cases cost their points (gradcheck_lab.nn.grade)
+        if code.startswith("nn-"):  # the nn checks' own cases cost their points (gradcheck_lab.grading.nn)
             continue
         effect = CATALOG[code].effect if code in CATALOG else Effect.WRONG
         if effect in (Effect.MISSING, Effect.INCIDENT) or code in warned:

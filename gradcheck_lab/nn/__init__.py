@@ -28,7 +28,7 @@ output layer, its absence the lecture's network with the activation on every lay
 hinge loss (found from its first step).
 
 The checks (:mod:`.checks`) plan requests, the submission's code answers them
-(:mod:`.observe`, in process or in a sandboxed child) and the parent judges against the
+(:mod:`gradcheck_lab.submissions.nn_observe`, in process or in a sandboxed child) and the parent judges against the
 network written as a :class:`~gradcheck_lab.program.Program` (:mod:`.network`): the
 symbolic oracle, finite differences and exact gradient descent, as for any case. Named
 bugs are :mod:`.bugs`; data is :mod:`.dataset` (two moons, generated in code).

@@ -36,12 +36,12 @@ from ..answer_keys import AnswerKeys
 from ..compare import NodeCheck, PointCheck, _fd_witness
 from ..finite_diff import estimate, plan_steps
 from ..program import Program, evaluate, float_apply
+from ..submissions.nn_observe import NO_MLP, PROBE_INPUTS, observe_nn
 from ..training import RTOL, Training, Trajectory
 from ..truth import SAFETY, UNIT_ROUNDOFF, PointTruth
 from .bugs import NN_CATALOG, NNKind
 from .dataset import two_moons
 from .network import Activation, Loss, Network
-from .observe import NO_MLP, PROBE_INPUTS, observe_nn
 
 __all__ = ["NNConfig", "NNResult", "NNSection", "Runner", "check_nn", "in_process", "observed_point"]
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SubmissionError
+from ..submissions.nn_observe import forget_shadowing
 
 __all__ = ["find_nn_file", "load_names"]
 
@@ -54,8 +55,6 @@ def _code(path: Path) -> str:
 
 def load_names(path: str | Path) -> dict[str, Any]:
     """Run the submission's nn module here and return its names (MLP, train, Value...)."""
-    from .observe import forget_shadowing
-
     main = find_nn_file(Path(path))
     folder = str(main.parent.resolve())
     forget_shadowing(folder)

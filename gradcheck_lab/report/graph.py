@@ -36,7 +36,8 @@ from pathlib import Path
 
 from ..ops import OPS
 from ..program import Program, Ref
-from .walkthrough import Walkthrough, op_label, parting_node
+from ..walkthrough import Walkthrough, parting_node
+from .walkthrough import op_label
 
 __all__ = ["COLOURS", "dot_available", "graph_dot", "inline_svg", "render_svg", "svg_size", "walk_dot",
            "write_graph"]

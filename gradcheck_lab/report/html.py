@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..checktable import NODE_HEADERS, node_row, point_title, rerun_command
 from ..compare import FAILURES, WARNINGS
+from ..walkthrough import Walkthrough, case_walk, number
 from .curves import loss_curves_svg
 from .graph import COLOURS, dot_available, inline_svg, render_svg, svg_size, walk_dot
 from .tables import summary_rows, totals_line
-from .walkthrough import WRONG, Walkthrough, case_walk, number, parting, sections
+from .walkthrough import WRONG, parting, sections
 
 if TYPE_CHECKING:
     from ..harness import CaseResult, Run

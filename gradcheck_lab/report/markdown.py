@@ -10,10 +10,11 @@ from tabulate import tabulate
 
 from ..checktable import NODE_HEADERS, node_row, point_title, rerun_command
 from ..compare import FAILURES
+from ..walkthrough import case_walk
 from .escape import fenced, inert
 from .tables import SUMMARY_HEADERS, summary_rows, totals_line
 from .text import run_header
-from .walkthrough import case_walk, walkthrough_markdown
+from .walkthrough import walkthrough_markdown
 
 if TYPE_CHECKING:
     from ..diagnose.findings import Findings

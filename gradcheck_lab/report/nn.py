@@ -1,4 +1,4 @@
-"""Reports of the nn checks: text (what ``check-nn`` prints) and HTML sections.
+"""Reports of the nn checks: text (what ``check-nn`` prints), HTML sections, one training step explained.
 
 >>> import gradcheck_lab.nn.reference as ref
 >>> from gradcheck_lab.nn import check_nn, in_process
@@ -13,14 +13,20 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
+from ..answer_keys import AnswerKeys
 from ..checktable import fmt
+from ..nn.bugs import NN_CATALOG
+from ..nn.explain import one_step
+from ..nn.network import Network
+from ..walkthrough import number
 from .curves import loss_curves_svg
-from .html import escape, table
+from .html import escape, table, walkthrough_html
+from .walkthrough import RIGHT, WRONG, walkthrough_text
 
 if TYPE_CHECKING:
-    from ..nn.checks import NNResult
+    from ..nn.checks import NNConfig, NNResult, Runner
 
-__all__ = ["nn_html", "nn_text"]
+__all__ = ["nn_html", "nn_step_html", "nn_step_text", "nn_text"]
 
 _EVIDENCE = ["where", "expected", "got", "the bug predicts"]
 
@@ -31,8 +37,6 @@ def _sections_line(result: NNResult) -> str:
 
 def nn_text(result: NNResult, subject: str) -> str:
     """Each check's section, then each code with its explanation and evidence."""
-    from ..nn.bugs import NN_CATALOG
-
     out = [f"{subject}: nn checks: {_sections_line(result)}"]
     for section in result.sections:
         out.append(f"\n{section.kind.value}: {section.verdict}")
@@ -54,8 +58,6 @@ def nn_text(result: NNResult, subject: str) -> str:
 def nn_html(result: NNResult, *, walkthrough: str = "") -> str:
     """The nn checks as HTML: a section per check, the codes with evidence, the loss curves
     of the student's run against exact descent, and a one-step walk-through if given."""
-    from ..nn.bugs import NN_CATALOG
-
     out = [f"<h2>Neural network (nn.py) {_badge('ok' if result.ok else 'wrong')}</h2>"]
     if result.network is not None:
         n = result.network
@@ -83,6 +85,46 @@ def nn_html(result: NNResult, *, walkthrough: str = "") -> str:
     if walkthrough:
         out.append(walkthrough)
     return "\n".join(out)
+
+
+def _yours(new: float, mine: float | None) -> str:
+    if mine is None:
+        return "-"
+    return f"{number(mine)} {RIGHT if abs(mine - new) <= 1e-9 * (1 + abs(new)) else WRONG}"
+
+
+def nn_step_text(
+    network: Network, *, lr: float, seed: int = 0, keys: AnswerKeys | None = None, run: Runner | None = None
+) -> str:
+    """The step as text: the walk-through's tables, then the update (with ``run``, the
+    student's numbers beside the truth).
+
+    >>> from gradcheck_lab.nn.network import Activation, Network
+    >>> print(nn_step_text(Network(2, (2, 1), Activation.RELU), lr=0.1).splitlines()[-1].split()[0])
+    L1.N0.b
+    """
+    w, updates = one_step(network, lr=lr, seed=seed, keys=keys, run=run)
+    rows = [[name, number(d), number(g), number(new), *([_yours(new, mine)] if run else [])]
+            for name, d, g, new, mine in updates]
+    headers = ["parameter", "data", "grad", "data after", *(["yours after one step"] if run else [])]
+    return (walkthrough_text(w) + f"\n\nThe update, p.data -= {lr:g} * p.grad\n"
+            + tabulate(rows, headers, tablefmt="simple", disable_numparse=True))
+
+
+def nn_step_html(result: NNResult, config: NNConfig, keys: AnswerKeys | None = None, run: Runner | None = None) -> str:
+    """The step as an HTML fold for the nn report ('' when the network is unknown); with
+    ``run``, the student's numbers beside the truth."""
+    if result.network is None:
+        return ""
+    w, updates = one_step(result.network, lr=config.lr, seed=config.seed, keys=keys, run=run)
+    rows = [[name, number(d), number(g), number(new), *([_yours(new, mine)] if run else [])]
+            for name, d, g, new, mine in updates]
+    headers = ["parameter", "data", "grad", "data after", *(["yours after one step"] if run else [])]
+    wrong = ["fail" if WRONG in row[-1] else "" for row in rows]
+    update = (f"<h4>The update: p.data -= {escape(f'{config.lr:g}')} * p.grad</h4>"
+              + table(headers, rows, row_classes=wrong))
+    title = "One training step explained: MLP(2, [2, 1]) on one point, squared error"
+    return f"<details><summary>{escape(title)}</summary>{walkthrough_html(w)}{update}</details>"
 
 
 def _badge(verdict: str) -> str:

@@ -10,9 +10,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..checktable import point_title
+from ..walkthrough import Walkthrough, case_walk
 from .grades import grade_diagnosis, grade_header, score_rows
 from .html import CSS, escape, graph_figure, table, walkthrough_html
-from .walkthrough import Walkthrough, case_walk, parting, walkthrough_text
+from .walkthrough import parting, walkthrough_text
 
 if TYPE_CHECKING:
     from ..notebook import EngineCheck, Explanation

@@ -481,15 +481,14 @@ def _serve(value_class: Any, req: int, rep: int, out: Capture, shared: dict[str,
 
 
 def _nn(request: dict[str, Any]) -> dict[str, Any]:
-    """One request of the nn checks (:mod:`gradcheck_lab.nn.observe`, which lies beside this
-    file in the sandbox as ``nn_observe.py``) on the submission's names: the loaded module's,
+    """One request of the nn checks (:mod:`.nn_observe`, which lies beside this file, in the
+    package as in the sandbox) on the submission's names: the loaded module's,
     or the working folder's module that defines ``MLP``."""
     import importlib.util
 
     try:
         here = os.path.dirname(os.path.abspath(__file__))
-        path = next(p for p in (os.path.join(here, "nn_observe.py"), os.path.join(here, "..", "nn", "observe.py"))
-                    if os.path.exists(p))
+        path = os.path.join(here, "nn_observe.py")
         observe = sys.modules.get("_gradcheck_nn_observe")
         if observe is None:
             spec = importlib.util.spec_from_file_location("_gradcheck_nn_observe", path)

@@ -28,7 +28,7 @@ __all__ = ["CHILD", "DRIVE", "UID", "Cgroup", "bubblewrap", "command"]
 
 CHILD = Path(__file__).with_name("child.py")
 DRIVE = Path(__file__).resolve().parent.parent / "drive.py"
-NN_OBSERVE = Path(__file__).resolve().parent.parent / "nn" / "observe.py"  #: the nn checks' child side (stdlib only)
+NN_OBSERVE = Path(__file__).resolve().parent / "nn_observe.py"  #: the nn checks' child side (stdlib only)
 UID = 65534  #: the child's uid and gid inside its user namespace (``nobody``)
 _SYSTEM = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin")  #: shared libraries and the interpreter's
 _SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/os-release")

@@ -423,7 +423,7 @@ class SandboxExecutor:
         return found
 
     def nn(self, request: dict[str, Any]) -> dict[str, Any]:
-        """One request of the nn checks (:mod:`gradcheck_lab.nn.observe`) in the child: its
+        """One request of the nn checks (:mod:`.nn_observe`) in the child: its
         reply, a JSON object the parent still trusts no part of; raises :class:`ChildFailure`."""
         self._ensure_child()
         reply = self._request({"op": "nn", "request": request}, "the nn checks")
@@ -806,7 +806,7 @@ class TrustedExecutor:
 
     def nn(self, request: dict[str, Any]) -> dict[str, Any]:
         """One request of the nn checks, in this process."""
-        from ..nn.observe import names_for, observe_nn
+        from .nn_observe import names_for, observe_nn
 
         module = sys.modules.get(f"__trusted_{self.submission.id}__")
         names = names_for(dict(vars(module)) if module is not None else {}, self._dir)

@@ -1,5 +1,5 @@
 """What runs the student's ``nn.py``: build the model, read and write its parameters, call
-it, train it, and return raw numbers. It judges nothing (:mod:`.checks` does, in the parent).
+it, train it, and return raw numbers. It judges nothing (:mod:`gradcheck_lab.nn.checks` does, in the parent).
 
 Every request and reply is plain JSON, and this module imports only the standard library
 (a sandboxed child loads it as a file, beside nothing else of the grader), so the child

@@ -22,9 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..answer_keys import AnswerKeys
-from ..grading.model import CaseGrade
-from .bugs import NN_CATALOG, NNKind
-from .checks import NNConfig, NNResult
+from ..nn.bugs import NN_CATALOG, NNKind
+from ..nn.checks import NNConfig, NNResult, check_nn
+from ..nn.network import Activation
+from ..report.nn import nn_html, nn_step_html, nn_text
+from ..submissions import ChildFailure
+from .model import CaseGrade
 
 __all__ = [
     "DEFAULT_POINTS", "NN_NAMES", "NNAssignment", "NNGraded", "grade_nn", "nn_case_grades", "nn_diagnosis",
@@ -53,8 +56,6 @@ class NNAssignment:
         >>> NNAssignment.from_table({"points": {"training": 5}, "steps": 3}).points["training"]
         5.0
         """
-        from .network import Activation
-
         unknown = set(table) - {"points", "steps", "lr", "samples", "seed", "hidden", "activation", "required"}
         if unknown:
             raise ValueError(f"[nn]: unknown keys {', '.join(sorted(unknown))}")
@@ -91,8 +92,6 @@ def nn_case_grades(result: NNResult, assignment: NNAssignment,
                    incidents: Mapping[str, str] | None = None) -> list[CaseGrade]:
     """One graded case per nn check; ``incidents``: by check, the process failure that
     stopped it (``timeout``, ``crash``, ``memory``), its verdict."""
-    from ..report.nn import nn_text
-
     grades = []
     feedback = nn_text(result, "nn.py")
     if not assignment.required and result.absent:
@@ -152,11 +151,6 @@ def grade_nn(child: Any, assignment: NNAssignment, keys: AnswerKeys, *, html: bo
     """The nn checks through ``child.nn`` (a :class:`~gradcheck_lab.submissions.SandboxExecutor`
     or a trusted one), as grades. A child that fails (timeout, crash, memory) fails every nn
     check with that verdict; a reply the judgement cannot read is refused as a crash."""
-    from ..report.nn import nn_html
-    from ..submissions import ChildFailure
-    from .checks import check_nn
-    from .explain import step_html
-
     incidents: dict[str, str] = {}
     sections = {"structure": "structure", "forward": "forward", "gradients": "gradients", "losses": "gradients",
                 "train": "training"}
@@ -171,7 +165,7 @@ def grade_nn(child: Any, assignment: NNAssignment, keys: AnswerKeys, *, html: bo
 
     try:
         result = check_nn(run, assignment.config, keys, unit_roundoff=unit_roundoff)
-        section = nn_html(result, walkthrough=step_html(result, assignment.config, keys, run)) if html else ""
+        section = nn_html(result, walkthrough=nn_step_html(result, assignment.config, keys, run)) if html else ""
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         message = f"nn checks: the child's reply was refused ({type(exc).__name__}: {exc})"
         return NNGraded(None, nn_failed_grades(assignment, "crash", message), [])
