@@ -98,15 +98,16 @@ class AnswerKeys:
         entry = self._memory.get(program.digest)
         if entry is None:
             entry = self._memory[program.digest] = self._load(program.digest)
-        missing = [p for p in points if _point_key(program, p) not in entry]
+        keys = [_point_key(program, p) for p in points]
+        missing = [(k, p) for k, p in zip(keys, points) if k not in entry]
         if missing:
             from .symbolic import answer_key  # deferred: SymPy only when needed
 
-            for point in missing:
-                entry[_point_key(program, point)] = answer_key(program, point)
+            for key, point in missing:
+                entry[key] = answer_key(program, point)
                 self.computed += 1
             self._store(program.digest, entry)
-        return [entry[_point_key(program, p)] for p in points]
+        return [entry[k] for k in keys]
 
     def _path(self, digest: str) -> Path | None:
         return self.directory / f"{_VERSION}-{digest[:32]}.json" if self.directory else None

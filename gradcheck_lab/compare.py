@@ -36,9 +36,16 @@ FAILURES = frozenset(VERDICTS) - WARNINGS - {"ok"}
 _FD_SAFETY = 4.0
 
 
+_SEVERITY = {v: k for k, v in enumerate(VERDICTS)}
+
+
 def worst(verdicts: Iterable[str]) -> str:
-    """The most severe verdict of several (``ok`` for none)."""
-    return max(verdicts, key=VERDICTS.index, default="ok")
+    """The most severe verdict of several (``ok`` for none).
+
+    >>> worst(["ok", "grad-mismatch", "nondifferentiable"]), worst([])
+    ('grad-mismatch', 'ok')
+    """
+    return max(verdicts, key=_SEVERITY.__getitem__, default="ok")
 
 
 @dataclass

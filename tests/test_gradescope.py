@@ -158,3 +158,21 @@ def test_the_example_run_autograder(tmp_path: Path, config: GradeConfig) -> None
     assert results["score"] == 4.0
     assert (root / "results" / "reports" / "submissions" / "submission" / "report.md").exists()
     assert os.access(ROOT / "examples" / "gradescope" / "setup.sh", os.X_OK)
+
+
+def test_per_node_tables_for_every_failing_case_only_when_asked(
+    tmp_path: Path, config: GradeConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A class batch keeps the tables of the cases its reports show in full (rendering every
+    failing case's was most of a wrong engine's grading time); Gradescope mode keeps them all."""
+    from dataclasses import replace
+
+    import gradcheck_lab.grading.run as run
+
+    monkeypatch.setattr(run, "MAX_DETAILED", 0)  # no case shown in full: only ``feedback`` can keep a table
+    path = tmp_path / "submission.py"
+    path.write_text(engine_with(replace={"            self.grad += out.grad\n": "            self.grad = out.grad\n"}))
+    for feedback in (False, True):
+        grade = grade_submission(SubmissionRef("s", path), replace(config, feedback=feedback)).grade
+        failed = [c for c in grade.cases if not c.passed]
+        assert failed and all(("grad-mismatch" in c.feedback) is feedback for c in failed)

@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         limits=Limits(timeout=args.timeout, request_timeout=min(args.case_timeout, args.timeout),
                       memory_mb=args.memory, unsafe_no_sandbox=args.unsafe_no_sandbox),
         samples=args.samples, seed=args.seed, cache_dir=str(cache) if cache else None, hidden=tuple(sorted(hidden)),
-        diagnose=not args.no_diagnose, html=args.html, assignment=assignment,
+        diagnose=not args.no_diagnose, html=args.html, feedback=bool(args.gradescope), assignment=assignment,
     )
     client = _client(args.scheduler) if args.scheduler else None
     progress = Progress(len(refs), args.quiet)

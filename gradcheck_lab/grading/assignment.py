@@ -312,6 +312,7 @@ class GradeConfig:
     probes: bool = True  #: the capability table (the probes' op forms)
     diagnose: bool = True  #: name known bugs (every probe) and search a minimal counterexample
     html: bool = False  #: also write each submission's report.html (and the class's)
+    feedback: bool = False  #: every failing case's per-node table (Gradescope shows them); else the detailed cases'
     sandbox: bool = True  #: False runs submissions in the grader's process: trusted code only (benchmarks)
     assignment: Assignment = field(default_factory=lambda: default_assignment())
 
@@ -325,6 +326,7 @@ class GradeConfig:
             for c in self.cases
         ]
         blob = json.dumps([GRADER_VERSION, __version__, cases, asdict(self.rubric), asdict(self.limits),
-                           self.samples, self.seed, self.probes, self.diagnose, self.html, self.assignment.digest],
+                           self.samples, self.seed, self.probes, self.diagnose, self.html, self.feedback,
+                           self.assignment.digest],
                           sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()

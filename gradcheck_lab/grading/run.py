@@ -98,6 +98,8 @@ def missing_modules(sub: Submission) -> list[str]:
     own = {Path(name).parts[0].removesuffix(".py") for name, _ in sub.files}
     found: set[str] = set()
     for chunk in sub.chunks:
+        if "import" not in chunk.source:  # no import statement without the word: nothing to parse
+            continue
         try:
             tree = ast.parse(chunk.source)
         except SyntaxError:
@@ -208,7 +210,8 @@ def _judge_all(ex: Prepared, grade: SubmissionGrade, config: GradeConfig, run: R
             for node in (n for p in r.points for n in p.nodes if n.verdict == "grad-mismatch"):
                 node.detail = ""  # no witness asked: say nothing rather than "no finite difference"
             results.append(r)
-            grade.cases.append(grade_case(r, config.rubric, run, config.assignment.points(case)))
+            grade.cases.append(grade_case(r, config.rubric, run, config.assignment.points(case),
+                                          feedback=config.feedback))
     settle(grade, config.cases, config.assignment, config.rubric)
     where = {c.selector: k for k, c in enumerate(grade.cases)}
     position = {id(r): k for k, r in enumerate(results)}

@@ -66,8 +66,11 @@ def core_verdict(points: Sequence[PointCheck], verdict: str) -> str:
     return verdict
 
 
-def grade_case(result: CaseResult, rubric: Rubric, run: Run | None = None, points: float | None = None) -> CaseGrade:
-    """Score one judged case (worth ``points``, else its weight).
+def grade_case(
+    result: CaseResult, rubric: Rubric, run: Run | None = None, points: float | None = None, *, feedback: bool = True
+) -> CaseGrade:
+    """Score one judged case (worth ``points``, else its weight); ``feedback``: keep a failing
+    case's per-node tables as text (rendering them is most of a wrong engine's grading time).
 
     >>> from gradcheck_lab import check
     >>> g = grade_case(check("L = n + n", {"n": 4.0}), Rubric())
@@ -92,7 +95,7 @@ def grade_case(result: CaseResult, rubric: Rubric, run: Run | None = None, point
     failed = verdict in FAILURES or verdict in (*INCIDENTS, RECURSION)
     return CaseGrade(
         case.name, case.selector, worth, case.hidden, verdict, round(score, 6), agreed, judged,
-        first_problem(result) if failed else "", case_text(result, run=run) if failed else "",
+        first_problem(result) if failed else "", case_text(result, run=run) if failed and feedback else "",
     )
 
 
@@ -150,7 +153,7 @@ def settle(grade: SubmissionGrade, cases: Sequence[Case], assignment: Assignment
     warned = {code for code in grade.codes if assignment.cost(code).cost is Cost.WARNING}
     for case, c in zip(cases, grade.cases):
         c.excused = ""
-        lacking = forms_of(case.program) & absent
+        lacking = forms_of(case.program) & absent if absent and c.verdict in MISSING else set()
         if c.verdict in MISSING and lacking and lacking <= optional:
             c.excused = f"needs {', '.join(sorted(lacking))}, optional and absent here"
         elif c.verdict in MISSING and lacking:

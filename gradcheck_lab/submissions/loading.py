@@ -350,6 +350,8 @@ def _configures(node: ast.stmt) -> bool:
 def _borrowed(stmts: Iterable[_Stmt]) -> tuple[str, ...]:
     found = set()
     for st in stmts:
+        if "import" not in st.source:  # no import statement without the word: no tree to walk
+            continue
         for node in ast.walk(st.node):
             modules = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
