@@ -9,13 +9,14 @@ The public surface is ``__all__``; everything else is internal.
 
 from __future__ import annotations
 
-from .cases import Case, collect_cases, load_case_file, parse_source
+from .cases import Case, collect_cases, load_case_file, load_cases
 from .engine import Value
 from .errors import CaseError, GradcheckError, GradientMismatch, SubmissionError
 from .executors import Executor, InProcessExecutor
 from .harness import CaseResult, Run, assert_gradients, check, check_case, check_cases
 from .notebook import EngineCheck, Explanation, check_engine, explain
 from .ops import OPS, Op
+from .source import parse_source
 from .version import __version__
 
 __all__ = [
@@ -42,5 +43,6 @@ __all__ = [
     "collect_cases",
     "explain",
     "load_case_file",
+    "load_cases",
     "parse_source",
 ]

@@ -42,7 +42,7 @@ def execute_all(executor: Executor, requests: Sequence[Request], **options: Any)
     """Every request's execution, or the exception that stopped it (a sandbox's ``ChildFailure``):
     in one go where ``executor`` has ``execute_batch`` (``options`` go to it), else one by one.
 
-    >>> from gradcheck_lab.cases import parse_source
+    >>> from gradcheck_lab.source import parse_source
     >>> from gradcheck_lab.engine import Value
     >>> from gradcheck_lab.executors import InProcessExecutor
     >>> [result] = execute_all(InProcessExecutor(Value), [Request(parse_source("L = x * x"), ({"x": 3.0},))])
@@ -70,7 +70,7 @@ def descend_all(executor: Executor, program: Program, start: Mapping[str, float]
     next from the one before, by :func:`descent_step`) and its execution, until the
     descent stops or a call fails (its exception is the last result).
 
-    >>> from gradcheck_lab.cases import parse_source
+    >>> from gradcheck_lab.source import parse_source
     >>> from gradcheck_lab.engine import Value
     >>> from gradcheck_lab.executors import InProcessExecutor
     >>> steps = descend_all(InProcessExecutor(Value), parse_source("L = x * x"), {"x": 1.0}, 2, 0.25)
@@ -104,7 +104,7 @@ class Prepared:
     (same program object, same points, same calls); any other goes on to ``executor``, so
     a judge that asks for something else costs a round trip, never a wrong answer.
 
-    >>> from gradcheck_lab.cases import parse_source
+    >>> from gradcheck_lab.source import parse_source
     >>> from gradcheck_lab.engine import Value
     >>> from gradcheck_lab.executors import InProcessExecutor
     >>> program = parse_source("L = x * x")

@@ -1,31 +1,22 @@
-"""Case files: TOML loading, and a safe parser of case sources into a :class:`Program`.
-
-A case source is a few assignments over inputs, parsed with a whitelist over Python's
-``ast``: names, numbers, ``+ - * / **`` (constant exponent), unary minus, and the op
-table's functions, written ``tanh(n)`` or ``n.tanh()``. Nothing is ever ``eval``'d.
-
->>> p = parse_source("a = x1 * x2\\nL = log(a) + a.tanh()")
->>> [n.title for n in p.nodes]
-['x1', 'x2', 'a', 'log(a)', 'a.tanh()', 'L']
->>> parse_source("__import__('os')")  # doctest: +ELLIPSIS
-Traceback (most recent call last):
-    ...
-gradcheck_lab.errors.CaseError: <source>:1:1: call to unknown function '__import__'; the functions are: ...
+"""Case files: TOML ``[[case]]`` tables -> :class:`Case` (sources parsed by :mod:`.source`).
 
 Each ``[[case]]`` table of a file is parsed on its own, so one malformed case is
 reported (file, case, line, column) while the file's other cases still run.
+
+>>> cases, errors = load_case_file("cases/worked_examples.toml")
+>>> cases[0].selector, errors
+('cases/worked_examples.toml::log-sin-product', [])
 """
 
 from __future__ import annotations
 
-import ast
 import math
 import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import CaseError
 
@@ -33,17 +24,16 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib  # type: ignore[import-not-found]
-from .ops import FUNCTIONS, OPERATORS, OPS
-from .program import Node, Program, Ref, float_apply
+from .program import Program
+from .source import parse_source
 
-__all__ = ["Case", "Literal", "collect_cases", "load_case_file", "parse_source"]
+__all__ = ["Case", "Literal", "collect_cases", "load_case_file", "load_cases"]
 
 _KEYS = {
     "name", "about", "source", "points", "expect", "expect_data", "sample", "tags", "weight", "hidden",
     "steps", "lr",
 }
 _MAX_STEPS = 10_000
-_MAX_INT = 2**53
 
 
 class Literal(float):
@@ -94,225 +84,6 @@ class Case:
         return f"{self.file}::{self.name}" if self.file else self.name
 
 
-# --------------------------------------------------------------------------- sources
-
-
-class _SourceParser:
-    """Turns a case source into a Program; every error carries a line and a column."""
-
-    def __init__(self, source: str, line0: int, col0: int) -> None:
-        self.source = source
-        self.lines = [line.encode() for line in source.splitlines(keepends=True)]  # ast columns count bytes
-        self.line0 = line0  # file line of the source's first line, minus one
-        self.col0 = col0  # file column offset of the source's first line
-        self.inputs: list[Node] = []
-        self.ops: list[Node] = []
-        self.env: dict[str, Ref | int | float] = {}
-
-    # positions -------------------------------------------------------------
-    def error(self, message: str, node: ast.AST | None = None) -> CaseError:
-        line = getattr(node, "lineno", 0)
-        col = getattr(node, "col_offset", -1) + 1
-        if line == 1:
-            col += self.col0
-        return CaseError(message, line=self.line0 + line if line else 0, col=col if line else 0)
-
-    def text(self, node: ast.AST) -> str:
-        """The source text of ``node`` (what ``ast.get_source_segment`` gives, without
-        re-splitting the source for every node)."""
-        first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1  # type: ignore[attr-defined]
-        start, end = node.col_offset, node.end_col_offset  # type: ignore[attr-defined]
-        lines = self.lines[first : last + 1]
-        if not lines or end is None:
-            return ast.unparse(node)
-        if len(lines) == 1:
-            return lines[0][start:end].decode()
-        return b"".join([lines[0][start:], *lines[1:-1], lines[-1][:end]]).decode()
-
-    # nodes -----------------------------------------------------------------
-    def add(self, op: str, args: tuple[Ref | int | float, ...], node: ast.AST) -> Ref:
-        line = self.line0 + node.lineno  # type: ignore[attr-defined]
-        col = node.col_offset + 1 + (self.col0 if node.lineno == 1 else 0)  # type: ignore[attr-defined]
-        self.ops.append(Node(op, args, "", self.text(node), line, col))
-        return Ref(-len(self.ops))  # negative: an op node, renumbered at the end
-
-    def apply(self, opname: str, args: list[Ref | int | float], node: ast.AST) -> Ref | int | float:
-        op = OPS[opname]
-        if op.constant_exponent and not isinstance(args[1], int | float):
-            raise self.error("x ** y needs a number base or a number exponent (x ** 3, 2 ** x): "
-                             "Value ** Value is not supported", node)
-        if not any(isinstance(a, Ref) for a in args):  # fold constant sub-expressions
-            if not op.domain(*args):
-                raise self.error(f"{self.text(node)}: {op.domain_text or 'outside the domain'}", node)
-            try:
-                value = float_apply(op, list(args))
-            except (ArithmeticError, ValueError) as exc:
-                raise self.error(f"{self.text(node)}: {exc}", node) from None
-            if not isinstance(value, int | float) or not math.isfinite(value):
-                raise self.error(f"{self.text(node)} is not a finite number", node)
-            return value
-        return self.add(opname, tuple(args), node)
-
-    # expressions -------------------------------------------------------------
-    def expr(self, node: ast.expr) -> Ref | int | float:
-        if isinstance(node, ast.Constant):
-            value = node.value
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise self.error(f"only numbers are allowed, not {type(value).__name__} {value!r}", node)
-            if isinstance(value, int) and abs(value) > _MAX_INT:
-                raise self.error(f"integer {value} is too large; write it as a float", node)
-            if not math.isfinite(value):
-                raise self.error(f"{self.text(node)} is not a finite number", node)
-            return value
-        if isinstance(node, ast.Name):
-            return self.name(node)
-        if isinstance(node, ast.BinOp):
-            op = OPERATORS.get(type(node.op).__name__)
-            if op is None:
-                shown = _OP_TEXT.get(type(node.op).__name__, "?")
-                raise self.error(f"operator {shown} is not allowed; use + - * / **", node)
-            args = [self.expr(node.left), self.expr(node.right)]
-            if op.constant_exponent and isinstance(args[0], int | float) and isinstance(args[1], Ref):
-                op = OPS["rpow"]  # 2 ** x: a number base, the Value's __rpow__
-            return self.apply(op.name, args, node)
-        if isinstance(node, ast.UnaryOp):
-            if isinstance(node.op, ast.UAdd):
-                return self.expr(node.operand)
-            if isinstance(node.op, ast.USub):
-                return self.apply("neg", [self.expr(node.operand)], node)
-            raise self.error(f"unary {_OP_TEXT.get(type(node.op).__name__, '?')} is not allowed", node)
-        if isinstance(node, ast.Call):
-            return self.call(node)
-        if isinstance(node, ast.Attribute):
-            raise self.error(f"attribute access is not allowed: {self.text(node)}", node)
-        kind = _KIND.get(type(node).__name__, type(node).__name__)
-        raise self.error(f"{kind} is not allowed in a case source", node)
-
-    def name(self, node: ast.Name) -> Ref | int | float:
-        if node.id in self.env:
-            return self.env[node.id]
-        if node.id in FUNCTIONS:
-            raise self.error(f"{node.id!r} is an op; call it, e.g. {node.id}(x)", node)
-        if node.id.startswith("__"):
-            raise self.error(f"name {node.id!r} is not allowed", node)
-        line, col = self.line0 + node.lineno, node.col_offset + 1 + (self.col0 if node.lineno == 1 else 0)
-        self.inputs.append(Node("input", (), node.id, node.id, line, col))
-        self.env[node.id] = ref = Ref(len(self.inputs) - 1)
-        return ref
-
-    def call(self, node: ast.Call) -> Ref | int | float:
-        if node.keywords:
-            raise self.error("keyword arguments are not allowed", node)
-        func = node.func
-        if isinstance(func, ast.Name):
-            fname, args = func.id, list(node.args)
-        elif isinstance(func, ast.Attribute):
-            fname, args = func.attr, [func.value, *node.args]
-        else:
-            raise self.error(f"calls like {self.text(node)} are not allowed", node)
-        op = FUNCTIONS.get(fname)
-        if op is None:
-            known = ", ".join(sorted(FUNCTIONS))
-            raise self.error(f"call to unknown function {fname!r}; the functions are: {known}", node)
-        if any(isinstance(a, ast.Starred) for a in args):
-            raise self.error("*args is not allowed", node)
-        if len(args) != op.arity:
-            form = f"{fname}(" + ", ".join("xy"[: op.arity]) + ")"
-            raise self.error(f"{fname} takes {op.arity} argument{'s' * (op.arity > 1)}: {form}", node)
-        return self.apply(op.name, [self.expr(a) for a in args], node)
-
-    # statements ---------------------------------------------------------------
-    def parse(self) -> Program:
-        try:
-            tree = ast.parse(self.source, mode="exec")
-        except SyntaxError as exc:
-            err = CaseError(
-                f"syntax error: {exc.msg}", line=self.line0 + (exc.lineno or 1),
-                col=(exc.offset or 1) + (self.col0 if (exc.lineno or 1) == 1 else 0),
-            )
-            raise err from None
-        except (RecursionError, MemoryError):
-            raise CaseError("the source is nested too deeply", line=self.line0 + 1) from None
-        if not tree.body:
-            raise CaseError("the source is empty", line=self.line0 + 1)
-        output: Ref | int | float = 0
-        try:
-            for i, stmt in enumerate(tree.body):
-                output = self.statement(stmt, last=i == len(tree.body) - 1)
-        except RecursionError:
-            raise CaseError("the source is nested too deeply", line=self.line0 + 1) from None
-        if not isinstance(output, Ref) or output.index >= 0:
-            raise self.error("the output (last line) must be computed from the inputs by an op", tree.body[-1])
-        return self.program(output)
-
-    def statement(self, stmt: ast.stmt, last: bool) -> Ref | int | float:
-        if isinstance(stmt, ast.Assign):
-            if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
-                raise self.error("assign to one plain name, e.g. a = x * y", stmt)
-            target = stmt.targets[0].id
-            if target in self.env:
-                raise self.error(f"{target!r} is assigned twice (or is an input); use a new name", stmt.targets[0])
-            if target in FUNCTIONS or target.startswith("__"):
-                raise self.error(f"{target!r} cannot be assigned: it is an op or a reserved name", stmt.targets[0])
-            value = self.expr(stmt.value)
-            if isinstance(stmt.value, ast.Name) and isinstance(value, Ref):
-                raise self.error(f"{target} = {stmt.value.id} makes no new node; use {stmt.value.id}", stmt)
-            if isinstance(value, Ref) and value.index < 0:
-                i = -value.index - 1
-                node = self.ops[i]
-                self.ops[i] = Node(node.op, node.args, target, node.text, node.line, node.col)
-            self.env[target] = value
-            return value
-        if isinstance(stmt, ast.Expr):
-            if not last:
-                raise self.error("only the last line may be a bare expression (it is the output)", stmt)
-            return self.expr(stmt.value)
-        kind = _KIND.get(type(stmt).__name__, type(stmt).__name__)
-        raise self.error(f"{kind} is not allowed in a case source", stmt)
-
-    def program(self, output: Ref) -> Program:
-        n_in = len(self.inputs)
-
-        def renumber(a: Ref | int | float) -> Ref | int | float:
-            if isinstance(a, Ref):
-                return Ref(a.index if a.index >= 0 else n_in - a.index - 1)
-            return a
-
-        ops = [Node(n.op, tuple(renumber(a) for a in n.args), n.name, n.text, n.line, n.col) for n in self.ops]
-        out = renumber(output)
-        assert isinstance(out, Ref)
-        return Program((*self.inputs, *ops), out.index)
-
-
-_OP_TEXT = {
-    "Mod": "%", "FloorDiv": "//", "MatMult": "@", "BitXor": "^", "BitOr": "|", "BitAnd": "&",
-    "LShift": "<<", "RShift": ">>", "Not": "not", "Invert": "~",
-}
-_KIND = {
-    "Lambda": "a lambda", "Subscript": "indexing", "ListComp": "a comprehension", "GeneratorExp": "a generator",
-    "Compare": "a comparison", "BoolOp": "and/or", "IfExp": "an if-expression", "JoinedStr": "an f-string",
-    "List": "a list", "Tuple": "a tuple", "Dict": "a dict", "Set": "a set", "Await": "await",
-    "NamedExpr": "the walrus operator", "Import": "import", "ImportFrom": "import", "FunctionDef": "def",
-    "ClassDef": "class", "For": "a for loop", "While": "a while loop", "If": "an if statement",
-    "With": "with", "AugAssign": "augmented assignment (+=)", "AnnAssign": "an annotated assignment",
-    "Delete": "del", "Global": "global", "Return": "return", "Raise": "raise", "Try": "try",
-}
-
-
-def parse_source(source: str, *, line: int = 0, col: int = 0) -> Program:
-    """Parse a case source into a Program. ``line``/``col``: where it starts in its file.
-
-    ``line`` is the file line of the source's first line minus one; ``col`` the
-    column offset of its first line. Common indentation is removed first.
-    """
-    lines = source.split("\n")
-    indents = [len(s) - len(s.lstrip()) for s in lines if s.strip()]
-    indent = min(indents) if indents else 0
-    if indent:
-        source = "\n".join(s[indent:] for s in lines)
-    return _SourceParser(source, line, col + indent).parse()
-
-
 # --------------------------------------------------------------------------- files
 
 _HEADER = re.compile(r"^\s*\[\[\s*case\s*\]\]\s*(#.*)?$")
@@ -326,6 +97,20 @@ def _chunks(text: str) -> list[tuple[int, str]]:
     starts = [i for i, s in enumerate(lines) if _HEADER.match(s)]
     bounds = [0, *starts, len(lines)]
     return [(a + 1, "".join(lines[a:b])) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+def _decode_error(exc: tomllib.TOMLDecodeError, chunk: str, first: int, path: str, label: str) -> CaseError:
+    """A TOML syntax error of the chunk starting at line ``first``, located in the file and
+    named by the case's name when it can be read (else ``label``)."""
+    message = _TOML_AT.sub("", str(exc)).strip()
+    m = _TOML_AT.search(str(exc))
+    line, col = (first + int(m.group(1)) - 1, int(m.group(2))) if m else (first, 0)
+    opened = _unclosed(chunk)
+    if opened is not None and (not m or "end of document" in str(exc)):
+        (at_line, col), bracket = opened
+        line, message = first + at_line - 1, f"this {bracket!r} is never closed"
+    guess = re.search(r'^\s*name\s*=\s*"([^"\n]*)"', chunk, re.M)
+    return CaseError(f"TOML: {message}", file=path, case=guess.group(1) if guess else label, line=line, col=col)
 
 
 def _unclosed(chunk: str) -> tuple[tuple[int, int], str] | None:
@@ -367,38 +152,46 @@ def _unclosed(chunk: str) -> tuple[tuple[int, int], str] | None:
     return stack[0] if stack else None
 
 
-def _key_positions(chunk: str, first: int) -> dict[str, tuple[int, int]]:
-    """Where each top-level key of a chunk is written (skipping multi-line strings)."""
-    found: dict[str, tuple[int, int]] = {}
-    inside: str | None = None
-    for i, line in enumerate(chunk.splitlines()):
+class _Where(NamedTuple):
+    keys: dict[str, tuple[int, int]]  #: each top-level key's (line, column) in the file
+    source: tuple[int, int]  #: (line0, col0) for parse_source: where the source string's text begins
+
+
+def _where(chunk: str, first: int) -> _Where:
+    """Where a ``[[case]]`` table's keys and its source's text stand in the file (``first``: its
+    first line); tomllib gives values, not positions, so the lines are scanned here, and only here.
+
+    >>> _where("[[case]]\\nname = 'a'\\nsource = '''\\n  L = x * x\\n'''\\n", 10)
+    _Where(keys={'name': (11, 1), 'source': (12, 1)}, source=(12, 0))
+    >>> _where('[[case]]\\nsource = "L = x * x"\\n', 1).source
+    (1, 10)
+    """
+    keys: dict[str, tuple[int, int]] = {}
+    lines = chunk.splitlines()
+    inside: str | None = None  # the quotes of a multi-line string being skipped
+    for i, line in enumerate(lines):
         if inside:
             if line.count(inside) % 2 == 1:
                 inside = None
             continue
         m = _KEY.match(line)
-        if m and m.group(1) not in found:
-            found[m.group(1)] = (first + i, m.start(1) + 1)
+        if m and m.group(1) not in keys:
+            keys[m.group(1)] = (first + i, m.start(1) + 1)
         for quote in ('"""', "'''"):
             if line.count(quote) % 2 == 1:
                 inside = quote
-    return found
-
-
-def _source_start(chunk: str, first: int, pos: tuple[int, int]) -> tuple[int, int]:
-    """(line0, col0) for parse_source: where the source string's content begins."""
-    line_no, _ = pos
-    line = chunk.splitlines()[line_no - first]
-    after = line[line.index("=") + 1:]
-    stripped = after.lstrip()
+    if "source" not in keys:
+        return _Where(keys, (first, 0))
+    line_no, _ = keys["source"]
+    line = lines[line_no - first]
+    stripped = line[line.index("=") + 1:].lstrip()
     quote_col = len(line) - len(stripped)
     for quote in ('"""', "'''", '"', "'"):
         if stripped.startswith(quote):
-            rest = stripped[len(quote):]
-            if len(quote) == 3 and not rest.strip():
-                return line_no, 0  # content starts on the next line
-            return line_no - 1, quote_col + len(quote)
-    return line_no - 1, 0
+            if len(quote) == 3 and not stripped[len(quote):].strip():
+                return _Where(keys, (line_no, 0))  # the text starts on the next line
+            return _Where(keys, (line_no - 1, quote_col + len(quote)))
+    return _Where(keys, (line_no - 1, 0))
 
 
 def _number(value: Any, what: str) -> float:
@@ -410,7 +203,8 @@ def _number(value: Any, what: str) -> float:
 
 
 def _build_case(raw: dict[str, Any], path: str, first: int, chunk: str) -> Case:
-    keys = _key_positions(chunk, first)
+    where = _where(chunk, first)
+    keys = where.keys
     name = raw.get("name")
     label = name if isinstance(name, str) else ""
 
@@ -426,7 +220,7 @@ def _build_case(raw: dict[str, Any], path: str, first: int, chunk: str) -> Case:
     source = raw.get("source")
     if not isinstance(source, str):
         raise fail("source = \"\"\"...\"\"\" is required: one expression or a few assignments", "source")
-    line0, col0 = _source_start(chunk, first, keys["source"]) if "source" in keys else (first, 0)
+    line0, col0 = where.source
     try:
         program = parse_source(source, line=line0, col=col0)
     except CaseError as exc:
@@ -501,15 +295,25 @@ def _build_case(raw: dict[str, Any], path: str, first: int, chunk: str) -> Case:
 
 
 def load_case_file(path: str | Path) -> tuple[list[Case], list[CaseError]]:
-    """Every case of one file, and an error for each case that could not be read.
-
-    A TOML syntax error sinks only the ``[[case]]`` table it stands in.
-    """
-    path_text = str(path)
+    """Every case of one file, and an error for each case that could not be read (see :func:`load_cases`)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return [], [CaseError(f"cannot read the file: {exc}", file=path_text)]
+        return [], [CaseError(f"cannot read the file: {exc}", file=str(path))]
+    return load_cases(text, str(path))
+
+
+def load_cases(text: str, path_text: str = "") -> tuple[list[Case], list[CaseError]]:
+    """Every case of a case file's text, and an error for each case that could not be read;
+    a TOML syntax error sinks only the ``[[case]]`` table it stands in.
+
+    >>> cases, errors = load_cases('[[case]]\\nname = "sq"\\nsource = "L = x * x"\\npoints = [{x = 3.0}]\\n'
+    ...                            '[[case]]\\nname = "mod"\\nsource = "L = x % 2"\\npoints = [{x = 1.0}]\\n', "c.toml")
+    >>> [c.selector for c in cases]
+    ['c.toml::sq']
+    >>> print(errors[0])
+    c.toml:7:15: case 'mod': operator % is not allowed; use + - * / **
+    """
     cases: list[Case] = []
     errors: list[CaseError] = []
     names: set[str] = set()
@@ -520,16 +324,7 @@ def load_case_file(path: str | Path) -> tuple[list[Case], list[CaseError]]:
         try:
             data = tomllib.loads(chunk, parse_float=Literal)
         except tomllib.TOMLDecodeError as exc:
-            message = _TOML_AT.sub("", str(exc)).strip()
-            m = _TOML_AT.search(str(exc))
-            line, col = (first + int(m.group(1)) - 1, int(m.group(2))) if m else (first, 0)
-            opened = _unclosed(chunk)
-            if opened is not None and (not m or "end of document" in str(exc)):
-                (at_line, col), bracket = opened
-                line, message = first + at_line - 1, f"this {bracket!r} is never closed"
-            guess = re.search(r'^\s*name\s*=\s*"([^"\n]*)"', chunk, re.M)
-            label = guess.group(1) if guess else f"#{ordinal}" if is_case else ""
-            errors.append(CaseError(f"TOML: {message}", file=path_text, case=label, line=line, col=col))
+            errors.append(_decode_error(exc, chunk, first, path_text, f"#{ordinal}" if is_case else ""))
             continue
         if not is_case:
             if data:

@@ -95,7 +95,7 @@ class PointCheck:
         """Where the backward pass first goes wrong: nodes whose gradient mismatches while
         every node that reads them is right, latest in backward order first.
 
-        >>> from gradcheck_lab.cases import parse_source
+        >>> from gradcheck_lab.source import parse_source
         >>> p = parse_source("a = x * y; L = a * a + a")
         >>> pc = PointCheck(0, {}, "given", [NodeCheck(k, "", v) for k, v in
         ...     enumerate(["grad-mismatch", "grad-mismatch", "grad-mismatch", "ok", "ok"])])

@@ -11,7 +11,7 @@ Many calls at once (batches, whole gradient descents) are :mod:`gradcheck_lab.ba
 Only ``Value(x)``, the operators and methods a case uses, ``backward()``, ``.data``
 and ``.grad`` are relied on; nodes are tracked by position, never hashed or compared.
 
->>> from gradcheck_lab.cases import parse_source
+>>> from gradcheck_lab.source import parse_source
 >>> from gradcheck_lab.engine import Value
 >>> obs = observe(Value, parse_source("L = x * x + x"), {"x": 3.0})
 >>> obs.data, obs.grads
@@ -115,7 +115,7 @@ def lower(program: Program) -> dict[str, Any]:
     """``program`` as :mod:`gradcheck_lab.drive` runs it: per node, the Python operator or
     method that builds it, from which nodes and numbers (JSON; no rule, no derivative).
 
-    >>> from gradcheck_lab.cases import parse_source
+    >>> from gradcheck_lab.source import parse_source
     >>> lower(parse_source("L = 2 * x"))["calls"]
     [['mul', '__mul__', 'mul', [2, ['ref', 0]], 'L']]
     """
@@ -149,7 +149,7 @@ def observe(
     (:func:`gradcheck_lab.drive.observe`: a ``backward()`` that does not seed the output's
     grad is seeded by hand, and noted).
 
-    >>> from gradcheck_lab.cases import parse_source
+    >>> from gradcheck_lab.source import parse_source
     >>> from gradcheck_lab.engine import Value
     >>> observe(Value, parse_source("L = x * 3"), {"x": 2.0}).grads
     [3.0, 1.0]

@@ -11,7 +11,7 @@ inside the distance to every pole (1/x at x = -0.001 steps by less than 0.000125
 The stencil points are sent to an executor in one batch; :func:`estimate` turns the
 forward values it returns into derivatives.
 
->>> from gradcheck_lab.cases import parse_source
+>>> from gradcheck_lab.source import parse_source
 >>> from gradcheck_lab.program import evaluate, float_apply
 >>> p = parse_source("L = sin(x) * y")
 >>> plan = plan_steps(p, {"x": 0.5, "y": 2.0})

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .answer_keys import AnswerKeys
-from .cases import Case, Literal, parse_source
+from .cases import Case, Literal
 from .checktable import case_text
 from .compare import FAILURES, PointCheck, judge, worst
 from .errors import CaseError, GradientMismatch
@@ -26,6 +26,7 @@ from .executors import Executor, InProcessExecutor
 from .finite_diff import FDEstimate, estimate, kink_distances, plan_steps
 from .ops import OPS
 from .program import Program, Ref
+from .source import parse_source
 from .truth import UNIT_ROUNDOFF, PointTruth
 
 if TYPE_CHECKING:

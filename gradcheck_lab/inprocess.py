@@ -13,7 +13,7 @@ The limit is :func:`~.implementations.time_limit` (``SIGALRM``, main thread): it
 Python code (an endless loop in ``backward()``); off the main thread, or a C call that never
 returns, is not interrupted in process: that is what ``grade``'s sandbox is for.
 
->>> from gradcheck_lab.cases import parse_source
+>>> from gradcheck_lab.source import parse_source
 >>> class Hangs:
 ...     def __init__(self, data): self.data, self.grad = data, 0.0
 ...     def __add__(self, other): return Hangs(self.data + other.data)

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cases import Case, collect_cases, parse_source
+from .cases import Case, collect_cases, load_cases
 from .errors import GradcheckError
 from .inprocess import InProcessRunner, Limits
+from .source import parse_source
 
 if TYPE_CHECKING:
     from .compare import PointCheck
@@ -131,15 +132,12 @@ class EngineCheck:
 def _showcase(runner: InProcessRunner, grade: SubmissionGrade, results: list[CaseResult], keys: Any,
               unit_roundoff: float) -> CaseResult | None:
     """The counterexample judged node by node (it is the smallest), else the smallest failing case."""
-    from .cases import tomllib  # type: ignore[attr-defined]  # (tomli before Python 3.11)
     from .harness import check_case
     from .submissions import ChildFailure
 
     if grade.counterexample:
         try:
-            [table] = tomllib.loads(grade.counterexample)["case"]
-            case = Case(name="counterexample", program=parse_source(table["source"]), points=(table["points"][0],),
-                        source=table["source"], about=table.get("about", ""))
+            [case], _ = load_cases(grade.counterexample)
             with runner.own_budget(runner.limits.request_timeout, "the counterexample's"):
                 return check_case(case, runner, samples=0, answer_keys=keys, unit_roundoff=unit_roundoff)
         except (ChildFailure, GradcheckError, ValueError, KeyError):

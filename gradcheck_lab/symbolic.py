@@ -19,7 +19,7 @@ within ``SAFETY * u * bound``. A value or gradient whose terms cancel to 50 digi
 exact 0. At a kink (relu(0), a max tie; judged within the value's
 own error bound) the gradients of every node upstream are undefined: a warning.
 
->>> from gradcheck_lab.cases import parse_source
+>>> from gradcheck_lab.source import parse_source
 >>> key = answer_key(parse_source("L = log(x1*x2) + sin(x1*x3) + x2*x3"), {"x1": 2.0, "x2": 3.0, "x3": 4.0})
 >>> [round(g, 4) for g in key.grads[:3]]
 [-0.082, 4.3333, 2.709]
@@ -59,7 +59,7 @@ def _sympy_apply(op: Any, args: list[Any]) -> Any:
 def expressions(program: Program) -> list[sympy.Expr]:
     """Every node as a whole SymPy formula in the input symbols.
 
-    >>> from gradcheck_lab.cases import parse_source
+    >>> from gradcheck_lab.source import parse_source
     >>> expressions(parse_source("a = x * x\\nL = a + x"))[-1]
     x**2 + x
     """
@@ -122,7 +122,7 @@ def answer_key(program: Program, point: Mapping[str, float]) -> PointTruth:
     cancellation SymPy sees and floats do not can make a bound 0. A value or gradient
     that cancels to 50 digits (``relu(tanh(x)) / tanh(x)``) is an exact 0.
 
-    >>> from gradcheck_lab.cases import parse_source
+    >>> from gradcheck_lab.source import parse_source
     >>> key = answer_key(parse_source("L = x / x"), {"x": 3.0})
     >>> key.grads[0], key.grad_bounds[0] > 0
     (0.0, True)

@@ -10,7 +10,8 @@ The comparison is relative, ``RTOL`` of the parameters' and loss's size: roundin
 errors of a correct float64 engine stay near 1e-15 on a stable descent, while an
 engine whose gradients are slightly wrong moves off at once.
 
->>> from gradcheck_lab.cases import Case, parse_source
+>>> from gradcheck_lab.cases import Case
+>>> from gradcheck_lab.source import parse_source
 >>> from gradcheck_lab.engine import Value
 >>> from gradcheck_lab.executors import InProcessExecutor
 >>> case = Case("q", parse_source("loss = 0.5 * ((w1 - 1)**2 + (w2 - 5)**2)"), ({"w1": 2.0, "w2": 3.0},),

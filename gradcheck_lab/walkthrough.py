@@ -8,7 +8,7 @@ Local derivatives come from the op table (``Op.formula``, ``Op.local``; a compos
 decimals before it is used again, as the seed's worked example does. Rendering is
 :mod:`gradcheck_lab.report.walkthrough`'s.
 
->>> from gradcheck_lab.cases import parse_source
+>>> from gradcheck_lab.source import parse_source
 >>> p = parse_source("a = x1 * x2\\nb = log(a)\\nc = x1 * x3\\nd = sin(c)\\ne = x2 * x3\\nf = b + d\\nL = f + e")
 >>> w = walk(p, {"x1": 2.0, "x2": 3.0, "x3": 4.0}, by_hand=True)
 >>> w.steps[6].formula, w.steps[6].filled, number(w.steps[6].local)

@@ -99,7 +99,7 @@ def test_a_hanging_engine_times_out_within_the_limits(tmp_path: Path, fan_out: l
 
 def test_the_probes_budget_is_their_own() -> None:
     from gradcheck_lab.batches import Request
-    from gradcheck_lab.cases import parse_source
+    from gradcheck_lab.source import parse_source
 
     ex = InProcessRunner(load_hangs(), Limits(timeout=5.0, request_timeout=0.2, probe_timeout=0.3, max_restarts=30))
     ex.start()

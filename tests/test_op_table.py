@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gradcheck_lab import drive
-from gradcheck_lab.cases import collect_cases, parse_source
+from gradcheck_lab.cases import collect_cases
 from gradcheck_lab.diagnose import CATALOG
 from gradcheck_lab.diagnose.catalog import OP_NAMES, form_method, submission_source
 from gradcheck_lab.diagnose.faults import Faults, compile_engine, student_source
@@ -19,6 +19,7 @@ from gradcheck_lab.engine import Value
 from gradcheck_lab.executors import InProcessExecutor, lower
 from gradcheck_lab.ops import OPERATORS, OPS, REFLECTED, UNARY, Op
 from gradcheck_lab.program import python_operator
+from gradcheck_lab.source import parse_source
 
 ROWS = list(OPS.values())
 CASES, ERRORS = collect_cases([Path(__file__).resolve().parents[1] / "cases"])

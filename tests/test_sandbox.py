@@ -20,10 +20,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradcheck_lab.batches import Prepared, Request, descend_all, execute_all
-from gradcheck_lab.cases import collect_cases, parse_source
+from gradcheck_lab.cases import collect_cases
 from gradcheck_lab.engine import Value
 from gradcheck_lab.executors import Execution, InProcessExecutor
 from gradcheck_lab.grading import GradeConfig, SubmissionGrade, grade_submission, warm_answer_keys
+from gradcheck_lab.source import parse_source
 from gradcheck_lab.submissions import ChildFailure, Limits, SandboxExecutor, SubmissionRef, extract_source
 from gradcheck_lab.submissions.protocol import ProtocolError, execution_from_json, pack, unpack
 

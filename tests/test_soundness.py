@@ -9,12 +9,12 @@ from dataclasses import replace
 import pytest
 
 from gradcheck_lab import Value, check
-from gradcheck_lab.cases import parse_source
 from gradcheck_lab.diagnose.faults import Faults, compile_engine
 from gradcheck_lab.finite_diff import estimate, plan_steps
 from gradcheck_lab.ops import OPS
 from gradcheck_lab.program import evaluate, float_apply
 from gradcheck_lab.soundness import MPMATH, run
+from gradcheck_lab.source import parse_source
 from gradcheck_lab.symbolic import answer_key
 
 

@@ -39,13 +39,13 @@ from functools import cache
 from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis.errors import NoSuchExample
 
-from ..cases import parse_source
 from ..engine import Value
 from ..errors import CaseError
 from ..executors import Executor, InProcessExecutor, Observation, observe
 from ..finite_diff import kink_distances
 from ..ops import OPS
 from ..program import Program
+from ..source import parse_source
 from .match import Diagnosis
 from .strategies import (
     EXTREME,

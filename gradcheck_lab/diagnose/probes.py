@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
 from ..batches import Request
-from ..cases import Case, parse_source
+from ..cases import Case
 from ..ops import FUNCTIONS, OPERATORS, OPS, REFLECTED, UNARY
 from ..program import Node, Program, Ref, python_operator
+from ..source import parse_source
 
 __all__ = ["CONSTANT_LEFT", "CONSTANT_RIGHT", "FORMS", "PROBES", "PROBE_POINT", "Probe", "composed_of", "forms_of",
            "probe_cases"]

@@ -22,9 +22,9 @@ from functools import cached_property
 from pathlib import Path
 
 from ..atomic import write_text
-from ..cases import parse_source
 from ..errors import GradcheckError
 from ..program import Program, Ref, float_apply
+from ..source import parse_source
 from .table import blank_rows, key_rows, rows_csv
 
 __all__ = ["DEFAULT_OPS", "Exercise", "make_exercise", "write_exercise"]

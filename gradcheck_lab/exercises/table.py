@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..cases import parse_source
 from ..errors import GradcheckError
 from ..ops import OPS
 from ..program import Program, Ref, float_apply
+from ..source import parse_source
 from ..walkthrough import local_rule, number, walk
 
 if TYPE_CHECKING:

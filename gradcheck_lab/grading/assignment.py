@@ -11,7 +11,7 @@ micrograd lecture's ops) is graded. Every report names the assignment it graded.
 ('micrograd lecture', True, True, False)
 >>> [a.cost(code).cost.value for code in ("grad-overwrite:exp", "recursion-limit", "numerics:tanh")]
 ['wrong', 'warning', 'warning']
->>> from gradcheck_lab.cases import parse_source
+>>> from gradcheck_lab.source import parse_source
 >>> sorted(forms_of(parse_source("L = 2 - x * y + exp(x)")))
 ['2 - x', 'exp(x)', 'x * y', 'x + y']
 """

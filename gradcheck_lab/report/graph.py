@@ -7,7 +7,7 @@ whose value or gradient is wrong are coloured (:data:`COLOURS`). The DOT text ne
 nothing installed; :func:`render_svg` turns it into SVG with the ``graphviz`` package
 when the Graphviz ``dot`` program is on the PATH (``apt-get install graphviz``).
 
->>> from gradcheck_lab.cases import parse_source
+>>> from gradcheck_lab.source import parse_source
 >>> p = parse_source("n = a * b\\nL = tanh(n)")
 >>> print(graph_dot(p, [2.0, 0.5, 1.0, 0.7616], [0.21, 0.84, 0.42, 1.0]))  # doctest: +NORMALIZE_WHITESPACE
 digraph "graph" {

@@ -4,7 +4,7 @@
 With an implementation's :class:`~gradcheck_lab.compare.PointCheck`, the tables carry
 its numbers beside the truth and :func:`parting` names the first node where they part.
 
->>> from gradcheck_lab.cases import parse_source
+>>> from gradcheck_lab.source import parse_source
 >>> from gradcheck_lab.walkthrough import walk
 >>> p = parse_source("a = x1 * x2\\nb = log(a)\\nc = x1 * x3\\nd = sin(c)\\ne = x2 * x3\\nf = b + d\\nL = f + e")
 >>> w = walk(p, {"x1": 2.0, "x2": 3.0, "x3": 4.0}, by_hand=True)
