@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import stat
 from collections.abc import Mapping, Sequence
@@ -133,4 +134,13 @@ class AnswerKeys:
 
 
 def _point_key(program: Program, point: Mapping[str, float]) -> str:
-    return json.dumps([point[x] for x in program.inputs])
+    """The point's coordinates as JSON writes them (the keys of the stored files).
+
+    >>> from gradcheck_lab.cases import parse_source
+    >>> _point_key(parse_source("L = x * y"), {"y": 2.0, "x": 0.1})
+    '[0.1, 2.0]'
+    """
+    values = [point[x] for x in program.inputs]
+    if all(type(v) is float and math.isfinite(v) for v in values):  # JSON's text, made without the encoder
+        return f"[{', '.join(map(float.__repr__, values))}]"
+    return json.dumps(values)

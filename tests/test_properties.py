@@ -64,3 +64,16 @@ def test_reference_engine_matches_tree_of_every_op() -> None:
     source = "L = exp(sin(x)) * log(1 + y**2) + tanh(x) / (1 + z**2) - relu(y) + sigmoid(z) * gelu(x) + max(x, y)"
     result = check(source, {"x": 0.3, "y": -1.2, "z": 0.7}, Value, samples=3)
     assert result.verdict == "ok"
+
+
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10**6, 10**6), min_size=1, max_size=4))
+def test_answer_key_point_keys_are_json(values: list[float]) -> None:
+    """Stored answer keys are found by the point's JSON text: the fast path writes the same."""
+    import json
+
+    from gradcheck_lab.answer_keys import _point_key
+    from gradcheck_lab.cases import parse_source
+
+    names = [f"x{k}" for k in range(len(values))]
+    program = parse_source("L = " + " + ".join([*names, "0"]))
+    assert _point_key(program, dict(zip(names, values))) == json.dumps(values)
