@@ -25,6 +25,12 @@ def _sympy() -> Any:
     return sympy
 
 
+def _mpmath() -> Any:
+    import mpmath  # deferred, as sympy (which brings it)
+
+    return mpmath
+
+
 def _is_integer(k: float) -> bool:
     return float(k).is_integer()
 
@@ -130,6 +136,7 @@ class Op:
     symbol: str  #: how a case source writes it: "+", "**", "tanh", ...
     method: str  #: the Value method that implements it: "__add__", "tanh", ...
     sympy: Callable[..., Any]
+    mpmath: Callable[..., Any]  #: the op in mpmath, written apart from ``sympy`` (the soundness oracle)
     rounding: Callable[[tuple[float, ...], float], float]
     slope_rounding: Callable[[tuple[float, ...], float, float], float]
     forward_text: str | None = None  #: primitives: the output, over the operands
@@ -217,11 +224,12 @@ _SIGMOID = "1.0 / (1.0 + math.exp(-a)) if a >= 0.0 else math.exp(a) / (1.0 + mat
 
 
 def _rows() -> list[Op]:
-    sp = _sympy
+    sp, mp = _sympy, _mpmath
     return [
         Op(
             "add", 2, "+", "__add__", ast_node="Add", python="add", reflected="self + other",
             sympy=lambda a, b: a + b,
+            mpmath=lambda a, b: a + b,
             forward_text="a + b",
             local_text=("1.0", "1.0"),
             rounding=lambda args, out: abs(out),
@@ -230,6 +238,7 @@ def _rows() -> list[Op]:
         Op(
             "mul", 2, "*", "__mul__", ast_node="Mult", python="mul", reflected="self * other",
             sympy=lambda a, b: a * b,
+            mpmath=lambda a, b: a * b,
             forward_text="a * b",
             local_text=("b", "a"),
             rounding=lambda args, out: abs(out),
@@ -238,6 +247,7 @@ def _rows() -> list[Op]:
         Op(
             "pow", 2, "**", "__pow__", ast_node="Pow", python="pow",
             sympy=lambda x, k: x**k,
+            mpmath=lambda a, k: mp().power(a, k),
             forward_text="a ** k",
             local_text=("k * a ** (k - 1)",),
             domain=_pow_domain,
@@ -252,6 +262,7 @@ def _rows() -> list[Op]:
         Op(
             "rpow", 2, "**", "__rpow__", ast_node="Pow", python="pow",
             sympy=lambda c, x: c**x,
+            mpmath=lambda c, a: mp().power(c, a),
             forward_text="k ** a",
             local_text=("y * math.log(k)",),
             domain=lambda c, x: c > 0.0 and x * math.log(c) <= _EXP_MAX,
@@ -265,6 +276,7 @@ def _rows() -> list[Op]:
         Op(
             "exp", 1, "exp", "exp",
             sympy=lambda x: sp().exp(x),
+            mpmath=lambda x: mp().exp(x),
             forward_text="math.exp(a)",
             local_text=("y",),
             domain=lambda x: x <= _EXP_MAX,
@@ -276,6 +288,7 @@ def _rows() -> list[Op]:
         Op(
             "log", 1, "log", "log",
             sympy=lambda x: sp().log(x),
+            mpmath=lambda x: mp().log(x),
             forward_text="math.log(a)",
             local_text=("1.0 / a",),
             domain=lambda x: x > 0.0,
@@ -289,6 +302,7 @@ def _rows() -> list[Op]:
         Op(
             "sin", 1, "sin", "sin",
             sympy=lambda x: sp().sin(x),
+            mpmath=lambda x: mp().sin(x),
             forward_text="math.sin(a)",
             local_text=("math.cos(a)",),
             rounding=lambda args, out: abs(out) + 2.0,
@@ -298,6 +312,7 @@ def _rows() -> list[Op]:
         Op(
             "cos", 1, "cos", "cos",
             sympy=lambda x: sp().cos(x),
+            mpmath=lambda x: mp().cos(x),
             forward_text="math.cos(a)",
             local_text=("-math.sin(a)",),
             rounding=lambda args, out: abs(out) + 2.0,
@@ -307,6 +322,7 @@ def _rows() -> list[Op]:
         Op(
             "tanh", 1, "tanh", "tanh",
             sympy=lambda x: sp().tanh(x),
+            mpmath=lambda x: mp().tanh(x),
             forward_text="math.tanh(a)",
             local_text=("1.0 - y**2",),
             rounding=lambda args, out: abs(out) + 4.0,
@@ -316,6 +332,7 @@ def _rows() -> list[Op]:
         Op(
             "relu", 1, "relu", "relu",
             sympy=lambda x: sp().Max(0, x),
+            mpmath=lambda a: a if a > 0 else mp().mpf(0),
             forward_text="a if a > 0.0 else 0.0",
             local_text=("1.0 if a > 0.0 else 0.0",),
             kink=lambda x: x,
@@ -326,6 +343,7 @@ def _rows() -> list[Op]:
         Op(
             "abs", 1, "abs", "__abs__",
             sympy=lambda x: sp().Abs(x),
+            mpmath=lambda x: mp().fabs(x),
             forward_text="a if a >= 0.0 else -a",
             local_text=("1.0 if a > 0.0 else -1.0",),
             kink=lambda x: x,
@@ -336,6 +354,7 @@ def _rows() -> list[Op]:
         Op(
             "sigmoid", 1, "sigmoid", "sigmoid",
             sympy=lambda x: 1 / (1 + sp().exp(-x)),
+            mpmath=lambda a: 1 / (1 + mp().exp(-a)),
             forward_text=_SIGMOID,
             local_text=("y * (1.0 - y)",),
             rounding=lambda args, out: abs(out) + 4.0,
@@ -345,6 +364,7 @@ def _rows() -> list[Op]:
         Op(
             "gelu", 1, "gelu", "gelu",
             sympy=lambda x: x * (1 + sp().erf(x / sp().sqrt(2))) / 2,
+            mpmath=lambda a: a * (1 + mp().erf(a / mp().sqrt(2))) / 2,
             forward_text="a * Phi(a)",
             local_text=("Phi(a) + a * phi(a)",),
             rounding=lambda args, out: 2.0 * abs(out) + 4.0 * (1.0 + abs(args[0])),
@@ -354,6 +374,7 @@ def _rows() -> list[Op]:
         Op(
             "max", 2, "max", "max",
             sympy=lambda a, b: sp().Max(a, b),
+            mpmath=lambda a, b: a if a >= b else b,
             forward_text="a if a >= b else b",
             local_text=("1.0 if a >= b else 0.0", "0.0 if a >= b else 1.0"),
             kink=lambda a, b: a - b,
@@ -365,6 +386,7 @@ def _rows() -> list[Op]:
         Op(
             "sub", 2, "-", "__sub__", ast_node="Sub", python="sub", reflected="other + (-self)",
             sympy=lambda a, b: a - b,
+            mpmath=lambda a, b: a - b,
             compose_text="self + (-other)",
             rounding=lambda args, out: abs(out),
             slope_rounding=lambda args, out, s: 0.0,
@@ -373,6 +395,7 @@ def _rows() -> list[Op]:
             "div", 2, "/", "__truediv__", ast_node="Div", python="truediv",
             reflected="other * self ** -1", wrapped="({0}) / (1 + ({1})**2)",
             sympy=lambda a, b: a / b,
+            mpmath=lambda a, b: a / b,
             compose_text="self * other ** -1",
             domain=lambda a, b: abs(b) >= 2.0**-1022,
             domain_text="division by zero (or by a number below 2**-1022, whose b ** -1 overflows)",
@@ -385,6 +408,7 @@ def _rows() -> list[Op]:
         Op(
             "neg", 1, "-", "__neg__", ast_node="USub", python="neg",
             sympy=lambda a: -a,
+            mpmath=lambda a: -a,
             compose_text="self * -1",
             rounding=lambda args, out: 0.0,
             slope_rounding=lambda args, out, s: 0.0,

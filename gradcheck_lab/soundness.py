@@ -6,7 +6,7 @@ A *false alarm* is a correct engine (the reference :class:`~gradcheck_lab.engine
 given a failing verdict by :func:`~gradcheck_lab.compare.judge`. The *ratio* of a node is
 its error against the truth over its tolerance (a false alarm is a ratio above 1). The
 independent evaluation runs each program in mpmath at 50 digits with every op written
-here a second time (:data:`MPMATH`, not the table's SymPy form) and differentiates by
+here a second time (each row's ``Op.mpmath``, not its SymPy form) and differentiates by
 ``mpmath.diff`` with a node replaced by a variable: no local partial and no chain rule of
 the answer key is reused.
 
@@ -35,26 +35,8 @@ from .truth import SAFETY, UNIT_ROUNDOFF
 
 __all__ = ["MPMATH", "Report", "independent", "random_program", "run"]
 
-#: Every op of the table in mpmath, written independently of its SymPy form.
-MPMATH: dict[str, Callable[..., Any]] = {
-    "add": lambda a, b: a + b,
-    "mul": lambda a, b: a * b,
-    "pow": lambda a, k: mpmath.power(a, k),
-    "rpow": lambda c, a: mpmath.power(c, a),
-    "exp": mpmath.exp,
-    "log": mpmath.log,
-    "sin": mpmath.sin,
-    "cos": mpmath.cos,
-    "tanh": mpmath.tanh,
-    "relu": lambda a: a if a > 0 else mpmath.mpf(0),
-    "abs": mpmath.fabs,
-    "sigmoid": lambda a: 1 / (1 + mpmath.exp(-a)),
-    "gelu": lambda a: a * (1 + mpmath.erf(a / mpmath.sqrt(2))) / 2,
-    "max": lambda a, b: a if a >= b else b,
-    "sub": lambda a, b: a - b,
-    "div": lambda a, b: a / b,
-    "neg": lambda a: -a,
-}
+#: Every op of the table in mpmath (each row's ``Op.mpmath``, written apart from its SymPy form).
+MPMATH: dict[str, Callable[..., Any]] = {op.name: op.mpmath for op in OPS.values()}
 _AGREE = mpmath.mpf(10) ** -18  #: the answer key's 20 digits against the independent value (relative)
 _FLOOR = mpmath.mpf(10) ** -35  #: ... and absolute, times the output's scale
 
