@@ -3,9 +3,10 @@ as the witness that says which side is wrong.
 
 A value passes within ``SAFETY * u * value_bound`` of the truth and a gradient within
 ``SAFETY * u * grad_bound`` (bounds from :mod:`.symbolic`; ``u`` the engine's unit
-roundoff). On a gradient mismatch at an input, finite differences over the
-implementation's own forward pass side with autograd (the forward computes another
-function, consistently) or with the symbolic value (the backward is wrong).
+roundoff), or within a ``relative_floor`` of its size where the caller asks for one. On
+a gradient mismatch at an input, finite differences over the implementation's own
+forward pass side with autograd (the forward computes another function, consistently)
+or with the symbolic value (the backward is wrong).
 
 >>> VERDICTS
 ('ok', 'nondifferentiable', 'domain-error', 'grad-mismatch', 'forward-mismatch', 'unsupported', 'exception')
@@ -121,8 +122,11 @@ def judge(
     index: int = 0,
     origin: str = "given",
     unit_roundoff: float = UNIT_ROUNDOFF,
+    relative_floor: float = 0.0,
 ) -> PointCheck:
-    """The verdict of every node of ``program`` at one point."""
+    """The verdict of every node of ``program`` at one point: a value or gradient passes
+    within ``SAFETY * unit_roundoff`` times its error bound, or ``relative_floor`` times its
+    size if that is more (0: the bound alone)."""
     check = PointCheck(index, truth.point, origin)
     names = [n.title for n in program.nodes]
     outside = truth.domain_error or truth.near_pole(program, unit_roundoff)
@@ -150,19 +154,22 @@ def judge(
     rows = zip(names, truth.values, observation.data, truth.grads, observation.grads, truth.value_bounds,
                truth.grad_bounds, strict=True)
     for k, (name, true_value, value, true_grad, grad, value_bound, grad_bound) in enumerate(rows):
-        nc = NodeCheck(k, name, "ok", true_value, value, true_grad, grad, None, None, scale * value_bound,
-                       scale * grad_bound)
+        value_tol, grad_tol = scale * value_bound, scale * grad_bound
+        if relative_floor:
+            value_tol = max(value_tol, relative_floor * abs(true_value))
+            grad_tol = max(grad_tol, relative_floor * abs(true_grad))
+        nc = NodeCheck(k, name, "ok", true_value, value, true_grad, grad, None, None, value_tol, grad_tol)
         est = fd_by_node.get(k)
         if est is not None and est.value is not None:
             nc.fd_grad, nc.fd_error = est.value, est.error
         if value is None or grad is None:
             nc.verdict, nc.detail = "exception", "not a real number in .data or .grad"
-        elif not abs(value - true_value) <= scale * value_bound:  # NaN: a mismatch
+        elif not abs(value - true_value) <= value_tol:  # NaN: a mismatch
             nc.verdict = "forward-mismatch"
             nc.detail = f".data is {value!r}, the truth {truth.exact_values[k]}"
         elif k in kinked:
             nc.verdict, nc.detail = "nondifferentiable", f"at the kink of {kinks}"
-        elif not abs(grad - true_grad) <= scale * grad_bound:
+        elif not abs(grad - true_grad) <= grad_tol:
             nc.verdict = "grad-mismatch"
             nc.detail = _fd_witness(nc, est)
         check.nodes.append(nc)

@@ -30,8 +30,8 @@ from .ops import OPS, Op
 from .program import Program, Ref
 
 __all__ = [
-    "ExecError", "Execution", "Executor", "InProcessExecutor", "Observation", "Unsupported", "descent_step",
-    "forward_value", "lower", "observation", "observe", "to_float",
+    "ExecError", "Execution", "Executor", "InProcessExecutor", "Observation", "Unsupported", "forward_value",
+    "lower", "observation", "observe", "to_float",
 ]
 
 
@@ -83,19 +83,6 @@ class Executor(Protocol):
         """Observe ``program`` at each ``observe`` point (``backward_calls`` calls of
         backward() on one graph) and give the output's value at each ``forward`` point."""
         ...
-
-
-def descent_step(
-    program: Program, point: Mapping[str, float], obs: Observation, lr: float
-) -> dict[str, float] | None:
-    """The point one gradient-descent step from ``point`` leads to by ``obs``'s gradients,
-    as :mod:`gradcheck_lab.training` steps; None where its descent stops (an error, a
-    missing number, a parameter no longer finite).
-
-    >>> descent_step(Program((), 0), {}, Observation(error=ExecError("exception", "boom")), 0.1) is None
-    True
-    """
-    return drive.descent_step(program.inputs, program.output, point, obs.data, obs.grads, obs.error is not None, lr)
 
 
 def _value_apply(value_class: Any) -> Callable[[Op, list[Any]], Any]:

@@ -1,8 +1,9 @@
-"""The harness: run cases through an executor and judge them against the answer key.
+"""The harness: run cases' plans through an executor, in this process, and judge them.
 
-For each case: its given points and ``samples`` random ones, the answer key at each
-(cached), one batch of observations from the executor, then finite-difference stencils
-planned in the parent and sent as a second batch, and a verdict per point and node.
+For each case, :func:`~gradcheck_lab.plan.plan_case` makes its plan (its given points and
+``samples`` random ones, the answer key at each), the executor runs the plan's requests,
+:func:`~gradcheck_lab.plan.judge` gives a verdict per point and node, and the
+finite-difference witness is planned from that judgement, run, and judged again.
 
 >>> result = check("L = log(x1*x2) + sin(x1*x3) + x2*x3", {"x1": 2.0, "x2": 3.0, "x3": 4.0})
 >>> result.verdict, result.nodes_checked
@@ -11,68 +12,22 @@ planned in the parent and sent as a second batch, and a verdict per point and no
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from .answer_keys import AnswerKeys
-from .cases import Case, Literal
-from .checktable import case_text
-from .compare import FAILURES, PointCheck, judge, worst
+from .batches import execute_all
+from .cases import Case
 from .errors import CaseError, GradientMismatch
-from .executors import Executor, InProcessExecutor
-from .finite_diff import FDEstimate, estimate, kink_distances, plan_steps
-from .ops import OPS
-from .program import Program, Ref
+from .executors import Execution, Executor, InProcessExecutor
+from .plan import CaseResult, FiniteDifferences, Session, failure_of, judge, plan_case, plan_witness, sample_points
+from .program import Program
 from .source import parse_source
-from .truth import UNIT_ROUNDOFF, PointTruth
-
-if TYPE_CHECKING:
-    from .training import Training
+from .truth import UNIT_ROUNDOFF
 
 __all__ = ["CaseResult", "Run", "assert_gradients", "check", "check_case", "check_cases", "sample_points"]
-
-DEFAULT_RANGE = (-2.0, 2.0)
-_KINK_MARGIN = 1e-3  # random points keep this far from relu(0) and max ties
-_TRIES = 200
-
-
-@dataclass
-class CaseResult:
-    """A case's checks at every point, and what its ``expect`` tables said."""
-
-    case: Case
-    points: list[PointCheck] = field(default_factory=list)
-    expect_errors: list[CaseError] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    training: Training | None = None  #: both descents, for a case with ``steps`` and ``lr``
-
-    @property
-    def verdict(self) -> str:
-        trained = [self.training.verdict] if self.training else []
-        return worst([*(p.verdict for p in self.points), *trained])
-
-    @property
-    def ok(self) -> bool:
-        """True when no check failed (warnings such as kinks are fine)."""
-        return self.verdict not in FAILURES
-
-    @property
-    def nodes_checked(self) -> int:
-        return sum(1 for p in self.points for n in p.nodes if n.verdict != "domain-error")
-
-    @property
-    def worst_error(self) -> float | None:
-        judged = ("ok", "grad-mismatch")
-        errors = [n.error for p in self.points for n in p.nodes if n.error is not None and n.verdict in judged]
-        return max(errors, default=None)
-
-    def table(self, failing_only: bool = True) -> str:
-        """The per-node comparison as text (what :class:`GradientMismatch` shows)."""
-        return case_text(self, failing_only=failing_only)
 
 
 @dataclass
@@ -101,77 +56,7 @@ class Run:
         return 1 if self.failed else 0
 
 
-# --------------------------------------------------------------------------- points
-
-
-def _input_ranges(case: Case) -> dict[str, tuple[float, float]]:
-    """Where each input is drawn from: the case's ``sample``, else the ops that read it."""
-    program = case.program
-    ranges: dict[str, tuple[float, float]] = {}
-    for k, name in enumerate(program.inputs):
-        if name in case.sample:
-            ranges[name] = case.sample[name]
-            continue
-        lo, hi = DEFAULT_RANGE
-        for node in program.nodes[len(program.inputs):]:
-            op = OPS[node.op]
-            if any(node.args[i] == Ref(k) for i in op.sampled if i < len(node.args)):
-                a, b = op.sample
-                if (a, b) != DEFAULT_RANGE and max(lo, a) < min(hi, b):
-                    lo, hi = max(lo, a), min(hi, b)
-        ranges[name] = (lo, hi)
-    return ranges
-
-
-def sample_points(case: Case, n: int, seed: int) -> list[dict[str, float]]:
-    """``n`` random points inside every op's domain and clear of kinks, reproducibly.
-
-    Each case draws from its own stream (seeded by ``seed`` and its name), so adding a
-    case never moves another case's points. Memoized: a grader asks again per submission.
-    """
-    key = (case.name, case.program.digest, tuple(sorted(case.sample.items())), n, seed)
-    if key not in _SAMPLED:
-        _SAMPLED[key] = _draw(case, n, seed)
-    return [dict(p) for p in _SAMPLED[key]]
-
-
-_SAMPLED: dict[tuple[object, ...], list[dict[str, float]]] = {}
-
-
-def _draw(case: Case, n: int, seed: int) -> list[dict[str, float]]:
-    rng = random.Random(f"{seed}:{case.name}")
-    ranges = _input_ranges(case)
-    found: list[dict[str, float]] = []
-    for _ in range(n * _TRIES):
-        if len(found) == n:
-            break
-        point = {x: round(rng.uniform(*ranges[x]), 4) for x in case.program.inputs}
-        distances = kink_distances(case.program, point)
-        if distances is not None and all(abs(d) > _KINK_MARGIN for d in distances):
-            found.append(point)
-    return found
-
-
-# --------------------------------------------------------------------------- checks
-
-
-def _check_expect(case: Case, truth: PointTruth) -> list[CaseError]:
-    """The case author's published numbers against the symbolic truth at the first point."""
-    errors = []
-    index = {n.name: k for k, n in enumerate(case.program.nodes) if n.name}
-    for key, table, values in (("expect", case.expect, truth.grads), ("expect_data", case.expect_data, truth.values)):
-        for name, expected in table.items():
-            if truth.domain_error:
-                break
-            actual = values[index[name]]
-            tol = expected.tolerance() if isinstance(expected, Literal) else 1e-9 * max(1.0, abs(expected))
-            if abs(actual - expected) > tol:
-                what = "gradient dL/d" if key == "expect" else "value of "
-                errors.append(CaseError(
-                    f"{key}: {name} = {getattr(expected, 'text', expected)}, but the symbolic {what}{name} is "
-                    f"{actual:.10g} (more than {tol:.2g} away)", file=case.file, case=case.name, line=case.line,
-                ))
-    return errors
+# --------------------------------------------------------------------------- running plans
 
 
 def check_case(
@@ -182,57 +67,33 @@ def check_case(
     seed: int = 0,
     answer_keys: AnswerKeys | None = None,
     unit_roundoff: float = UNIT_ROUNDOFF,
-    finite_differences: str = "always",
+    relative_floor: float = 0.0,
+    finite_differences: FiniteDifferences | str = "always",
+    session: Session | None = None,
 ) -> CaseResult:
-    """Judge one case: its given points plus ``samples`` random ones.
+    """Judge one case: its given points plus ``samples`` random ones (plan, execute, judge).
 
     ``finite_differences``: ``"always"`` (every point), ``"on-mismatch"`` (only where a
     gradient disagrees, to say which side is wrong), ``"first-mismatch"`` (only the first
-    such point: one witness per case, the grader's economy) or ``"never"``.
+    such point: one witness per case, the grader's economy) or ``"never"``. ``session``
+    (default: a new one over ``answer_keys``) keeps answer keys and random points between calls.
     """
     started = time.perf_counter()
-    keys = answer_keys or AnswerKeys()
-    result = CaseResult(case)
-    given = list(case.points)
-    extra = sample_points(case, samples, seed) if samples else []
-    if samples and len(extra) < samples:
-        result.notes.append(f"found only {len(extra)} of {samples} random points inside every op's domain")
-    points = given + extra
-    truths = keys.get(case.program, points)
-    result.expect_errors = _check_expect(case, truths[0])
-    live = [i for i, t in enumerate(truths) if not t.domain_error]
-    execution = executor.execute(case.program, [points[i] for i in live], [])
-    observations = dict(zip(live, execution.observations))
-    origins = ["given" if i < len(given) else "random" for i in range(len(points))]
-
-    def verdicts(fds: dict[int, list[FDEstimate]]) -> list[PointCheck]:
-        return [
-            judge(case.program, truth, observations.get(i), fds.get(i, []), index=i, origin=origins[i],
-                  unit_roundoff=unit_roundoff)
-            for i, truth in enumerate(truths)
-        ]
-
-    checks = verdicts({})
-    wanted = live if finite_differences == "always" else [i for i in live if checks[i].verdict == "grad-mismatch"]
-    if finite_differences == "first-mismatch":
-        wanted = wanted[:1]
-    if wanted and finite_differences != "never":
-        plans = {i: plan_steps(case.program, points[i]) for i in wanted}
-        stencil = [q for i in wanted for q in plans[i].points]
-        forwards = executor.execute(case.program, [], stencil).forwards
-        fds, offset = {}, 0
-        for i in wanted:
-            count = len(plans[i].points)
-            fds[i] = estimate(plans[i], forwards[offset : offset + count])
-            offset += count
-        checks = verdicts(fds)
-    result.points = checks
-    if case.steps:
-        from .training import descend
-
-        result.training = descend(case, executor, keys)
-        if result.training.verdict != "ok":
-            result.notes.append(result.training.summary)
+    session = session or Session(answer_keys)
+    plan = plan_case(case, session, samples=samples, seed=seed)
+    results = execute_all(executor, plan.requests)
+    failed = failure_of(results)
+    if failed is not None:
+        raise failed
+    result = judge(plan, results, unit_roundoff=unit_roundoff, relative_floor=relative_floor)
+    witness = plan_witness(plan, result, finite_differences)
+    if witness is not None:
+        [found] = execute_all(executor, [witness.request])
+        if isinstance(found, Exception):
+            raise found
+        assert isinstance(found, Execution)
+        result = judge(plan, results, unit_roundoff=unit_roundoff, relative_floor=relative_floor,
+                       witness=(witness, found))
     result.seconds = time.perf_counter() - started
     return result
 
@@ -247,19 +108,20 @@ def check_cases(
     seed: int = 0,
     answer_keys: AnswerKeys | None = None,
     unit_roundoff: float = UNIT_ROUNDOFF,
-    finite_differences: str = "always",
+    relative_floor: float = 0.0,
+    finite_differences: FiniteDifferences | str = "always",
 ) -> Run:
     """Judge every case; one case's trouble never stops the others."""
     started = time.perf_counter()
-    keys = answer_keys or AnswerKeys()
+    session = Session(answer_keys)
     results = [
-        check_case(c, executor, samples=samples, seed=seed, answer_keys=keys, unit_roundoff=unit_roundoff,
-                   finite_differences=finite_differences)
+        check_case(c, executor, samples=samples, seed=seed, unit_roundoff=unit_roundoff,
+                   relative_floor=relative_floor, finite_differences=finite_differences, session=session)
         for c in cases
     ]
     return Run(
         results, list(errors), implementation, seed, samples, unit_roundoff,
-        time.perf_counter() - started, keys.computed,
+        time.perf_counter() - started, session.answer_keys.computed,
     )
 
 
@@ -281,9 +143,14 @@ def check(
     samples: int = 0,
     seed: int = 0,
     unit_roundoff: float = UNIT_ROUNDOFF,
+    relative_floor: float = 0.0,
 ) -> CaseResult:
-    """Check ``value_class`` (default: the reference engine) on one source at some points;
-    ``unit_roundoff``: the engine's (2**-53 for float64, 2**-24 for a float32 engine).
+    """Check ``value_class`` (default: the reference engine) on one source at some points.
+
+    The tolerance model's knobs: ``unit_roundoff``, the engine's (2**-53 for float64,
+    2**-24 for a float32 engine), scales every node's error bound; ``relative_floor``
+    (default 0: the bounds alone) lets a value or gradient within that fraction of its
+    size pass, for an engine that is only meant to be close (a series, a float16 engine).
 
     >>> from gradcheck_lab import Value
     >>> check("L = n + n", {"n": 4.0}, Value).ok
@@ -294,7 +161,7 @@ def check(
 
         value_class = Value
     return check_case(_as_case(source, points), InProcessExecutor(value_class), samples=samples, seed=seed,
-                      unit_roundoff=unit_roundoff)
+                      unit_roundoff=unit_roundoff, relative_floor=relative_floor)
 
 
 def assert_gradients(
@@ -305,14 +172,19 @@ def assert_gradients(
     samples: int = 0,
     seed: int = 0,
     unit_roundoff: float = UNIT_ROUNDOFF,
+    relative_floor: float = 0.0,
 ) -> CaseResult:
-    """Like :func:`check`, but raise :class:`GradientMismatch` (an AssertionError) with the
+    """Like :func:`check` (the same tolerance knobs), but raise :class:`GradientMismatch` (an AssertionError) with the
     source, the points, the table of what disagreed and a line that reruns it, when any
     check fails. For pytest users.
     """
-    result = check(source, points, value_class, samples=samples, seed=seed, unit_roundoff=unit_roundoff)
+    result = check(source, points, value_class, samples=samples, seed=seed, unit_roundoff=unit_roundoff,
+                   relative_floor=relative_floor)
     if not result.ok:
         text = source if isinstance(source, str) else result.case.source or "(a Program)"
-        rerun = f"gradcheck_lab.check({text!r}, {points!r}, Value, samples={samples}, seed={seed}).table()"
+        knobs = "".join(f", {name}={value!r}" for name, value, default in (
+            ("unit_roundoff", unit_roundoff, UNIT_ROUNDOFF), ("relative_floor", relative_floor, 0.0))
+            if value != default)
+        rerun = f"gradcheck_lab.check({text!r}, {points!r}, Value, samples={samples}, seed={seed}{knobs}).table()"
         raise GradientMismatch(f"source: {text}\npoints: {points}\n{result.table()}\nrerun: {rerun}")
     return result

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .compare import PointCheck
     from .grading import SubmissionGrade
     from .harness import CaseResult, Run
+    from .plan import Session
     from .walkthrough import Walkthrough
 
 __all__ = ["EngineCheck", "Explanation", "check_engine", "default_cases", "explain"]
@@ -129,7 +130,7 @@ class EngineCheck:
         return engine_check_html(self)
 
 
-def _showcase(runner: InProcessRunner, grade: SubmissionGrade, results: list[CaseResult], keys: Any,
+def _showcase(runner: InProcessRunner, grade: SubmissionGrade, results: list[CaseResult], session: Session,
               unit_roundoff: float) -> CaseResult | None:
     """The counterexample judged node by node (it is the smallest), else the smallest failing case."""
     from .harness import check_case
@@ -139,7 +140,7 @@ def _showcase(runner: InProcessRunner, grade: SubmissionGrade, results: list[Cas
         try:
             [case], _ = load_cases(grade.counterexample)
             with runner.own_budget(runner.limits.request_timeout, "the counterexample's"):
-                return check_case(case, runner, samples=0, answer_keys=keys, unit_roundoff=unit_roundoff)
+                return check_case(case, runner, samples=0, unit_roundoff=unit_roundoff, session=session)
         except (ChildFailure, GradcheckError, ValueError, KeyError):
             pass
     failing = [r for r in results if not r.ok and r.verdict != "unsupported"]
@@ -163,7 +164,6 @@ def check_engine(
     """
     from . import grading
     from .answer_keys import default_cache_dir
-    from .batches import Prepared
     from .grading import run as grade_run
     from .harness import Run
     from .truth import UNIT_ROUNDOFF
@@ -188,9 +188,8 @@ def check_engine(
         run = replace(run, unit_roundoff=grade_run.FLOAT32_ROUNDOFF if load.float32 else UNIT_ROUNDOFF)
         if load.float32:
             grade.precision = "float32"
-        ex = Prepared(runner)
-        results = grade_run.judge_submission(ex, grade, config, run)
-        showcase = _showcase(runner, grade, results, grade_run._answer_keys(config.cache_dir), run.unit_roundoff)
+        results = grade_run.judge_submission(runner, grade, config, run)
+        showcase = _showcase(runner, grade, results, config.session, run.unit_roundoff)
     grade.output = "".join(runner.output)
     grade_run.conclude(grade)
     grade.seconds = time.perf_counter() - started

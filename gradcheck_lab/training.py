@@ -24,23 +24,22 @@ engine whose gradients are slightly wrong moves off at once.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .executors import Executor
+from .drive import descent_step
+from .executors import Execution, Executor
 
 if TYPE_CHECKING:
     from .answer_keys import AnswerKeys
+    from .batches import Descent
     from .cases import Case
+    from .program import Program
 
-__all__ = ["RTOL", "Training", "Trajectory", "descend"]
+__all__ = ["RTOL", "Training", "Trajectory", "descend", "exact_descent", "judge_descent"]
 
 RTOL = 1e-6  #: how far (relative) the two trajectories may drift apart before they part
-
-#: One step's evaluation: (loss, gradients by input, what went wrong or "").
-Gradient = Callable[[Mapping[str, float]], tuple[float, dict[str, float], str]]
-
 
 @dataclass
 class Trajectory:
@@ -91,22 +90,48 @@ class Training:
         return line
 
 
-def _run(start: Mapping[str, float], steps: int, lr: float, gradient: Gradient) -> Trajectory:
-    trajectory = Trajectory()
-    point = dict(start)
+def exact_descent(
+    program: Program, start: Mapping[str, float], steps: int, lr: float, answer_keys: AnswerKeys
+) -> Trajectory:
+    """Gradient descent on exact gradients (the answer key at each step) from ``start``."""
+    trajectory, point = Trajectory(), dict(start)
     for step in range(steps + 1):
-        loss, grads, error = gradient(point)
-        if error:
-            trajectory.error = error
-            return trajectory
+        truth = answer_keys.get(program, [point])[0]
+        if truth.domain_error:
+            trajectory.error = truth.domain_error
+            break
+        trajectory.params.append(dict(point))
+        trajectory.losses.append(truth.values[program.output])
+        if step < steps:
+            following = descent_step(program.inputs, program.output, point, truth.values, truth.grads, False, lr)
+            if following is None:
+                trajectory.error = f"a parameter is no longer finite after step {step + 1}"
+                break
+            point = following
+    return trajectory
+
+
+def _implemented(case: Case, descent: Descent) -> tuple[Trajectory, str]:
+    """The implementation's trajectory from its descent's steps, and the verdict of an early stop."""
+    program, n = case.program, len(case.program.inputs)
+    trajectory = Trajectory()
+    for step, (point, result) in enumerate(descent):
+        assert isinstance(result, Execution), "judge a descent whose steps hold no failure"
+        obs = result.observations[0]
+        if obs.error is not None:
+            trajectory.error = obs.error.message
+            return trajectory, obs.error.kind
+        loss, grads = obs.data[program.output], obs.grads[:n]
+        if loss is None or any(g is None for g in grads):
+            trajectory.error = "not a real number in the loss's .data or a parameter's .grad"
+            return trajectory, "exception"
         trajectory.params.append(dict(point))
         trajectory.losses.append(loss)
-        if step < steps:
-            point = {x: w - lr * grads[x] for x, w in point.items()}
-            if not all(math.isfinite(w) for w in point.values()):
-                trajectory.error = f"a parameter is no longer finite after step {step + 1}"
-                return trajectory
-    return trajectory
+        if step < case.steps and descent_step(program.inputs, program.output, point, obs.data, obs.grads, False,
+                                              case.lr) is None:
+            trajectory.error = f"a parameter is no longer finite after step {step + 1}"
+            return trajectory, ""
+    return trajectory, ""
 
 
 def _parted(a: Trajectory, b: Trajectory) -> int | None:
@@ -121,39 +146,26 @@ def _parted(a: Trajectory, b: Trajectory) -> int | None:
     return None
 
 
-def descend(case: Case, executor: Executor, answer_keys: AnswerKeys | None = None) -> Training:
-    """Train ``case`` with ``executor``'s gradients and with exact ones, and compare."""
-    from .answer_keys import AnswerKeys
-
-    keys = answer_keys or AnswerKeys()
-    program = case.program
-    n = len(program.inputs)
-
-    def exact(point: Mapping[str, float]) -> tuple[float, dict[str, float], str]:
-        truth = keys.get(program, [point])[0]
-        if truth.domain_error:
-            return math.nan, {}, truth.domain_error
-        return truth.values[program.output], dict(zip(program.inputs, truth.grads[:n])), ""
-
-    stop = [""]
-
-    def implemented(point: Mapping[str, float]) -> tuple[float, dict[str, float], str]:
-        obs = executor.execute(program, [point], []).observations[0]
-        if obs.error is not None:
-            stop[0] = obs.error.kind
-            return math.nan, {}, obs.error.message
-        loss, grads = obs.data[program.output], obs.grads[:n]
-        if loss is None or any(g is None for g in grads):
-            stop[0] = "exception"
-            return math.nan, {}, "not a real number in the loss's .data or a parameter's .grad"
-        return loss, {x: g for x, g in zip(program.inputs, grads) if g is not None}, ""
-
-    start = case.points[0]
-    truth = _run(start, case.steps, case.lr, exact)
-    mine = _run(start, case.steps, case.lr, implemented)
-    same_stop = truth.error and len(mine.losses) == len(truth.losses)
-    mine.error_kind = "" if same_stop else stop[0]  # both left the domain at the same step: not the engine
-    parted = _parted(mine, truth)
+def judge_descent(case: Case, exact: Trajectory, descent: Descent) -> Training:
+    """Compare the implementation's ``descent`` (its steps, none a failure) with the ``exact`` one."""
+    mine, stop = _implemented(case, descent)
+    same_stop = exact.error and len(mine.losses) == len(exact.losses)
+    mine.error_kind = "" if same_stop else stop  # both left the domain at the same step: not the engine
+    parted = _parted(mine, exact)
     if parted is None and mine.error and not same_stop and not mine.error_kind:
         parted = len(mine.losses)  # the implementation's descent blew up where the exact one did not
-    return Training(case.steps, case.lr, truth, mine, parted)
+    return Training(case.steps, case.lr, exact, mine, parted)
+
+
+def descend(case: Case, executor: Executor, answer_keys: AnswerKeys | None = None) -> Training:
+    """Train ``case`` with ``executor``'s gradients and with exact ones, and compare; raises
+    what stopped the executor (a sandbox's ``ChildFailure``)."""
+    from .answer_keys import AnswerKeys
+    from .batches import Descend, descend_all
+
+    descent = descend_all(executor, Descend(case.program, case.points[0], case.steps, case.lr))
+    failed = next((r for _, r in descent if isinstance(r, Exception)), None)
+    if failed is not None:
+        raise failed
+    exact = exact_descent(case.program, case.points[0], case.steps, case.lr, answer_keys or AnswerKeys())
+    return judge_descent(case, exact, descent)

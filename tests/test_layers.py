@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("execution: who runs requests (in process, a sandboxed child)",
      ["drive", "executors", "batches", "implementations", "inprocess", "submissions", "submissions.*", "nn.loading",
       "diagnose.probes"]),
-    ("judging one case", ["compare", "checktable", "training", "harness", "walkthrough", "soundness"]),
+    ("judging one case", ["compare", "checktable", "training", "plan", "harness", "walkthrough", "soundness"]),
     ("diagnosis", ["diagnose", "diagnose.*", "nn", "nn.*"]),
     ("reports: rendering only (the grader calls them; they read its grades as types only)", ["report", "report.*"]),
     ("grading and exercises", ["grading", "grading.*", "exercises", "exercises.*"]),

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradcheck_lab.batches import Prepared, Request, descend_all, execute_all
+from gradcheck_lab.batches import Descend, Request, descend_all, execute_all
 from gradcheck_lab.cases import collect_cases
 from gradcheck_lab.engine import Value
 from gradcheck_lab.executors import Execution, InProcessExecutor
@@ -437,7 +437,7 @@ def test_a_descent_is_one_message_with_a_deadline_per_step(tmp_path: Path) -> No
     """The child steps a gradient descent itself (one reply per step, the points the parent
     would have sent); a step that hangs times out like a single call."""
     program = parse_source("L = x * x")
-    expected = descend_all(InProcessExecutor(Value), program, {"x": 1.0}, 5, 0.25)
+    expected = descend_all(InProcessExecutor(Value), Descend(program, {"x": 1.0}, 5, 0.25))
     with SandboxExecutor(extract_source("s", ENGINE)) as ex:
         ex.start()
         found = ex.descend(program, {"x": 1.0}, 5, 0.25)
@@ -462,21 +462,22 @@ def test_shared_programs_travel_with_the_submission(tmp_path: Path) -> None:
             assert ex.execute(program, [{"x": 3.0}], []).observations[0].grads == [7.0, 1.0, 1.0]
 
 
-def test_prepared_answers_only_the_calls_run_ahead() -> None:
-    calls: list[Request] = []
+def test_execute_all_answers_by_position_descents_included() -> None:
+    """Requests go in one batch, descents after it, and each result comes back where its request stood."""
+    batches: list[int] = []
 
     class Counting(InProcessExecutor):
-        def execute(self, program, observe, forward, *, backward_calls=1):  # type: ignore[no-untyped-def]
-            calls.append(Request(program, tuple(observe), tuple(forward), backward_calls))
-            return super().execute(program, observe, forward, backward_calls=backward_calls)
+        def execute_batch(self, requests, **options):  # type: ignore[no-untyped-def]
+            batches.append(len(requests))
+            return [self.execute(r.program, r.observe, r.forward, backward_calls=r.backward_calls) for r in requests]
 
-    program = parse_source("L = x * x")
-    ex = Prepared(Counting(Value))
-    execute_all(ex, [Request(program, ({"x": 3.0},))])
-    assert ex.execute(program, [{"x": 3.0}], []).observations[0].grads == [6.0, 1.0] and len(calls) == 1
-    ex.execute(program, [{"x": 3.0}], [], backward_calls=2)  # not run ahead: to the executor
-    ex.execute(parse_source("L = x * x"), [{"x": 3.0}], [])  # an equal program, but another object
-    assert len(calls) == 3 and ex.answered == 1
+    square, cube = parse_source("L = x * x"), parse_source("L = x * x * x")
+    found = execute_all(Counting(Value), [Request(square, ({"x": 3.0},)), Descend(square, {"x": 1.0}, 2, 0.25),
+                                          Request(cube, ({"x": 2.0},))])
+    assert batches == [2]
+    assert found[0].observations[0].grads == [6.0, 1.0]  # type: ignore[union-attr]
+    assert [p for p, _ in found[1]] == [{"x": 1.0}, {"x": 0.5}, {"x": 0.25}]  # type: ignore[union-attr]
+    assert found[2].observations[0].grads == [12.0, 2.0, 1.0]  # type: ignore[union-attr]
 
 
 # --------------------------------------------------------------------------- the parent's checks

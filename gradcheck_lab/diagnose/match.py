@@ -25,20 +25,23 @@ import math
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from ..answer_keys import read_sealed, write_sealed
-from ..batches import execute_all
-from ..executors import ExecError, Executor, Observation, observe
+from ..batches import Result, execute_all
+from ..executors import ExecError, Execution, Executor, Observation, observe
 from .catalog import CATALOG, CLASSIFIED, Bug, Faults, form_method
 from .faults import Backward, compile_engine
 from .probes import CONSTANT_LEFT, CONSTANT_RIGHT, FORMS, PROBES, Probe, composed_of
 
-__all__ = ["Diagnosis", "Evidence", "diagnose", "observe_probes", "predictions", "run_probes", "warm_predictions"]
+__all__ = [
+    "Diagnosis", "Evidence", "diagnose", "observe_probes", "predictions", "probe_observations", "run_probes",
+    "warm_predictions",
+]
 
 _ORDERS = 16  #: visit orders tried for an order-sensitive bug on a probe where paths meet
 _FEW_ORDERS = 2  #: ... on one where no node has two consumers (there the order should not matter)
@@ -88,12 +91,18 @@ def run_probes(executor: Executor, probes: Iterable[Probe] = PROBES, **options: 
     where it can (``options``, such as ``budget``, go to its ``execute_batch``). A probe the
     executor could not run (a timeout, a crash of the child) is recorded with that kind."""
     probes = list(probes)
+    return probe_observations(probes, execute_all(executor, [p.request for p in probes], **options))
+
+
+def probe_observations(probes: Sequence[Probe], results: Sequence[Result]) -> dict[str, Observation]:
+    """Each probe's observation from its result (by position); a failure is recorded with its kind."""
     found = {}
-    for p, result in zip(probes, execute_all(executor, [p.request for p in probes], **options)):
+    for p, result in zip(probes, results):
         if isinstance(result, Exception):  # the sandbox's ChildFailure: timeout, memory, crash
             kind = getattr(result, "kind", "exception")
             found[p.name] = Observation(error=ExecError(kind, f"{kind}: {result}"))
         else:
+            assert isinstance(result, Execution)
             found[p.name] = result.observations[0]
     return found
 

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cases import Case
 from ..diagnose.catalog import CATALOG, Effect
@@ -39,6 +39,9 @@ from ..submissions import Limits
 from ..version import __version__
 from .model import GRADER_VERSION
 from .nn import NNAssignment
+
+if TYPE_CHECKING:
+    from ..plan import Session
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -330,3 +333,15 @@ class GradeConfig:
                            self.assignment.digest],
                           sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
+
+    @cached_property
+    def session(self) -> Session:
+        """What grading remembers in this process: answer keys (from ``cache_dir``) and random
+        points; one per config object, never pickled (a worker makes its own)."""
+        from ..answer_keys import AnswerKeys
+        from ..plan import Session
+
+        return Session(AnswerKeys(Path(self.cache_dir) if self.cache_dir else None))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "session"}

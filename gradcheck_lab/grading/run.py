@@ -1,9 +1,9 @@
 """One submission: cut by :mod:`..submissions.loading`, run in a sandboxed child
 (:class:`~..submissions.SandboxExecutor`), probed first (the one probe set of
 :mod:`..diagnose.probes`, sent in one batch on a time budget of its own: its op forms make
-the capability table, all of it the diagnosis), and judged case by case by the same harness
-as ``check`` (every case's first call sent ahead in one batch; finite differences only at
-the first point of a case where a gradient disagrees: one witness per case).
+the capability table, all of it the diagnosis), then judged by the same plans as ``check``
+(:mod:`..plan`): every case's requests in one batch, each judged from its results by
+position, and the finite-difference witnesses of the cases the reports show in one more.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..answer_keys import AnswerKeys
-from ..batches import Prepared, Request, execute_all
+from ..batches import Result, execute_all
 from ..cases import Case
 from ..diagnose.probes import probe_cases
-from ..executors import Observation
-from ..harness import CaseResult, Run, check_case, sample_points
+from ..executors import Execution, Executor, Observation
+from ..harness import Run
+from ..plan import CaseResult, FiniteDifferences, Plan, Session, failure_of, judge, plan_case, plan_witness
 from ..submissions import ChildFailure, SandboxExecutor, Submission, SubmissionRef, load_submission
 from ..submissions.sandbox import TrustedExecutor
 from ..truth import UNIT_ROUNDOFF
@@ -42,30 +42,14 @@ FLOAT32_ROUNDOFF = 2.0**-24
 MAX_DETAILED = 5  #: cases whose per-node tables a submission's reports show (the smallest that did not pass)
 
 
-_KEYS: dict[str | None, AnswerKeys] = {}
-
-
-def _answer_keys(cache_dir: str | None) -> AnswerKeys:
-    """One answer-key store per cache folder and process: loaded from disk once."""
-    if cache_dir not in _KEYS:
-        _KEYS[cache_dir] = AnswerKeys(Path(cache_dir) if cache_dir else None)
-    return _KEYS[cache_dir]
-
-
 def warm_answer_keys(config: GradeConfig) -> int:
     """Compute every answer key the batch will need, once, before it starts (the
     reference engine walks every case, probes included), and the bug catalog's
     predictions; return how many answer keys were new."""
-    from ..engine import Value
-    from ..executors import InProcessExecutor
-
-    keys = _answer_keys(config.cache_dir)
-    before = keys.computed
-    executor = InProcessExecutor(Value)
-    for cases, samples in ((config.cases, config.samples), (_form_cases(config), 0)):
-        for case in cases:
-            check_case(case, executor, samples=samples, seed=config.seed, answer_keys=keys,
-                       finite_differences="never")
+    session = config.session
+    before = session.answer_keys.computed
+    _plans(config.cases, session, config.samples, config.seed)
+    _plans(_form_cases(config), session, 0, config.seed)
     if config.diagnose:
         from ..diagnose.match import warm_predictions
 
@@ -74,8 +58,12 @@ def warm_answer_keys(config: GradeConfig) -> int:
         from ..nn import check_nn, in_process
         from ..nn.template import namespace
 
-        check_nn(in_process(namespace()), config.assignment.nn.config, keys)
-    return keys.computed - before
+        check_nn(in_process(namespace()), config.assignment.nn.config, session.answer_keys)
+    return session.answer_keys.computed - before
+
+
+def _plans(cases: Sequence[Case], session: Session, samples: int, seed: int) -> list[Plan]:
+    return [plan_case(c, session, samples=samples, seed=seed) for c in cases]
 
 
 def _form_cases(config: GradeConfig) -> tuple[Case, ...]:
@@ -142,91 +130,117 @@ def _probes(config: GradeConfig) -> tuple[Probe, ...]:
     return tuple(p for p in probes if p.form) if config.probes else ()
 
 
-def _probe(ex: Prepared, grade: SubmissionGrade, config: GradeConfig, run: Run) -> dict[str, Observation]:
+def _probe(ex: Executor, grade: SubmissionGrade, config: GradeConfig, run: Run) -> dict[str, Observation]:
     """Run the probes before anything else, in one batch on a budget of their own (so slow
     cases cannot starve them, nor a hanging probe the cases); fill the capability table from
-    the op forms' results, judged against their answer keys like cases; return every probe's
-    observation, for the diagnosis."""
-    from ..diagnose import run_probes
+    the op forms' plans, judged from the same batch (a form case asks exactly what its probe
+    asks: one request serves both), their finite-difference witnesses in one more; return
+    every probe's observation, for the diagnosis."""
+    from ..diagnose.match import probe_observations
 
-    found = run_probes(ex, _probes(config), budget=config.limits.probe_timeout)
-    keys = _answer_keys(config.cache_dir)
-    for case in _form_cases(config):
+    probes = _probes(config)
+    forms = _form_cases(config)
+    plans = _plans(forms, config.session, 0, config.seed)
+    requests = [p.request for p in probes]
+    slot = {r.key: k for k, r in enumerate(requests)}
+    for plan in plans:
+        if plan.request.key not in slot:
+            slot[plan.request.key] = len(requests)
+            requests.append(plan.request)
+    results = execute_all(ex, requests, budget=config.limits.probe_timeout)
+    found: dict[int, CaseResult | ChildFailure] = {}
+    runnable: list[tuple[Plan, list[Result]]] = []
+    for k, plan in enumerate(plans):
+        first = [results[slot[plan.request.key]]]
+        failure = failure_of(first)
+        if failure is not None:
+            found[k] = _failure(failure)
+        else:
+            runnable.append((plan, first))
+    ran = iter(_witnessed(ex, runnable, run))
+    for k, case in enumerate(forms):
+        r = found[k] if k in found else next(ran)
         op = case.tags[-1].removeprefix("op:")
-        try:  # answered from the batch (finite differences, if a gradient disagrees, cost one more call)
-            r = check_case(case, ex, samples=0, seed=config.seed, answer_keys=keys, unit_roundoff=run.unit_roundoff,
-                           finite_differences="first-mismatch")
-        except ChildFailure as failure:
-            grade.capabilities.append(Capability(case.name, op, failure.kind, failure.message))
+        if isinstance(r, ChildFailure):
+            grade.capabilities.append(Capability(case.name, op, r.kind, r.message))
         else:
             grade.capabilities.append(Capability(case.name, op, core_verdict(r.points, r.verdict), first_problem(r)))
+    return probe_observations(probes, results)
+
+
+def _failure(found: Exception) -> ChildFailure:
+    """A child's failure, to grade; any other exception is the grader's own bug: raised."""
+    if isinstance(found, ChildFailure):
+        return found
+    raise found
+
+
+def _witnessed(
+    ex: Executor, judged: Sequence[tuple[Plan, Sequence[Result]]], run: Run
+) -> list[CaseResult | ChildFailure]:
+    """Each plan judged from its results with finite differences at its first point where a
+    gradient disagrees (the stencils of all in one batch); where a witness fails, its failure."""
+    firsts = [judge(plan, got, unit_roundoff=run.unit_roundoff) for plan, got in judged]
+    witnesses = [plan_witness(plan, r, FiniteDifferences.FIRST_MISMATCH) for (plan, _), r in zip(judged, firsts)]
+    ran = iter(execute_all(ex, [w.request for w in witnesses if w is not None]))
+    found: list[CaseResult | ChildFailure] = []
+    for (plan, got), first, witness in zip(judged, firsts, witnesses):
+        execution = next(ran) if witness is not None else None
+        if witness is None or execution is None:
+            found.append(first)
+        elif isinstance(execution, Execution):
+            found.append(judge(plan, got, unit_roundoff=run.unit_roundoff, witness=(witness, execution)))
+        else:
+            assert isinstance(execution, Exception)
+            found.append(_failure(execution))
     return found
 
 
-_FIRST_CALLS: dict[str, list[Request]] = {}  #: by config digest, this process
-
-
-def _first_calls(config: GradeConfig) -> list[Request]:
-    """Each case's first call as :func:`~.harness.check_case` makes it (its points where the
-    answer key is defined), to run ahead in one batch; the same for every submission.
-    Should the harness ask otherwise, its calls simply go to the child one by one."""
-    if config.digest not in _FIRST_CALLS:
-        keys = _answer_keys(config.cache_dir)
-        requests = []
-        for case in config.cases:
-            points = [*case.points, *(sample_points(case, config.samples, config.seed) if config.samples else [])]
-            live = tuple(p for p, truth in zip(points, keys.get(case.program, points)) if not truth.domain_error)
-            requests.append(Request(case.program, live))
-        _FIRST_CALLS[config.digest] = requests
-    return _FIRST_CALLS[config.digest]
-
-
-def _judge_all(ex: Prepared, grade: SubmissionGrade, config: GradeConfig, run: Run) -> list[CaseResult]:
-    """Judge every case (their first calls run ahead in one batch, each training case's
-    descent in one message); fill ``grade``; return the results.
+def _judge_all(ex: Executor, grade: SubmissionGrade, config: GradeConfig, run: Run) -> list[CaseResult]:
+    """Judge every case: the plans' requests in one batch (then each training case's
+    descent in one message, unless its first request failed), each judged from its results
+    by position; fill ``grade``; return the results.
 
     Finite differences only witness which pass is wrong (no verdict depends on them), so
     they are run for the cases the reports show in full (:func:`detailed`), at their first
-    disagreeing point: a varied class is mostly wrong engines, and witnesses for every
-    failing case cost a quarter of the grading time."""
-    keys = _answer_keys(config.cache_dir)
-    for case, first in zip(config.cases, execute_all(ex, _first_calls(config))):
-        if case.steps and not isinstance(first, Exception):  # (a case that failed stops before its descent)
-            ex.descend(case.program, case.points[0], case.steps, case.lr)
-
-    def judged(case: Case, witness: bool) -> CaseResult:
-        return check_case(case, ex, samples=config.samples, seed=config.seed, answer_keys=keys,
-                          unit_roundoff=run.unit_roundoff, finite_differences="first-mismatch" if witness else "never")
-
-    results = []
-    for case in config.cases:
-        try:
-            r = judged(case, False)
-        except ChildFailure as failure:
-            if not grade.incident and not failure.message.startswith("not run"):
-                grade.incident = f"{case.name}: {failure.message}"
-            grade.cases.append(incident_grade(case, failure, config.assignment.points(case)))
-        else:
-            for node in (n for p in r.points for n in p.nodes if n.verdict == "grad-mismatch"):
-                node.detail = ""  # no witness asked: say nothing rather than "no finite difference"
-            results.append(r)
-            grade.cases.append(grade_case(r, config.rubric, run, config.assignment.points(case),
-                                          feedback=config.feedback))
+    disagreeing point, in one more batch: a varied class is mostly wrong engines, and
+    witnesses for every failing case cost a quarter of the grading time."""
+    plans = _plans(config.cases, config.session, config.samples, config.seed)
+    firsts = execute_all(ex, [p.request for p in plans])
+    trained = [k for k, (p, first) in enumerate(zip(plans, firsts)) if p.descent and not isinstance(first, Exception)]
+    descents = dict(zip(trained, execute_all(ex, [d for k in trained if (d := plans[k].descent)])))
+    results: list[CaseResult] = []
+    ran: dict[str, tuple[Plan, list[Result]]] = {}  #: by case selector: what each judged result was judged from
+    for k, (case, plan) in enumerate(zip(config.cases, plans)):
+        got = [firsts[k], *([descents[k]] if k in descents else [])]
+        failure = failure_of(got)
+        if failure is not None:
+            failed = _failure(failure)
+            if not grade.incident and not failed.message.startswith("not run"):
+                grade.incident = f"{case.name}: {failed.message}"
+            grade.cases.append(incident_grade(case, failed, config.assignment.points(case)))
+            continue
+        r = judge(plan, got, unit_roundoff=run.unit_roundoff)
+        for node in (n for p in r.points for n in p.nodes if n.verdict == "grad-mismatch"):
+            node.detail = ""  # no witness asked: say nothing rather than "no finite difference"
+        results.append(r)
+        ran[case.selector] = (plan, got)
+        grade.cases.append(grade_case(r, config.rubric, run, config.assignment.points(case),
+                                      feedback=config.feedback))
     settle(grade, config.cases, config.assignment, config.rubric)
     where = {c.selector: k for k, c in enumerate(grade.cases)}
-    position = {id(r): k for k, r in enumerate(results)}
-    for r in detailed(grade, results):
-        try:
-            witnessed = judged(r.case, True)
-        except ChildFailure:  # a child that dies now keeps the result it gave
+    position = {r.case.selector: k for k, r in enumerate(results)}
+    shown = detailed(grade, results)
+    for r, witnessed in zip(shown, _witnessed(ex, [ran[r.case.selector] for r in shown], run)):
+        if isinstance(witnessed, ChildFailure):  # a child that dies now keeps the result it gave
             continue
-        results[position[id(r)]] = witnessed
+        results[position[r.case.selector]] = witnessed
         grade.cases[where[r.case.selector]] = grade_case(witnessed, config.rubric, run,
                                                          config.assignment.points(r.case))
     return results
 
 
-def _diagnose(ex: Prepared, grade: SubmissionGrade, observations: dict[str, Observation], unit_roundoff: float,
+def _diagnose(ex: Executor, grade: SubmissionGrade, observations: dict[str, Observation], unit_roundoff: float,
               cache_dir: str | None) -> None:
     """Name known bugs from the probes' observations; for a wrong submission, or one with a
     bug that makes numbers wrong (whether or not the cases show it), find a minimal
@@ -259,9 +273,9 @@ def _diagnose(ex: Prepared, grade: SubmissionGrade, observations: dict[str, Obse
             grade.counterexample = example.as_case()
 
 
-def judge_submission(ex: Prepared, grade: SubmissionGrade, config: GradeConfig, run: Run) -> list[CaseResult]:
-    """Everything between loading a submission and its reports, on any executor (answering
-    from batches run ahead): the probes, every case, the diagnosis; fill ``grade`` (its
+def judge_submission(ex: Executor, grade: SubmissionGrade, config: GradeConfig, run: Run) -> list[CaseResult]:
+    """Everything between loading a submission and its reports, on any executor (the
+    requests of all cases in one batch): the probes, every case, the diagnosis; fill ``grade`` (its
     verdict and score settled under the assignment); return the cases' results."""
     observations = _probe(ex, grade, config, run)
     results = _judge_all(ex, grade, config, run)
@@ -348,9 +362,9 @@ def grade_submission(ref: SubmissionRef, config: GradeConfig, digest: str = "") 
                 grade.cases += nn_failed_grades(nn, failure.kind, failure.message) if nn else []
             else:
                 run = replace(run, unit_roundoff=FLOAT32_ROUNDOFF if load.float32 else UNIT_ROUNDOFF)
-                results = judge_submission(Prepared(child), grade, config, run)
+                results = judge_submission(child, grade, config, run)
                 if nn:  # the nn.py checks in the same child, graded as cases of their own
-                    graded = grade_nn(child, nn, _answer_keys(config.cache_dir), html=config.html,
+                    graded = grade_nn(child, nn, config.session.answer_keys, html=config.html,
                                       unit_roundoff=run.unit_roundoff)
                     grade.cases += graded.cases
                     grade.diagnosis += graded.diagnosis

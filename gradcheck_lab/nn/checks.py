@@ -37,7 +37,7 @@ from ..compare import NodeCheck, PointCheck, _fd_witness
 from ..finite_diff import estimate, plan_steps
 from ..program import Program, evaluate, float_apply
 from ..submissions.nn_observe import NO_MLP, PROBE_INPUTS, observe_nn
-from ..training import RTOL, Training, Trajectory
+from ..training import RTOL, Training, Trajectory, exact_descent
 from ..truth import SAFETY, UNIT_ROUNDOFF, PointTruth
 from .bugs import NN_CATALOG, NNKind
 from .dataset import two_moons
@@ -490,22 +490,6 @@ def predicted_grads(reply: Mapping[str, Any] | None) -> dict[str, float]:
     return {n: g if g is not None else math.nan for n, g in grads.items()}
 
 
-def _exact(program: Program, start: Mapping[str, float], steps: int, lr: float, keys: AnswerKeys) -> Trajectory:
-    """Gradient descent on exact gradients (the answer key at each step)."""
-    n = len(program.inputs)
-    trajectory, point = Trajectory(), dict(start)
-    for step in range(steps + 1):
-        truth = keys.get(program, [point])[0]
-        if truth.domain_error:
-            trajectory.error = truth.domain_error
-            break
-        trajectory.params.append(dict(point))
-        trajectory.losses.append(truth.values[program.output])
-        if step < steps:
-            point = {x: w - lr * g for (x, w), g in zip(point.items(), truth.grads[:n])}
-    return trajectory
-
-
 def _losses(trajectory: Trajectory, program: Program, names: Sequence[str]) -> list[float]:
     """The loss at each of ``trajectory``'s parameters, in plain floats."""
     return [evaluate(program, [p[n] for n in names], float_apply)[program.output] for p in trajectory.params]
@@ -553,7 +537,7 @@ def _training(result: NNResult, config: NNConfig, run: Runner, network: Network,
     exact: dict[Loss, Trajectory] = {}
     for loss in candidates:
         program = _program(network, json.dumps(xs), json.dumps(ys), loss)
-        exact[loss] = _exact(program, start, config.steps, config.lr, keys)
+        exact[loss] = exact_descent(program, start, config.steps, config.lr, keys)
     rtol = result.rtol
     chosen = next((loss for loss in candidates if _same_params(mine, exact[loss], rtol)), None)
     returned = reply.get("returned") or []

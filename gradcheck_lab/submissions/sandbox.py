@@ -83,8 +83,9 @@ from pathlib import Path
 from typing import Any
 
 from ..batches import Request
+from ..drive import descent_step
 from ..errors import GradcheckError
-from ..executors import Execution, InProcessExecutor, descent_step, lower
+from ..executors import Execution, InProcessExecutor, lower
 from ..program import Program
 from .child import PRECISION_INPUTS, PRECISION_PAIRS
 from .isolation import CHILD, Cgroup, bubblewrap, command, python
@@ -397,8 +398,9 @@ class SandboxExecutor:
     def descend(
         self, program: Program, start: Mapping[str, float], steps: int, lr: float
     ) -> list[tuple[dict[str, float], Execution | ChildFailure]]:
-        """A gradient descent's calls (see :func:`~gradcheck_lab.executors.descend_all`) in one
-        message: the child steps and replies per step, each step within ``request_timeout``."""
+        """A gradient descent's calls (see :func:`~gradcheck_lab.batches.descend_all`) in one
+        message: the child steps and replies per step, each step within ``request_timeout``;
+        the parent steps beside it, and refuses a child that stops or goes on where it would not."""
         point = dict(start)
         try:
             self._ensure_child()
@@ -410,13 +412,17 @@ class SandboxExecutor:
             for reply in self._exchange(message, "this case", count=steps + 1):
                 result = self._execution(Request(program, (point,)), reply)
                 found.append((point, result))
-                following = None if isinstance(result, ChildFailure) else descent_step(
-                    program, point, result.observations[0], lr)
-                if reply.get("last") or not self._pid:
+                obs = None if isinstance(result, ChildFailure) else result.observations[0]
+                following = None if obs is None else descent_step(
+                    program.inputs, program.output, point, obs.data, obs.grads, obs.error is not None, lr)
+                if not self._pid or (reply.get("last") and (following is None or len(found) > steps)):
                     break
-                if following is None:  # the child steps on where the descent stops: not our child
-                    self._fail("crash", "the child's reply was refused: it stepped on where the descent stops")
+                refused = ("it stopped where the descent goes on" if reply.get("last")
+                           else "it stepped on where the descent stops" if following is None else "")
+                if refused:  # not our child
+                    found.append((point, self._fail("crash", f"the child's reply was refused: {refused}")))
                     break
+                assert following is not None
                 point = following
         except ChildFailure as failure:
             found.append((point, failure))
