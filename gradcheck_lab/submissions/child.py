@@ -25,7 +25,6 @@ The message framing and the packed numbers below are also the parent's
 from __future__ import annotations
 import __future__
 
-import ast
 import base64
 import io
 import json
@@ -344,10 +343,10 @@ def failure(exc: BaseException, what: str) -> dict[str, Any]:
 
 
 def _compile(source: str, filename: str, line: int, flags: int) -> types.CodeType:
-    """``source``, which starts on line ``line`` of its file, compiled with the file's line numbers."""
-    tree = compile(source, filename, "exec", flags=flags | ast.PyCF_ONLY_AST, dont_inherit=True)
-    ast.increment_lineno(tree, max(0, line - 1))
-    code: types.CodeType = compile(tree, filename, "exec", flags=flags, dont_inherit=True)
+    """``source``, which starts on line ``line`` of its file, compiled with the file's line numbers
+    (blank lines put before it: one compile, where moving every node of its tree took ~10 ms)."""
+    code: types.CodeType = compile("\n" * max(0, line - 1) + source, filename, "exec", flags=flags,
+                                   dont_inherit=True)
     return code
 
 
