@@ -17,6 +17,7 @@ from .harness import CaseResult, Run, assert_gradients, check, check_case, check
 from .notebook import EngineCheck, Explanation, check_engine, explain
 from .ops import OPS, Op
 from .source import parse_source
+from .valuelike import ValueLike
 from .version import __version__
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "Run",
     "SubmissionError",
     "Value",
+    "ValueLike",
     "__version__",
     "assert_gradients",
     "check",

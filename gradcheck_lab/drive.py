@@ -25,7 +25,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["Unsupported", "descent_step", "forward_value", "observe", "to_float"]
+__all__ = ["Unsupported", "descent_step", "forward_value", "observe", "to_float", "where"]
 
 _REAL_KINDS = ("f", "i", "u")  #: numpy dtype kinds that are real numbers (not bool, not complex)
 
@@ -66,14 +66,14 @@ def _label(node: Any, label: str) -> None:
         pass
 
 
-class BuildFailure(Exception):
+class _BuildFailure(Exception):
     """Building node ``node`` raised ``cause``."""
 
     def __init__(self, node: int, cause: BaseException) -> None:
         self.node, self.cause = node, cause
 
 
-def apply(value_class: Any, python: str, method: str, name: str, args: list[Any]) -> Any:
+def _apply(value_class: Any, python: str, method: str, name: str, args: list[Any]) -> Any:
     """One node: the Python operator named ``python`` (``add``, ``neg``...: the op table's
     ``Op.python``; its reflected method for a number on the left),
     else ``method`` called on the first operand; :class:`Unsupported` when the class lacks it."""
@@ -92,22 +92,22 @@ def apply(value_class: Any, python: str, method: str, name: str, args: list[Any]
     return getattr(args[0], method)(*args[1:])
 
 
-def build(value_class: Any, lowered: Mapping[str, Any], point: Mapping[str, float]) -> list[Any]:
+def _build(value_class: Any, lowered: Mapping[str, Any], point: Mapping[str, float]) -> list[Any]:
     """Every node of the program as a ``value_class`` graph; a failure names its node."""
     nodes: list[Any] = []
     for name in lowered["inputs"]:
         try:
             leaf = value_class(point[name])
         except Exception as exc:
-            raise BuildFailure(len(nodes), exc) from exc
+            raise _BuildFailure(len(nodes), exc) from exc
         _label(leaf, name)
         nodes.append(leaf)
     for python, method, name, args, label in lowered["calls"]:
         values = [nodes[a[1]] if isinstance(a, list) else a for a in args]
         try:
-            node = apply(value_class, python, method, name, values)
+            node = _apply(value_class, python, method, name, values)
         except Exception as exc:
-            raise BuildFailure(len(nodes), exc) from exc
+            raise _BuildFailure(len(nodes), exc) from exc
         if label:
             _label(node, label)
         nodes.append(node)
@@ -127,7 +127,7 @@ class _FramesOnce(traceback.StackSummary):
         return done[key]
 
 
-def short_traceback(exc: BaseException, limit: int = 6) -> str:
+def _short_traceback(exc: BaseException, limit: int = 6) -> str:
     """The last ``limit`` lines of ``exc``'s traceback (chained exceptions included)."""
     report = traceback.TracebackException(type(exc), exc, exc.__traceback__)
     todo, seen = [report], set()
@@ -158,10 +158,10 @@ def where(exc: BaseException) -> tuple[str, int]:
     return tb.tb_frame.f_code.co_filename, tb.tb_lineno or 0
 
 
-def error_of(exc: BaseException, node: int | None) -> dict[str, Any]:
+def _error_of(exc: BaseException, node: int | None) -> dict[str, Any]:
     """Why an observation failed, structured: kind, message, node, traceback, op, and the
     exception's type, file and line."""
-    if isinstance(exc, BuildFailure):
+    if isinstance(exc, _BuildFailure):
         node, exc = exc.node, exc.cause
     file, line = where(exc)
     found = {"node": node, "type": type(exc).__name__, "file": file, "line": line}
@@ -170,7 +170,7 @@ def error_of(exc: BaseException, node: int | None) -> dict[str, Any]:
     message = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, RecursionError):
         message += " (a recursive backward() on a deep graph?)"
-    return {"kind": "exception", "message": message, "traceback": short_traceback(exc), "op": "", **found}
+    return {"kind": "exception", "message": message, "traceback": _short_traceback(exc), "op": "", **found}
 
 
 def observe(
@@ -187,9 +187,9 @@ def observe(
     found: dict[str, Any] = {"data": [], "grads": [], "error": None, "notes": notes, "seeded": False}
     for attempt in ("plain", "seeded"):
         try:
-            nodes = build(value_class, lowered, point)
+            nodes = _build(value_class, lowered, point)
         except Exception as exc:
-            found["error"] = error_of(exc, None)
+            found["error"] = _error_of(exc, None)
             return found
         out = nodes[lowered["output"]]
         try:
@@ -199,7 +199,7 @@ def observe(
             for _ in range(backward_calls - 1):
                 out.backward()
         except Exception as exc:
-            found["error"] = error_of(exc, None)
+            found["error"] = _error_of(exc, None)
             return found
         if attempt == "seeded" or to_float(getattr(out, "grad", None)) != 0.0:
             break
@@ -216,7 +216,7 @@ def observe(
 def forward_value(value_class: Any, lowered: Mapping[str, Any], point: Mapping[str, float]) -> float | None:
     """The output's ``.data`` after a forward pass at ``point``; None if it fails."""
     try:
-        value = to_float(build(value_class, lowered, point)[lowered["output"]].data)
+        value = to_float(_build(value_class, lowered, point)[lowered["output"]].data)
     except Exception:
         return None
     return value if value is not None and math.isfinite(value) else None

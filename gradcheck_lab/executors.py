@@ -20,14 +20,15 @@ and ``.grad`` are relied on; nodes are tracked by position, never hashed or comp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from . import drive
 from .drive import Unsupported, to_float
-from .ops import OPS, Op
+from .ops import OPS
 from .program import Program, Ref
+from .valuelike import ValueLike
 
 __all__ = [
     "ExecError", "Execution", "Executor", "InProcessExecutor", "Observation", "Unsupported", "forward_value",
@@ -85,16 +86,6 @@ class Executor(Protocol):
         ...
 
 
-def _value_apply(value_class: Any) -> Callable[[Op, list[Any]], Any]:
-    """How :func:`~gradcheck_lab.program.evaluate` builds nodes with ``value_class`` (as :func:`lower` ed
-    programs are built)."""
-
-    def apply(op: Op, args: list[Any]) -> Any:
-        return drive.apply(value_class, op.python, op.method, op.name, args)
-
-    return apply
-
-
 _LOWERED: dict[int, tuple[Program, dict[str, Any]]] = {}
 
 
@@ -130,7 +121,7 @@ def observation(found: Mapping[str, Any]) -> Observation:
 
 
 def observe(
-    value_class: Any, program: Program, point: Mapping[str, float], backward_calls: int = 1
+    value_class: type[ValueLike], program: Program, point: Mapping[str, float], backward_calls: int = 1
 ) -> Observation:
     """Build a fresh graph at ``point``, call ``backward()`` on the output, read every node
     (:func:`gradcheck_lab.drive.observe`: a ``backward()`` that does not seed the output's
@@ -144,7 +135,7 @@ def observe(
     return observation(drive.observe(value_class, lower(program), point, backward_calls))
 
 
-def forward_value(value_class: Any, program: Program, point: Mapping[str, float]) -> float | None:
+def forward_value(value_class: type[ValueLike], program: Program, point: Mapping[str, float]) -> float | None:
     """The output's ``.data`` after a forward pass at ``point``; None if it fails."""
     return drive.forward_value(value_class, lower(program), point)
 
@@ -152,7 +143,7 @@ def forward_value(value_class: Any, program: Program, point: Mapping[str, float]
 class InProcessExecutor:
     """Runs a Value class in this process: for the reference engine and trusted code."""
 
-    def __init__(self, value_class: Any) -> None:
+    def __init__(self, value_class: type[ValueLike]) -> None:
         self.value_class = value_class
 
     def execute(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from .answer_keys import AnswerKeys
 from .batches import execute_all
@@ -26,6 +25,7 @@ from .plan import CaseResult, FiniteDifferences, Session, failure_of, judge, pla
 from .program import Program
 from .source import parse_source
 from .truth import UNIT_ROUNDOFF
+from .valuelike import ValueLike
 
 __all__ = ["CaseResult", "Run", "assert_gradients", "check", "check_case", "check_cases", "sample_points"]
 
@@ -138,7 +138,7 @@ def _as_case(source: str | Program, points: Mapping[str, float] | Sequence[Mappi
 def check(
     source: str | Program,
     points: Mapping[str, float] | Sequence[Mapping[str, float]],
-    value_class: Any = None,
+    value_class: type[ValueLike] | None = None,
     *,
     samples: int = 0,
     seed: int = 0,
@@ -167,7 +167,7 @@ def check(
 def assert_gradients(
     source: str | Program,
     points: Mapping[str, float] | Sequence[Mapping[str, float]],
-    value_class: Any = None,
+    value_class: type[ValueLike] | None = None,
     *,
     samples: int = 0,
     seed: int = 0,

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SubmissionError
+from .valuelike import ValueLike
 
 __all__ = ["DEFAULT_TIME_LIMIT", "TimeLimit", "TimedExecutor", "captured", "limit_message",
            "load_implementation", "load_value_class", "time_limit"]
@@ -114,7 +115,7 @@ def captured(label: str) -> Iterator[None]:
             print(f"note: {label} printed {lines} line{'s' * (lines != 1)} (not shown)", file=sys.stderr)
 
 
-def load_value_class(path: str | Path, name: str = "Value") -> Any:
+def load_value_class(path: str | Path, name: str = "Value") -> type[ValueLike]:
     """Import ``path`` as a module and return its ``Value`` class.
 
     The file's folder is put first on ``sys.path`` while it loads, so sibling modules

@@ -33,13 +33,13 @@ import io
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from .batches import Request
 from .executors import Execution, InProcessExecutor
 from .implementations import TimeLimit, time_limit
 from .program import Program
 from .submissions.sandbox import ChildFailure, Limits, LoadReport
+from .valuelike import ValueLike
 
 __all__ = ["OUTPUT_KEPT", "InProcessRunner", "Limits"]
 
@@ -64,7 +64,7 @@ class InProcessRunner:
 
     isolation = "in this process, on a clock (no sandbox: the notebook's own code)"
 
-    def __init__(self, value_class: Any, limits: Limits | None = None) -> None:
+    def __init__(self, value_class: type[ValueLike], limits: Limits | None = None) -> None:
         self.value_class = value_class
         self.limits = limits = limits or Limits()
         self.output: list[str] = []  #: what the class printed, in order (bounded)

@@ -29,6 +29,7 @@ from .cases import Case, collect_cases, load_cases
 from .errors import GradcheckError
 from .inprocess import InProcessRunner, Limits
 from .source import parse_source
+from .valuelike import ValueLike
 
 if TYPE_CHECKING:
     from .compare import PointCheck
@@ -58,7 +59,7 @@ def default_cases() -> list[Case]:
     return cases
 
 
-def _name(value_class: Any) -> str:
+def _name(value_class: object) -> str:
     module = getattr(value_class, "__module__", "") or ""
     qualname = getattr(value_class, "__qualname__", repr(value_class))
     return qualname if module in ("__main__", "builtins") else f"{module}.{qualname}"
@@ -148,7 +149,7 @@ def _showcase(runner: InProcessRunner, grade: SubmissionGrade, results: list[Cas
 
 
 def check_engine(
-    value_class: Any,
+    value_class: type[ValueLike],
     cases: Iterable[Case] | None = None,
     *,
     samples: int = 2,
@@ -240,8 +241,8 @@ class Explanation:
 
 
 def explain(
-    value_class: Any, source: str, point: Mapping[str, float], *, by_hand: bool = False, digits: int = 4,
-    timeout: float = 10.0,
+    value_class: type[ValueLike] | None, source: str, point: Mapping[str, float], *, by_hand: bool = False,
+    digits: int = 4, timeout: float = 10.0,
 ) -> Explanation:
     """Walk through backprop on ``source`` at ``point`` as the course's worked example does,
     with ``value_class``'s numbers beside the truth (None: the truth alone). ``by_hand``

@@ -25,6 +25,7 @@ import pytest
 if TYPE_CHECKING:
     from .cases import Case
     from .notebook import EngineCheck
+    from .valuelike import ValueLike
 
 __all__ = ["EngineCheckFailed", "Gradcheck", "GradcheckItem", "gradcheck"]
 
@@ -53,7 +54,7 @@ class Gradcheck:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
 
-    def engine(self, value_class: Any, cases: Iterable[Case | str | Path] | None = None,
+    def engine(self, value_class: type[ValueLike], cases: Iterable[Case | str | Path] | None = None,
                **options: Any) -> EngineCheck:
         """Check ``value_class`` as ``grade`` would; fail the test with the diagnosis and the
         counterexample unless it is ok. ``cases``: Case objects or selectors (``cases/``,

@@ -33,7 +33,7 @@ from .program import Node, Program, Ref
 from .symbolic import PRECISION, answer_key
 from .truth import SAFETY, UNIT_ROUNDOFF
 
-__all__ = ["MPMATH", "Report", "independent", "random_program", "run"]
+__all__ = ["MPMATH", "Report", "independent", "random_program", "run", "summary"]
 
 #: Every op of the table in mpmath (each row's ``Op.mpmath``, written apart from its SymPy form).
 MPMATH: dict[str, Callable[..., Any]] = {op.name: op.mpmath for op in OPS.values()}
@@ -99,7 +99,7 @@ def random_program(rng: random.Random, steps: int = 8) -> Program:
     return Program(tuple(nodes), out.index)
 
 
-def random_point(rng: random.Random) -> dict[str, float]:
+def _random_point(rng: random.Random) -> dict[str, float]:
     """Inputs in [-3, 3] to 4 digits, now and then far out where tanh and sigmoid saturate."""
     return {x: round(rng.uniform(-3.0, 3.0) * (8.0 if rng.random() < 0.1 else 1.0), 4) for x in _INPUTS}
 
@@ -164,7 +164,7 @@ def run(seeds: Iterable[int], engine: Any = Value, *, steps: int = 8, all_nodes:
     executor = InProcessExecutor(engine)
     for seed in seeds:
         rng = random.Random(seed)
-        program, point = random_program(rng, steps), random_point(rng)
+        program, point = random_program(rng, steps), _random_point(rng)
         report.programs += 1
         truth = answer_key(program, point)
         if truth.domain_error:

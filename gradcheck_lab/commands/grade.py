@@ -81,7 +81,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.set_defaults(run=run)
 
 
-class Progress:
+class _Progress:
     """A progress bar on a terminal (rich), plain lines otherwise."""
 
     def __init__(self, total: int, quiet: bool) -> None:
@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         diagnose=not args.no_diagnose, html=args.html, feedback=bool(args.gradescope), assignment=assignment,
     )
     client = _client(args.scheduler) if args.scheduler else None
-    progress = Progress(len(refs), args.quiet)
+    progress = _Progress(len(refs), args.quiet)
     try:
         batch = grade_batch(refs, config, report_dir, jobs=args.jobs, force=args.force, on_result=progress,
                             client=client)

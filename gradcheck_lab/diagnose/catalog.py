@@ -67,7 +67,6 @@ class Bug:
     explanation: str
     faults: Faults | None = None  #: None: observed by the sandbox or by probing, not simulated
     order_sensitive: bool = False  #: its result depends on the order backward() visits nodes
-    note_only: bool = False  #: a semantics note, not a wrong gradient
     family: str = field(default="", compare=False)
     alternatives: tuple[Faults, ...] = field(default=(), compare=False)  #: other ways students write it
 
@@ -303,7 +302,7 @@ def _build_catalog() -> dict[str, Bug]:
             Faults(backward=Backward(seed=False)), family="seed"),
         Bug("zeroes-on-backward", "backward() resets every grad first, so gradients do not accumulate across calls "
             "(micrograd and PyTorch accumulate): a semantics note, not a wrong gradient",
-            Faults(backward=Backward(zero=True)), note_only=True, family="seed"),
+            Faults(backward=Backward(zero=True)), family="seed"),
         Bug("recursion-limit", "the topological sort is recursive: graphs deeper than about 1,000 nodes fail; "
             "use an explicit stack", Faults(backward=Backward(recursive=True)), family="order"),
         Bug("needs-module", "a module the engine uses (numpy...) is not installed in the grading environment: the "

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..ops import HELPERS, OPS, REFLECTED, Op
 
-__all__ = ["Backward", "Faults", "Init", "Node", "Step", "compile_engine", "student_source"]
+__all__ = ["Backward", "Faults", "Init", "Node", "Step", "compile_engine", "reference_source", "student_source"]
 
 
 @dataclass(frozen=True)

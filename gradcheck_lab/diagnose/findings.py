@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..valuelike import ValueLike
 from .counterexample import Counterexample
 from .match import Diagnosis
 
@@ -55,7 +56,8 @@ class Findings:
         }
 
 
-def find_bugs(value_class: Any, *, counterexample: bool = True, cache_dir: str | Path | None = None) -> Findings:
+def find_bugs(value_class: type[ValueLike], *, counterexample: bool = True,
+              cache_dir: str | Path | None = None) -> Findings:
     """Run the probes on ``value_class`` in this process (trusted code only), name its bugs
     and, if ``counterexample``, search a minimal disagreeing expression. What the
     implementation prints is swallowed: it is not ours to show. ``cache_dir``: where the

@@ -34,12 +34,13 @@ from typing import Any
 from ..answer_keys import read_sealed, write_sealed
 from ..batches import Result, execute_all
 from ..executors import ExecError, Execution, Executor, Observation, observe
+from ..valuelike import ValueLike
 from .catalog import CATALOG, CLASSIFIED, Bug, Faults, form_method
 from .faults import Backward, compile_engine
 from .probes import CONSTANT_LEFT, CONSTANT_RIGHT, FORMS, PROBES, Probe, composed_of
 
 __all__ = [
-    "Diagnosis", "Evidence", "diagnose", "observe_probes", "predictions", "probe_observations", "run_probes",
+    "Diagnosis", "Evidence", "diagnose", "observe_probes", "predictions", "probe_observations", "run_probes", "same",
     "warm_predictions",
 ]
 
@@ -50,16 +51,16 @@ _REL, _ABS = 1e-6, 1e-9
 Signature = tuple[Any, ...]
 
 
-def signature(obs: Observation) -> Signature:
+def _signature(obs: Observation) -> Signature:
     """What matters of an observation for matching: the error kind, or the numbers (whether
-    the output's grad had to be seeded by hand is a finding of its own: :func:`seeded`)."""
+    the output's grad had to be seeded by hand is a finding of its own: :func:`_seeded`)."""
     if obs.error is not None:
         kind = obs.error.op if obs.error.kind == "unsupported" else obs.error.message.split(":")[0]
         return ("error", obs.error.kind, kind)
     return ("ok", tuple(obs.data), tuple(obs.grads))
 
 
-def seeded(obs: Observation) -> bool:
+def _seeded(obs: Observation) -> bool:
     """backward() left the output's grad at 0, and the harness seeded it by hand."""
     return obs.seeded
 
@@ -81,7 +82,7 @@ def same(a: Signature, b: Signature, rel: float = _REL) -> bool:
         a[2] == b[2] or all(map(close, a[2], b[2])))
 
 
-def observe_probes(value_class: Any, probes: Iterable[Probe] = PROBES) -> dict[str, Observation]:
+def observe_probes(value_class: type[ValueLike], probes: Iterable[Probe] = PROBES) -> dict[str, Observation]:
     """Run every probe with ``value_class`` in this process (trusted code only)."""
     return {p.name: observe(value_class, p.program, p.point, p.backward_calls) for p in probes}
 
@@ -116,7 +117,7 @@ def _predict(faults: Faults | None, order_sensitive: bool) -> dict[str, tuple[Si
     for p in PROBES:
         outcomes: list[Signature] = []
         for seed in range(_orders(p.name)) if order_sensitive else [None]:
-            sig = signature(observe(compile_engine(faults or Faults(), seed), p.program, p.point, p.backward_calls))
+            sig = _signature(observe(compile_engine(faults or Faults(), seed), p.program, p.point, p.backward_calls))
             if not any(same(sig, s) for s in outcomes):
                 outcomes.append(sig)
         found[p.name] = tuple(outcomes)
@@ -352,7 +353,7 @@ class _Local:
     shown: dict[str, list[str]] = field(default_factory=dict)  #: code -> other probes it explains
 
     def __post_init__(self) -> None:
-        self.got = {k: signature(o) for k, o in self.observations.items()}
+        self.got = {k: _signature(o) for k, o in self.observations.items()}
         ref = _reference()
         self.left = {k for k, v in self.got.items() if not any(self.same(v, r) for r in ref[k])}
 
@@ -601,7 +602,7 @@ class _Local:
     def seeding(self) -> None:
         """backward() that leaves the output's grad at 0 (the harness seeded it): no-seed-grad,
         unless backward() changes nothing at all."""
-        unseeded = [k for k, o in self.observations.items() if seeded(o)]
+        unseeded = [k for k, o in self.observations.items() if _seeded(o)]
         if unseeded and "backward-noop" not in self.own:
             self.name("no-seed-grad", unseeded)
 
@@ -642,7 +643,7 @@ def _evidence(local: _Local, code: str | None, names: Iterable[str], note: str =
                 else _describe(got, obs, p, expected, local.rel) for s in own[p.name]))
         else:
             predicted = note or "as seen"
-        if seeded(obs) if obs is not None else False:
+        if _seeded(obs) if obs is not None else False:
             shown = "needs the output's grad seeded by hand" if local.same(got, expected) else \
                 _describe(got, obs, p, expected, local.rel) + "; needs the output's grad seeded by hand"
         else:

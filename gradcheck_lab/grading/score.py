@@ -32,7 +32,7 @@ from ..submissions import ChildFailure
 from .assignment import Assignment, Cost, Rubric, forms_of
 from .model import Capability, CaseGrade, Deduction, SubmissionGrade, Verdict
 
-__all__ = ["INCIDENTS", "first_problem", "grade_case", "incident_grade", "settle"]
+__all__ = ["INCIDENTS", "core_verdict", "first_problem", "grade_case", "incident_grade", "settle"]
 
 INCIDENTS = ("crash", "timeout", "memory")
 MISSING = ("unsupported", "exception")  #: a form probed with these is absent (or unusable: ``x + 2`` raising)
@@ -135,7 +135,7 @@ def _op_points(op: str, cases: Sequence[Case], assignment: Assignment) -> float:
     return statistics.median(assignment.points(c) for c in cases) if cases else 1.0
 
 
-def missing_forms(capabilities: Sequence[Capability]) -> set[str]:
+def _missing_forms(capabilities: Sequence[Capability]) -> set[str]:
     """The forms the capability table found absent or unusable."""
     return {c.form for c in capabilities if c.verdict in MISSING}
 
@@ -148,7 +148,7 @@ def settle(grade: SubmissionGrade, cases: Sequence[Case], assignment: Assignment
         grade.score = round(sum(c.score for c in grade.cases), 6)
         return
     required, optional = set(assignment.required), set(assignment.optional)
-    absent = missing_forms(grade.capabilities)
+    absent = _missing_forms(grade.capabilities)
     verdicts = [Verdict.PARTIAL for f in absent if f in required]
     warned = {code for code in grade.codes if assignment.cost(code).cost is Cost.WARNING}
     for case, c in zip(cases, grade.cases):
@@ -194,10 +194,10 @@ def settle(grade: SubmissionGrade, cases: Sequence[Case], assignment: Assignment
                                    else Verdict.CORRECT, *verdicts])
     earned = sum(c.score for c in grade.cases) - sum(d.points for d in grade.deductions)
     grade.score = round(max(0.0, earned), 6)
-    grade.finding = submission_finding(grade, absent, assignment)
+    grade.finding = _submission_finding(grade, absent, assignment)
 
 
-def submission_finding(grade: SubmissionGrade, absent: set[str], assignment: Assignment) -> str:
+def _submission_finding(grade: SubmissionGrade, absent: set[str], assignment: Assignment) -> str:
     """The one line ``grades.csv`` shows: what matters most about this submission."""
     cases = grade.cases
     if grade.verdict.severity > Verdict.WRONG.severity and grade.finding and not any(c.judged for c in cases):

@@ -43,7 +43,7 @@ from .bugs import NN_CATALOG, NNKind
 from .dataset import two_moons
 from .network import Activation, Loss, Network
 
-__all__ = ["NNConfig", "NNResult", "NNSection", "Runner", "check_nn", "in_process", "observed_point"]
+__all__ = ["Evidence", "NNConfig", "NNResult", "NNSection", "Runner", "check_nn", "in_process", "observed_point"]
 
 Runner = Callable[[dict[str, Any]], dict[str, Any]]
 INCIDENTS = ("timeout", "crash", "memory")  #: a runner's errors that are the process's, not the code's
@@ -484,7 +484,7 @@ def _same_losses(reply: Mapping[str, Any], other: Mapping[str, Any] | None, rtol
                                     for x, y in zip(a, b))
 
 
-def predicted_grads(reply: Mapping[str, Any] | None) -> dict[str, float]:
+def _predicted_grads(reply: Mapping[str, Any] | None) -> dict[str, float]:
     """The grads a reply's model holds after training (nan where not a number)."""
     grads = reply["final_grads"] if reply else {}
     return {n: g if g is not None else math.nan for n, g in grads.items()}
@@ -573,7 +573,7 @@ def _training(result: NNResult, config: NNConfig, run: Runner, network: Network,
         for guess in ([loss] if chosen else candidates):
             guessed = _prediction(code, network, guess, result.mode, json.dumps(request))
             predicted = _trajectory(guessed, config.steps, names) if guessed and "error" not in guessed else None
-            grads = Trajectory(params=[predicted_grads(guessed)])
+            grads = Trajectory(params=[_predicted_grads(guessed)])
             if predicted is not None and _same_params(mine, predicted, rtol) and _same_losses(reply, guessed, rtol) \
                     and _same_params(Trajectory(params=[got_grads]), grads, rtol):
                 found = code

@@ -35,9 +35,8 @@ if TYPE_CHECKING:
     from ..harness import Run
 
 __all__ = [
-    "GRADES_COLUMNS", "Section", "class_summary_html", "class_summary_text", "class_view", "clip",
-    "grade_diagnosis", "grades_csv_text",
-    "render_submission", "submission_html", "write_class_reports",
+    "GRADES_COLUMNS", "Section", "class_summary_html", "class_summary_text", "class_view", "clip", "grade_diagnosis",
+    "grade_header", "grades_csv_text", "render_submission", "score_rows", "submission_html", "write_class_reports",
 ]
 
 GRADES_COLUMNS = ["id", "score", "max_score", "verdict", "finding", "diagnosis"]
@@ -115,7 +114,7 @@ def grade_diagnosis(grade: SubmissionGrade, *, markdown: bool = True) -> list[st
     return diagnosis_lines(grade.diagnosis, grade.unexplained, grade.counterexample, markdown=markdown)
 
 
-def submission_markdown(grade: SubmissionGrade, run: Run) -> str:
+def _submission_markdown(grade: SubmissionGrade, run: Run) -> str:
     out = [f"# {grade.id}: {grade.verdict}, {_points(grade.score)} / {_points(grade.max_score)}", "",
            *(f"- {_cell(line)}" for line in grade_header(grade))]
     if grade.diagnosis or grade.unexplained or grade.counterexample:
@@ -145,7 +144,7 @@ def submission_markdown(grade: SubmissionGrade, run: Run) -> str:
     return "\n".join(out) + "\n"
 
 
-def submission_json(grade: SubmissionGrade, run: Run) -> dict[str, Any]:
+def _submission_json(grade: SubmissionGrade, run: Run) -> dict[str, Any]:
     return {
         "kind": REPORT_KIND, "schema_version": REPORT_VERSION, "submission": grade.to_json(),
         "details": run_to_json(run),
@@ -154,8 +153,8 @@ def submission_json(grade: SubmissionGrade, run: Run) -> dict[str, Any]:
 
 def render_submission(grade: SubmissionGrade, run: Run) -> tuple[str, str]:
     """``report.md`` and ``report.json`` of one submission."""
-    blob = json.dumps(submission_json(grade, run), separators=(",", ":"), allow_nan=False)  # C encoder: fast
-    return submission_markdown(grade, run), blob + "\n"
+    blob = json.dumps(_submission_json(grade, run), separators=(",", ":"), allow_nan=False)  # C encoder: fast
+    return _submission_markdown(grade, run), blob + "\n"
 
 
 # --------------------------------------------------------------------------- the class

@@ -56,7 +56,7 @@ else:
 
 __all__ = [
     "MAX_MESSAGE", "Capture", "ChannelClosed", "ChannelTimeout", "ProtocolError", "TooLarge", "audit_hook",
-    "describe", "load_chunks", "pack", "read_message", "write_message",
+    "describe", "load_chunks", "pack", "read_message", "write_files", "write_message",
 ]
 
 MAX_MESSAGE = 64 * 1024 * 1024  #: the largest message the child reads, in bytes
@@ -325,7 +325,7 @@ def _register_sources(chunks: Sequence[Sequence[Any]]) -> None:
         linecache.cache[filename] = (sum(map(len, lines)), None, lines, filename)
 
 
-def failure(exc: BaseException, what: str) -> dict[str, Any]:
+def _failure(exc: BaseException, what: str) -> dict[str, Any]:
     """A failure while loading or running, structured: kind, message, traceback, and the
     exception's type, file and line (the diagnosis classifies them)."""
     file, line = drive.where(exc)
@@ -370,11 +370,11 @@ def load_chunks(
             exec(_compile(source, filename, line, flags), module.__dict__)
         except Exception as exc:
             if essential or isinstance(exc, MemoryError):
-                return None, failure(exc, f"`{what}` ({filename})"), notes
-            found = failure(exc, f"`{what}` ({filename})")
+                return None, _failure(exc, f"`{what}` ({filename})"), notes
+            found = _failure(exc, f"`{what}` ({filename})")
             notes.append(f"{found['message']}; loading went on without it")
         except BaseException as exc:  # SystemExit, KeyboardInterrupt: a run would stop here
-            return None, failure(exc, f"`{what}` ({filename})"), notes
+            return None, _failure(exc, f"`{what}` ({filename})"), notes
     value = module.__dict__.get("Value")
     if not isinstance(value, type):
         what = f"after loading, Value is {type(value).__name__}, not a class"
@@ -444,7 +444,7 @@ def _serve(value_class: Any, req: int, rep: int, out: Capture, shared: dict[str,
             result = {"observations": [_observation(o) for o in found], "forwards": pack(forwards)}
             return {"ok": True, "result": result}, found
         except BaseException as exc:
-            return {"ok": False, **failure(exc, "this case")}, []
+            return {"ok": False, **_failure(exc, "this case")}, []
 
     def send(reply: dict[str, Any]) -> None:
         reply["output"] = out.take()
@@ -499,7 +499,7 @@ def _nn(request: dict[str, Any]) -> dict[str, Any]:
         names = observe.names_for(dict(vars(module)) if module is not None else {}, os.getcwd())
         return {"ok": True, "result": observe.observe_nn(names, request)}
     except BaseException as exc:  # SystemExit, MemoryError: the parent decides
-        return {"ok": False, **failure(exc, "the nn checks")}
+        return {"ok": False, **_failure(exc, "the nn checks")}
 
 
 def main(req: int, rep: int) -> int:

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["CHILD", "DRIVE", "UID", "Cgroup", "bubblewrap", "command"]
+__all__ = ["CHILD", "DRIVE", "UID", "Cgroup", "bubblewrap", "command", "python"]
 
 CHILD = Path(__file__).with_name("child.py")
 DRIVE = Path(__file__).resolve().parent.parent / "drive.py"
@@ -106,17 +106,6 @@ class Cgroup:
 
     def __init__(self, folders: list[Path]) -> None:
         self.folders = folders
-
-    @staticmethod
-    @functools.cache
-    def available() -> bool:
-        """Whether this process can give children cgroups (cgroup v1 ``pids`` and ``memory``,
-        writable): where not, only rlimits cap a child's processes and memory."""
-        found = Cgroup.create(4, 64)
-        if found is None:
-            return False
-        found.remove()
-        return True
 
     @classmethod
     def create(cls, processes: int, memory_mb: int) -> Cgroup | None:

@@ -389,7 +389,7 @@ def _select(stmts: list[_Stmt], extra: Sequence[str] = ()) -> tuple[set[int], in
     return kept, chosen, defs
 
 
-def extract(
+def _extract(
     cells: Sequence[tuple[int, str]], name: str, sub_id: str, path: Path, extra: Sequence[str] = ()
 ) -> Submission:
     """Cut the code that defines ``Value`` (and the names ``extra``) out of cells (cell 0: a
@@ -420,8 +420,8 @@ def extract(
 
 
 def extract_source(sub_id: str, source: str, name: str = "submission.py") -> Submission:
-    """:func:`extract` for the text of one ``.py`` file."""
-    return extract([(0, source)], name, sub_id, Path(name))
+    """:func:`_extract` for the text of one ``.py`` file."""
+    return _extract([(0, source)], name, sub_id, Path(name))
 
 
 # --------------------------------------------------------------------------- files and folders
@@ -504,7 +504,7 @@ def load_submission(ref: SubmissionRef, extra: Sequence[str] = ()) -> Submission
         except _PARSE_ERRORS as exc:
             return Submission(ref.id, path, main=main, problem=f"{main.name} does not parse: {_parse_error(exc)}")
     try:
-        sub = extract(cells, main.name, ref.id, path, extra)
+        sub = _extract(cells, main.name, ref.id, path, extra)
     except _PARSE_ERRORS as exc:
         return Submission(ref.id, path, main=main, problem=f"{main.name} cannot be analysed: {_parse_error(exc)}")
     notes = (folder_note,) * bool(folder_note) + sub.notes

@@ -37,7 +37,7 @@ class _Unsupported(Exception):
     """The Value class lacks a method a loss needs (``relu`` for the hinge loss)."""
 
 
-def to_float(x: Any) -> float | None:
+def _to_float(x: Any) -> float | None:
     """A real number as a float, else None (as :func:`gradcheck_lab.executors.to_float`;
     repeated here because the child holds nothing else of ours)."""
     if type(x) is float:
@@ -177,7 +177,7 @@ def _set(params: Mapping[str, Any], values: Mapping[str, float]) -> None:
 
 
 def _read(params: Mapping[str, Any], what: str = "data") -> dict[str, float | None]:
-    return {name: to_float(getattr(p, what, None)) for name, p in params.items()}
+    return {name: _to_float(getattr(p, what, None)) for name, p in params.items()}
 
 
 def _outputs(result: Any) -> list[Any]:
@@ -185,7 +185,7 @@ def _outputs(result: Any) -> list[Any]:
 
 
 def _number(x: Any) -> float | None:
-    return to_float(x) if to_float(x) is not None else to_float(getattr(x, "data", None))
+    return _to_float(x) if _to_float(x) is not None else _to_float(getattr(x, "data", None))
 
 
 def _structure(namespace: Mapping[str, Any], req: Mapping[str, Any]) -> dict[str, Any]:
@@ -286,7 +286,7 @@ def _gradients(namespace: Mapping[str, Any], req: Mapping[str, Any]) -> dict[str
         loss.backward()
         replies[name] = {
             "loss": _number(loss), "grads": _read(params, "grad"),
-            "hidden": {k: [_number(v), to_float(getattr(v, "grad", None))] for k, v in hidden.items()},
+            "hidden": {k: [_number(v), _to_float(getattr(v, "grad", None))] for k, v in hidden.items()},
         }
     return replies
 
