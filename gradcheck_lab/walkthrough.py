@@ -1,12 +1,8 @@
-"""The explain trace's computation: a case's forward pass, then backprop node by node as seed 000 teaches it.
+"""The explain trace's computation: backprop through a case node by node, as seed 000 teaches it.
 
-:func:`walk` visits the nodes in reverse topological order (the program's own order,
-reversed), recording for each operand the local derivative (formula and number), the
-contribution ``node.grad * local`` and the operand's gradient before and after ``+=``.
-Local derivatives come from the op table (``Op.formula``, ``Op.local``; a composite's from
-``sympy.diff`` of its ``Op.sympy``). ``by_hand=True`` rounds every number to ``digits``
-decimals before it is used again, as the seed's worked example does. Rendering is
-:mod:`gradcheck_lab.report.walkthrough`'s.
+:func:`walk` records per operand the local derivative (the op table's formula and number),
+the contribution and the gradient before and after ``+=``; ``by_hand`` rounds as a hand
+calculation does. :mod:`gradcheck_lab.report.walkthrough` renders it.
 
 >>> from gradcheck_lab.source import parse_source
 >>> p = parse_source("a = x1 * x2\\nb = log(a)\\nc = x1 * x3\\nd = sin(c)\\ne = x2 * x3\\nf = b + d\\nL = f + e")

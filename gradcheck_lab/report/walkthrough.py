@@ -1,8 +1,7 @@
-"""The explain trace rendered: the walk-through's tables and sentences, as text and markdown
-(the HTML is :mod:`.html`'s, from the same :func:`sections`).
+"""The explain trace rendered: its tables (:func:`sections`) and sentences, as text and markdown.
 
-With an implementation's :class:`~gradcheck_lab.compare.PointCheck`, the tables carry
-its numbers beside the truth and :func:`parting` names the first node where they part.
+With an implementation's numbers (a :class:`~gradcheck_lab.compare.PointCheck`) beside the
+truth, :func:`parting` names the first node where they part. The HTML is :mod:`.html`'s.
 
 >>> from gradcheck_lab.source import parse_source
 >>> from gradcheck_lab.walkthrough import walk
