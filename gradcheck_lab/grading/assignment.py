@@ -38,10 +38,10 @@ from ..program import Program, Ref, python_operator
 from ..submissions import Limits
 from ..version import __version__
 from .model import GRADER_VERSION
-from .nn import NNAssignment
 
 if TYPE_CHECKING:
     from ..plan import Session
+    from .nn import NNAssignment
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -247,6 +247,8 @@ def parse_assignment(text: str, source: str = "") -> Assignment:
         raise AssignmentError(f"{where}: seed_by_hand must be true or false, name a string")
     nn = None
     if "nn" in data:
+        from .nn import NNAssignment  # deferred: the nn checks and their reports load only for an [nn] assignment
+
         if not isinstance(data["nn"], dict):
             raise AssignmentError(f"{where}: [nn] must be a table (points, steps, lr, samples, seed, hidden, "
                                   "activation)")
