@@ -11,6 +11,7 @@ import pytest
 
 from gradcheck_lab import Case, collect_cases
 from gradcheck_lab.answer_keys import AnswerKeys
+from gradcheck_lab.diagnose.catalog import OP_NAMES, form_method
 from gradcheck_lab.implementations import load_value_class
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +27,17 @@ def seed004_before(folder: Path) -> Path:
     path = folder / "seed004_before.py"
     path.write_text(text.replace("self.grad += ", "self.grad = ").replace("other.grad += ", "other.grad = "))
     return path
+
+
+def lacking(value_class: Any) -> frozenset[str]:
+    """The op forms (``exp``, ``rsub``) a Value class has no method for: a hand-written engine
+    lacks every op added to the table after it was written, and its diagnosis says so."""
+    return frozenset(n for n in OP_NAMES if not callable(getattr(value_class, form_method(n), None)))
+
+
+def unsupported(value_class: Any) -> set[str]:
+    """The ``unsupported:FORM`` codes a diagnosis of ``value_class`` names: one per form it lacks."""
+    return {f"unsupported:{n}" for n in lacking(value_class)}
 
 
 #: `=` instead of `+=` in the backward of + and * (the seeds' classic bug).

@@ -21,6 +21,7 @@ from gradcheck_lab.diagnose.counterexample import (
 from gradcheck_lab.diagnose.strategies import EXTREME, Step, input_ranges, programs_and_points, render
 from gradcheck_lab.errors import CaseError
 from gradcheck_lab.executors import InProcessExecutor
+from gradcheck_lab.ops import OPS
 from gradcheck_lab.program import Program
 
 #: Simulated bugs no case can show, and why (see gradcheck_lab.diagnose.counterexample).
@@ -33,7 +34,7 @@ NOT_SHOWN = {
 }
 COVERED = [code for code, bug in CATALOG.items() if bug.faults is not None and code not in NOT_SHOWN]
 
-_UNARY = ("exp", "log", "sin", "cos", "tanh", "relu", "sigmoid", "gelu", "abs")
+_UNARY = tuple(op.name for op in OPS.values() if op.is_function and op.arity == 1)
 #: The nodes (inputs included) of each code's counterexample, as measured: the op alone
 #: for a wrong rule or forward (``L = exp(x)``); a second reader of the op's input for
 #: ``=`` instead of ``+=`` (``L = exp(x) + x``); a reader that scales the op's gradient for
