@@ -26,8 +26,7 @@ from typing import Any, Protocol
 
 from . import drive
 from .drive import Unsupported, to_float
-from .ops import OPS
-from .program import Program, Ref
+from .program import Program
 from .valuelike import ValueLike
 
 __all__ = [
@@ -86,31 +85,16 @@ class Executor(Protocol):
         ...
 
 
-_LOWERED: dict[int, tuple[Program, dict[str, Any]]] = {}
 
 
 def lower(program: Program) -> dict[str, Any]:
-    """``program`` as :mod:`gradcheck_lab.drive` runs it: per node, the Python operator or
-    method that builds it, from which nodes and numbers (JSON; no rule, no derivative).
+    """``program`` as :mod:`gradcheck_lab.drive` runs it (:attr:`Program.lowered`, made once per program).
 
     >>> from gradcheck_lab.source import parse_source
     >>> lower(parse_source("L = 2 * x"))["calls"]
     [['mul', '__mul__', 'mul', [2, ['ref', 0]], 'L']]
     """
-    found = _LOWERED.get(id(program))
-    if found is not None and found[0] is program:
-        return found[1]
-    calls = []
-    for node in program.nodes[len(program.inputs):]:
-        op = OPS[node.op]
-        args = [["ref", a.index] if isinstance(a, Ref) else a for a in node.args]
-        calls.append([op.python, op.method, op.name, args, node.name])
-    lowered = {"inputs": list(program.inputs), "output": program.output, "calls": calls,
-               "titles": [n.title for n in program.nodes]}
-    if len(_LOWERED) > 4096:
-        _LOWERED.clear()
-    _LOWERED[id(program)] = (program, lowered)
-    return lowered
+    return program.lowered
 
 
 def observation(found: Mapping[str, Any]) -> Observation:

@@ -95,6 +95,23 @@ class Program:
         blob = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
+    @functools.cached_property  # computed once per program: every observation runs it, every child is sent it
+    def lowered(self) -> dict[str, Any]:
+        """The program as :mod:`gradcheck_lab.drive` runs it: per node, the Python operator or
+        method that builds it, from which nodes and numbers (JSON; no rule, no derivative).
+
+        >>> from gradcheck_lab.source import parse_source
+        >>> parse_source("L = 2 * x").lowered["calls"]
+        [['mul', '__mul__', 'mul', [2, ['ref', 0]], 'L']]
+        """
+        calls = []
+        for node in self.nodes[len(self.inputs):]:
+            op = OPS[node.op]
+            args = [["ref", a.index] if isinstance(a, Ref) else a for a in node.args]
+            calls.append([op.python, op.method, op.name, args, node.name])
+        return {"inputs": list(self.inputs), "output": self.output, "calls": calls,
+                "titles": [n.title for n in self.nodes]}
+
     def operands(self, index: int) -> list[int]:
         """Node indices that node ``index`` reads (with repeats, as in ``x * x``)."""
         return [a.index for a in self.nodes[index].args if isinstance(a, Ref)]
