@@ -19,7 +19,7 @@ import ast
 import math
 
 from .errors import CaseError
-from .ops import FUNCTIONS, OPERATORS, OPS
+from .ops import FUNCTIONS, OPERATORS, OPS, UNARY
 from .program import Node, Program, Ref, float_apply
 
 __all__ = ["parse_source"]
@@ -108,8 +108,9 @@ class _SourceParser:
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.UAdd):
                 return self.expr(node.operand)
-            if isinstance(node.op, ast.USub):
-                return self.apply("neg", [self.expr(node.operand)], node)
+            unary = UNARY.get(type(node.op).__name__)
+            if unary is not None:  # -x: neg
+                return self.apply(unary.name, [self.expr(node.operand)], node)
             raise self.error(f"unary {_OP_TEXT.get(type(node.op).__name__, '?')} is not allowed", node)
         if isinstance(node, ast.Call):
             return self.call(node)

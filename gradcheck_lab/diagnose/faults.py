@@ -1,12 +1,4 @@
-"""What a bug changes in a correct engine, and the ordinary student file it makes.
-
-A :class:`Faults` value is data: op rows with other rule texts, chain-rule steps that
-assign instead of adding or drop ``out.grad``, methods written otherwise or missing, a
-``backward()`` that sorts the graph wrongly. :func:`student_source` writes it out as a
-micrograd-style ``Value`` class, from the op table's rule texts
-(:mod:`gradcheck_lab.ops`): the file a student with that bug would hand in.
-:func:`compile_engine` runs that same text in process, so what the catalog predicts a
-bug does is what its file does.
+"""What a bug changes in a correct engine (:class:`Faults`: data), written out as the student file it makes.
 
 >>> faults = Faults(steps=(("mul", Step(accumulate=False)),))
 >>> "self.grad = b * out.grad" in student_source(faults)
@@ -264,7 +256,11 @@ def _helpers(code: str) -> str:
 
 
 def student_source(faults: Faults = Faults(), doc: str = "A micrograd-style Value class.") -> str:
-    """``faults`` written out as an ordinary, standalone student file (imports only math)."""
+    """``faults`` written out as an ordinary, standalone student file (imports only math).
+
+    >>> [line.strip() for line in student_source().splitlines() if "math.tanh" in line or "y**2" in line]
+    ['y = math.tanh(a)', 'self.grad += (1.0 - y**2) * out.grad']
+    """
     rows, steps, methods = {**OPS, **dict(faults.rows)}, dict(faults.steps), dict(faults.methods)
     own = {n.method: n for n in faults.nodes}
     bodies: list[tuple[str, str]] = []  # (method, its text)
@@ -320,8 +316,11 @@ the graph with an explicit stack, so a graph a million nodes deep is fine.
 
 
 def reference_source() -> str:
-    """The text of :mod:`gradcheck_lab.engine`: :func:`student_source` of no fault, with the
-    engine's docstring (``tests/test_engine.py`` holds the committed file to it)."""
+    """The text of :mod:`gradcheck_lab.engine` (``tests/test_engine.py`` holds the committed file to it).
+
+    >>> reference_source().count("    def _backward():"), "def Phi(x):" in reference_source()
+    (14, True)
+    """
     code = student_source().split('"""', 2)[2]  # past the docstring
     return f'"""{_ENGINE_DOC}"""{code}'
 

@@ -1,14 +1,4 @@
-"""Probes: the one small designed set of graphs and calls the grader runs first on every
-submission, in one batch. Their results fill the capability table and name the bugs.
-
-First every form an op can be written in, alone (``x + y``, ``x + 2``, ``2 + x``, ...,
-``exp(x)``, ``max(x, y)``; the probes with a ``form``): is it supported, right, wrong, or
-does it raise. Then, to tell the catalog's bugs apart, for every op: the op alone, scaled
-by 3 so that a missing chain factor shows; the op reading one node twice (``f(x) + f(x)``,
-``x * x``), so that ``=`` instead of ``+=`` shows; the constant on the left (reflected
-operators). Then a diamond (a node reached by two paths: a sort without a visited set
-runs it twice), a second ``backward()`` call (do gradients accumulate?), a chain deeper
-than Python's recursion limit, and extreme inputs where naive formulas overflow.
+"""Probes: the small designed set of graphs the grader runs first on every submission, in one batch.
 
 >>> names = [p.name for p in PROBES]
 >>> "reuse:add" in names and "deep-chain" in names and "twice" in names
@@ -161,6 +151,13 @@ def _points(name: str) -> dict[str, float]:
 
 
 def _build() -> list[Probe]:
+    # Every form an op can be written in, alone (x + y, x + 2, 2 + x, ..., exp(x), max(x, y)): is it
+    # supported, right, wrong, or does it raise. Then, to tell the catalog's bugs apart, for every op:
+    # the op alone, scaled by 3 so that a missing chain factor shows; the op reading one node twice
+    # (f(x) + f(x), x * x), so that = instead of += shows; the constant on the left (reflected
+    # operators). Then a diamond (a sort without a visited set runs a node twice), a second
+    # backward() call (do gradients accumulate?), a chain deeper than Python's recursion limit, and
+    # extreme inputs where naive formulas overflow.
     probes = [_probe(f"form:{form}", f"L = {form}", PROBE_POINT, form=form, op=op) for form, op in _forms()]
     for name, op in FUNCTIONS.items():
         point = _points(name)
