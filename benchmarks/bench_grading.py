@@ -21,8 +21,8 @@ sample of the class is graded one by one sandboxed and in-process, each way twic
 faster kept)
 (``GradeConfig(sandbox=False)``: the same loading, probes, cases and reports, the student
 code run in this process). Printed: submissions per second of both runs and their ratio,
-the CPU seconds per submission (the pool's processes with their sandboxed children, read from
-/proc, and this process) and the rate that gives on free cores (the machine may be shared),
+the CPU seconds per submission (the whole machine's busy time, from /proc/stat: a sandboxed
+child's time is in no process's counters) and the rate that gives on free cores,
 the verdicts, and the median sandboxed / in-process time ratio.
 """
 
@@ -129,25 +129,27 @@ def make_class(folder: Path, n: int, seed: int) -> list[SubmissionRef]:
     return discover([folder])
 
 
-def _cpu(pid: int) -> float:
-    """CPU seconds of a live process and of the children it has reaped (its sandboxes)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+def _busy() -> float:
+    """CPU seconds the whole machine has spent busy since it started (``/proc/stat``). A
+    sandboxed child dies with its pid namespace, so no process of ours ever reaps it and its
+    time is in no process's counters: only the machine's count holds it."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def graded(refs: list[SubmissionRef], config: GradeConfig, reports: Path, jobs: int) -> tuple[float, float, dict]:
     """Grade the class on a pool of ``jobs`` processes as ``grade --jobs`` does: the rate per
-    wall-clock second, the CPU seconds per submission (the pool's processes and their
-    sandboxed children, and this process), and the verdicts."""
+    wall-clock second, the CPU seconds per submission (the whole machine's busy time: exact on a
+    quiet machine, an overcount on a shared one), and the verdicts."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["gradcheck_lab.grading"])
     pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=context)
     pool.submit(os.getpid).result()  # the workers started (off the clock)
-    before = time.process_time()
+    before = _busy()
     started = time.perf_counter()
     batch = grade_batch(refs, config, reports, executor=pool, force=True)
     seconds = time.perf_counter() - started
-    cpu = time.process_time() - before + sum(_cpu(pid) for pid in pool._processes)
+    cpu = _busy() - before
     pool.shutdown()
     verdicts: dict[str, int] = {}
     for g in batch.grades:
@@ -182,18 +184,20 @@ def main() -> None:
         print(f"{len(refs)} submissions, {len(digests)} distinct; {len(cases)} cases; assignment "
               f"{config.assignment.title}; cold caches: {new} answer keys and the catalog's predictions "
               f"computed in {warm:.1f} s before the clock starts")
+        load = os.getloadavg()[0]
         with_rate, with_cpu, with_verdicts = graded(refs, config, work / "reports", args.jobs)
         without_rate, without_cpu, _ = graded(refs, replace(config, diagnose=False), work / "reports-no-diagnosis",
                                               args.jobs)
         cores = min(args.jobs, os.cpu_count() or 1)
         print(tabulate([[f"submissions/s, --jobs {args.jobs}", f"{with_rate:.1f}", f"{without_rate:.1f}",
                          f"{without_rate / with_rate:.2f}"],
-                        ["CPU s per submission", f"{with_cpu:.2f}", f"{without_cpu:.2f}",
+                        ["CPU s per submission (the machine's)", f"{with_cpu:.3f}", f"{without_cpu:.3f}",
                          f"{with_cpu / without_cpu:.2f}"],
                         [f"submissions/s on {cores} free cores (CPU bound)", f"{cores / with_cpu:.1f}",
                          f"{cores / without_cpu:.1f}", f"{with_cpu / without_cpu:.2f}"]],
                        ["", "with diagnosis", "without", "ratio"], disable_numparse=True))
-        print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (before: {load:.1f}; "
+              "anything else running counts in the CPU row, so the projected rate is then a lower bound)")
         print("verdicts with diagnosis: " + ", ".join(f"{k} {v}" for k, v in sorted(with_verdicts.items())))
 
         rng = random.Random(args.seed + 1)
