@@ -265,7 +265,17 @@ class Witness:
 
 
 def plan_witness(plan: Plan, first: CaseResult, mode: FiniteDifferences | str) -> Witness | None:
-    """The stencils ``mode`` wants after the first judgement ``first`` (None: no witness)."""
+    """The stencils ``mode`` wants after the first judgement ``first`` (None: no witness).
+
+    >>> from gradcheck_lab.batches import execute_all
+    >>> from gradcheck_lab.engine import Value
+    >>> from gradcheck_lab.executors import InProcessExecutor
+    >>> from gradcheck_lab.source import parse_source
+    >>> plan = plan_case(Case("c", parse_source("L = x * x"), ({"x": 3.0},)), Session(), samples=0)
+    >>> first = judge(plan, execute_all(InProcessExecutor(Value), plan.requests))
+    >>> plan_witness(plan, first, "on-mismatch") is None, plan_witness(plan, first, "always").wanted
+    (True, (0,))
+    """
     mode = FiniteDifferences(mode)
     if mode is FiniteDifferences.NEVER:
         return None
@@ -285,7 +295,11 @@ def plan_witness(plan: Plan, first: CaseResult, mode: FiniteDifferences | str) -
 
 
 def failure_of(results: Sequence[Result]) -> Exception | None:
-    """The first failure among a plan's results (a sandbox's ``ChildFailure``), or None."""
+    """The first failure among a plan's results (a sandbox's ``ChildFailure``), or None.
+
+    >>> failure_of([TimeoutError("slow")])
+    TimeoutError('slow')
+    """
     for result in results:
         steps = [r for _, r in result] if isinstance(result, list) else [result]
         for r in steps:

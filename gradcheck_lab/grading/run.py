@@ -63,6 +63,7 @@ def warm_answer_keys(config: GradeConfig) -> int:
 
 
 def _plans(cases: Sequence[Case], session: Session, samples: int, seed: int) -> list[Plan]:
+    """Every case's plan (answer keys from ``session``: computed once per process)."""
     return [plan_case(c, session, samples=samples, seed=seed) for c in cases]
 
 
