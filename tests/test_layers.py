@@ -31,8 +31,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("programs and the reference engine", ["program", "engine", "source", "nn.network", "nn.dataset"]),
     ("case files and the oracles", ["cases", "truth", "symbolic", "finite_diff", "answer_keys"]),
     ("execution: who runs requests (in process, a sandboxed child)",
-     ["drive", "executors", "batches", "implementations", "inprocess", "submissions", "submissions.*", "nn.loading",
-      "diagnose.probes"]),
+     ["drive", "executors", "batches", "implementations", "inprocess", "submissions", "submissions.*", "nn.loading"]),
     ("judging one case", ["compare", "checktable", "training", "plan", "harness", "walkthrough", "soundness"]),
     ("diagnosis", ["diagnose", "diagnose.*", "nn", "nn.*"]),
     ("reports: rendering only (the grader calls them; they read its grades as types only)", ["report", "report.*"]),
@@ -40,6 +39,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("the library's front door", ["notebook", "pytest_plugin", ""]),
     ("the command line", ["commands", "commands.*", "cli", "__main__"]),
 ]
+
 
 def modules() -> dict[str, Path]:
     """Every module of the package by dotted name ("gradcheck_lab.report.tables")."""
@@ -174,15 +174,24 @@ def test_every_module_has_a_layer() -> None:
     assert not unplaced, f"modules in no layer (add them to LAYERS): {unplaced}"
 
 
+def upward(graph: dict[str, set[str]]) -> list[str]:
+    """Each import from a lower layer into a higher one, named with both layers."""
+    return [f"{short(a) or PACKAGE} ({LAYERS[layer_of(a)][0]}) imports {short(b) or PACKAGE} ({LAYERS[layer_of(b)][0]})"
+            for a, targets in sorted(graph.items()) for b in sorted(targets) if layer_of(b) > layer_of(a)]
+
+
 def test_no_lower_layer_imports_a_higher_one() -> None:
-    graph = import_graph()
-    upward = sorted(
-        (short(a), short(b)) for a, targets in graph.items() for b in targets
-        if layer_of(b) > layer_of(a)
-    )
-    named = [f"{a or PACKAGE} ({LAYERS[layer_of(PACKAGE + '.' + a if a else PACKAGE)][0]}) imports "
-             f"{b or PACKAGE} ({LAYERS[layer_of(PACKAGE + '.' + b if b else PACKAGE)][0]})" for a, b in upward]
-    assert not named, "imports pointing up:\n" + "\n".join(named)
+    found = upward(import_graph())
+    assert not found, "imports pointing up:\n" + "\n".join(found)
+
+
+def test_an_import_pointing_up_is_named() -> None:
+    graph = {"gradcheck_lab.ops": {"gradcheck_lab.report.tables"}, "gradcheck_lab.report.tables": {"gradcheck_lab.ops"}}
+    assert upward(graph) == [
+        "ops (base: errors, files, the op table, the engine protocol) imports report.tables (reports: rendering only "
+        "(the grader calls them; they read its grades as types only))"
+    ]
+    assert a_cycle(graph, cycles(graph)[0]) == ["gradcheck_lab.ops", "gradcheck_lab.report.tables", "gradcheck_lab.ops"]
 
 
 def test_the_import_graph_has_no_cycle() -> None:
@@ -204,7 +213,7 @@ def test_cycles_finds_every_strongly_connected_component(source: dict[str, set[s
         assert loop[0] == loop[-1] and all(b in source[a] for a, b in zip(loop, loop[1:]))
 
 
-def test_the_graph_reads_lazy_relative_and_package_imports(tmp_path: Path) -> None:
+def test_the_graph_reads_lazy_relative_and_package_imports() -> None:
     # the real graph: harness's lazy import of the reference engine, and a subpackage's __init__
     graph = import_graph()
     assert f"{PACKAGE}.engine" in graph[f"{PACKAGE}.harness"]
