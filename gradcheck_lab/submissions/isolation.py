@@ -107,6 +107,17 @@ class Cgroup:
     def __init__(self, folders: list[Path]) -> None:
         self.folders = folders
 
+    @staticmethod
+    @functools.cache
+    def available() -> bool:
+        """Whether this process can give children cgroups (cgroup v1 ``pids`` and ``memory``,
+        writable): where not, only rlimits cap a child's processes and memory."""
+        found = Cgroup.create(4, 64)
+        if found is None:
+            return False
+        found.remove()
+        return True
+
     @classmethod
     def create(cls, processes: int, memory_mb: int) -> Cgroup | None:
         _sweep()
