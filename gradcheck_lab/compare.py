@@ -17,6 +17,7 @@ or with the symbolic value (the backward is wrong).
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -35,6 +36,9 @@ WARNINGS = frozenset({"nondifferentiable", "domain-error"})
 #: Verdicts that fail a check.
 FAILURES = frozenset(VERDICTS) - WARNINGS - {"ok"}
 _FD_SAFETY = 4.0
+
+
+_VERDICT_OF = operator.attrgetter("verdict")
 
 
 def worst(verdicts: Iterable[str]) -> str:
@@ -88,7 +92,7 @@ class PointCheck:
 
     @property
     def verdict(self) -> str:
-        return worst(n.verdict for n in self.nodes)
+        return worst(map(_VERDICT_OF, self.nodes))
 
     def first_wrong(self, program: Program) -> list[int]:
         """Where the backward pass first goes wrong: nodes whose gradient mismatches while
@@ -128,7 +132,7 @@ def judge(
     within ``SAFETY * unit_roundoff`` times its error bound, or ``relative_floor`` times its
     size if that is more (0: the bound alone)."""
     check = PointCheck(index, truth.point, origin)
-    names = [n.title for n in program.nodes]
+    names = program.titles
     outside = truth.domain_error or truth.near_pole(program, unit_roundoff)
     if outside:
         check.message = f"outside the domain: {outside}"

@@ -95,6 +95,16 @@ class Program:
         blob = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
+    @functools.cached_property  # computed once: every point of every case is judged node by node
+    def titles(self) -> tuple[str, ...]:
+        """Every node's title, in order.
+
+        >>> from gradcheck_lab.source import parse_source
+        >>> parse_source("L = 2 * x").titles
+        ('x', 'L')
+        """
+        return tuple(n.title for n in self.nodes)
+
     @functools.cached_property  # computed once per program: every observation runs it, every child is sent it
     def lowered(self) -> dict[str, Any]:
         """The program as :mod:`gradcheck_lab.drive` runs it: per node, the Python operator or
@@ -110,7 +120,7 @@ class Program:
             args = [["ref", a.index] if isinstance(a, Ref) else a for a in node.args]
             calls.append([op.python, op.method, op.name, args, node.name])
         return {"inputs": list(self.inputs), "output": self.output, "calls": calls,
-                "titles": [n.title for n in self.nodes]}
+                "titles": list(self.titles)}
 
     def operands(self, index: int) -> list[int]:
         """Node indices that node ``index`` reads (with repeats, as in ``x * x``)."""
