@@ -20,11 +20,13 @@ True
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
-from ..ops import OPS
+from ..ops import OPS, REFLECTED
 from .faults import Backward, Faults, Init, Node, Step, compile_engine, student_source
 from .probes import FORMS
 
@@ -222,9 +224,28 @@ _WRONG_LOCAL |= {
 _WRONG_LOCAL["rpow"] = (_row("rpow", local_text=("a * k ** (a - 1)",)),
                         "2 ** v's derivative uses the power rule; d(c**v)/dv = c**v * log(c)")
 
+@cache
+def _own_node(name: str) -> tuple[str, tuple[str, ...]]:
+    """A composite op (``-``, ``/``, negation) or a reflected form (``rsub``: ``2 - v``) as students
+    often write it, a node of its own: its forward and local rules as Python text over ``a`` (a
+    reflected form: self's number) and ``b`` (its number), from the row's SymPy form.
+
+    >>> _own_node("div"), _own_node("rsub")
+    (('a/b', ('1/b', '-a/b**2')), ('-a + b', ('-1',)))
+    """
+    import sympy  # deferred: the catalog's own-node bugs need it, the rest of the package does not
+
+    a, b = sympy.symbols("a b")
+    if name in OPS:
+        symbols = (a, b)[: OPS[name].arity]
+        f = OPS[name].sympy(*symbols)
+    else:
+        symbols, f = (a,), next(op for op in OPS.values() if op.reflected_form == name).sympy(b, a)
+    return sympy.pycode(f), tuple(sympy.pycode(sympy.diff(f, s)) for s in symbols)
+
+
 #: sub and div written as nodes of their own, with the right rules.
-_PRIMITIVE_ROWS = {"sub": _primitive("sub", "a - b", ("1.0", "-1.0")),
-                   "div": _primitive("div", "a / b", ("1.0 / b", "-a / b ** 2"))}
+_PRIMITIVE_ROWS = {name: _primitive(name, *_own_node(name)) for name in ("sub", "div")}
 
 _WRONG_LOCAL["abs"] = (_row("abs", local_text=("-1.0 if a > 0.0 else 1.0",)),
                        "the sign of abs's derivative is flipped: it is +1 for a positive input")
@@ -258,9 +279,10 @@ def _raises(form: str) -> Faults:
     if op is not None and op.primitive:
         return _row(form, local_text=tuple(f"[{t}]" if k == len(op.local_text) - 1 else t
                                            for k, t in enumerate(op.local_text)))
-    typos = {"sub": "self + (-othr)", "div": "self * othr ** -1", "neg": "self * -one", "radd": "self + othr",
-             "rmul": "slef * other", "rsub": "other + (-slef)", "rtruediv": "other * slef ** -1"}
-    return Faults(methods=((form_method(form), typos[form]),))
+    text = op.compose_text if op is not None and op.compose_text else REFLECTED[form_method(form)]
+    *_, last = re.finditer(r"\b(self|other)\b", text)  # its last operand misspelled: a NameError
+    typo = {"self": "slef", "other": "othr"}[last.group()]
+    return Faults(methods=((form_method(form), text[: last.start()] + typo + text[last.end():]),))
 
 
 def _grad_value(form: str) -> Faults:
@@ -268,14 +290,10 @@ def _grad_value(form: str) -> Faults:
     op = OPS.get(form)
     if op is not None and op.primitive:
         return _row(form, local_text=tuple(f"Value({t})" for t in op.local_text))
-    method = form_method(form)
-    node = {"radd": "a + b", "rmul": "a * b", "rsub": "b - a", "rtruediv": "b / a"}
-    local = {"radd": "Value(1.0)", "rmul": "Value(b)", "rsub": "Value(-1.0)", "rtruediv": "Value(-b / a ** 2)"}
-    if form in node:
-        return _node(method, node[form], local[form])
-    primitive = {"sub": ("a - b", ("Value(1.0)", "Value(-1.0)")), "neg": ("-a", ("Value(-1.0)",)),
-                 "div": ("a / b", ("Value(1.0 / b)", "Value(-a / b ** 2)"))}
-    return _primitive(form, *primitive[form])
+    forward, local = _own_node(form)  # a composite or a reflected form written as a node of its own
+    if form not in OPS:
+        return _node(form_method(form), forward, f"Value({local[0]})")
+    return _primitive(form, forward, tuple(f"Value({t})" for t in local))
 
 
 _NUMERICS: dict[str, tuple[Faults, str]] = {
