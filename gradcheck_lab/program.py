@@ -160,9 +160,16 @@ def evaluate(program: Program, inputs: Sequence[Any], apply: Callable[[Op, list[
 
 
 def float_apply(op: Op, args: list[Any]) -> float:
-    """Plain-float algebra: primitives by their table forward, composites by Python."""
+    """Plain-float algebra: primitives by their table forward, composite operators by Python's
+    (``a / b``), other composites by their composition (``square``: ``self * self``).
+
+    >>> float_apply(OPS["div"], [1.0, 4.0]), float_apply(OPS["neg"], [2.0])
+    (0.25, -2.0)
+    """
     if op.forward is not None:
         return op.forward(*args)
     python = python_operator(op)
-    assert python is not None
-    return float(python(*args))
+    if python is not None:
+        return float(python(*args))
+    assert op.compose is not None
+    return float(op.compose(*args))

@@ -34,7 +34,7 @@ NOT_SHOWN = {
 }
 COVERED = [code for code, bug in CATALOG.items() if bug.faults is not None and code not in NOT_SHOWN]
 
-_UNARY = tuple(op.name for op in OPS.values() if op.is_function and op.arity == 1)
+_UNARY = tuple(op.name for op in OPS.values() if op.primitive and op.is_function and op.arity == 1)
 #: The nodes (inputs included) of each code's counterexample, as measured: the op alone
 #: for a wrong rule or forward (``L = exp(x)``); a second reader of the op's input for
 #: ``=`` instead of ``+=`` (``L = exp(x) + x``); a reader that scales the op's gradient for
