@@ -26,7 +26,18 @@ from gradcheck_lab.executors import Execution, InProcessExecutor
 from gradcheck_lab.grading import GradeConfig, SubmissionGrade, grade_submission, warm_answer_keys
 from gradcheck_lab.source import parse_source
 from gradcheck_lab.submissions import ChildFailure, Limits, SandboxExecutor, SubmissionRef, extract_source
-from gradcheck_lab.submissions.protocol import ProtocolError, execution_from_json, pack, unpack
+from gradcheck_lab.submissions.child import HEADER
+from gradcheck_lab.submissions.protocol import (
+    MAX_REPLY,
+    ChannelClosed,
+    ChannelTimeout,
+    ProtocolError,
+    Replies,
+    TooLarge,
+    execution_from_json,
+    pack,
+    unpack,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "submissions"
@@ -673,3 +684,33 @@ def test_grade_refuses_to_run_unisolated_without_the_flag(tmp_path: Path, monkey
         assert "UNSAFELY, without a sandbox" in report
     finally:
         isolation.bubblewrap.cache_clear()
+
+
+def test_replies_are_read_in_bulk_whole_and_within_the_deadline() -> None:
+    """The parent reads what the child wrote all at once, returns replies one by one and
+    whole, waits no longer than the deadline, and tells a closed pipe from a slow one."""
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    replies = Replies(r)
+    body = json.dumps({"nonce": "a"}).encode()
+    frame = HEADER.pack(len(body)) + body
+    started = time.monotonic()
+    with pytest.raises(ChannelTimeout):
+        replies.read_message(started + 0.05, MAX_REPLY)
+    assert 0.05 <= time.monotonic() - started < 1.0
+    os.write(w, frame + frame + frame[:3])  # two whole replies and the start of a third
+    assert [replies.read_message(time.monotonic() + 1, MAX_REPLY) for _ in range(2)] == [{"nonce": "a"}] * 2
+    with pytest.raises(ChannelTimeout):  # the third is not whole yet
+        replies.read_message(time.monotonic() + 0.05, MAX_REPLY)
+    os.write(w, frame[3:] + HEADER.pack(MAX_REPLY + 1))
+    assert replies.read_message(time.monotonic() + 1, MAX_REPLY) == {"nonce": "a"}
+    with pytest.raises(TooLarge):
+        replies.read_message(time.monotonic() + 1, MAX_REPLY)
+    r2, w2 = os.pipe()
+    os.set_blocking(r2, False)
+    os.write(w2, frame[:5])
+    os.close(w2)
+    with pytest.raises(ChannelClosed, match="mid-message"):
+        Replies(r2).read_message(time.monotonic() + 1, MAX_REPLY)
+    for fd in (r, w, r2):
+        os.close(fd)

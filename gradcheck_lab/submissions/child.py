@@ -58,12 +58,12 @@ else:
     from .. import drive
 
 __all__ = [
-    "MAX_MESSAGE", "Capture", "ChannelClosed", "ChannelTimeout", "ProtocolError", "TooLarge", "audit_hook",
-    "describe", "load_chunks", "pack", "read_message", "write_files", "write_message",
+    "HEADER", "MAX_MESSAGE", "Capture", "ChannelClosed", "ChannelTimeout", "ProtocolError", "TooLarge", "audit_hook",
+    "decode_message", "describe", "load_chunks", "pack", "read_message", "write_files", "write_message",
 ]
 
 MAX_MESSAGE = 64 * 1024 * 1024  #: the largest message the child reads, in bytes
-_HEADER = struct.Struct(">I")
+HEADER = struct.Struct(">I")  #: a message's frame: its length, 4 bytes big-endian
 _OUTPUT_LIMIT = 16_000  #: characters of printed output kept (the rest is counted)
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 #: Audit events refused outright (prefixes): processes, signals, the network, native code.
@@ -141,10 +141,18 @@ def read_message(fd: int, deadline: float | None = None, limit: int = MAX_MESSAG
     than ``limit`` bytes. A ``deadline`` (a :func:`time.monotonic` time) bounds the wait
     when ``fd`` is non-blocking (the parent's ends are); a blocking ``fd`` waits as long as
     it takes (the child's)."""
-    (size,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size, deadline))
+    (size,) = HEADER.unpack(_read_exactly(fd, HEADER.size, deadline))
     if size > limit:
         raise TooLarge(size, limit)
-    body = _read_exactly(fd, size, deadline)
+    return decode_message(_read_exactly(fd, size, deadline))
+
+
+def decode_message(body: bytes) -> dict[str, Any]:
+    """A message's body as the JSON object it must be, else :class:`ProtocolError`.
+
+    >>> decode_message(b'{"nonce": "n1"}')
+    {'nonce': 'n1'}
+    """
     try:
         message = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -157,7 +165,7 @@ def read_message(fd: int, deadline: float | None = None, limit: int = MAX_MESSAG
 def write_message(fd: int, message: dict[str, Any], deadline: float | None = None) -> None:
     """Send one message; ``deadline`` bounds the wait for room in the pipe."""
     body = json.dumps(message, separators=(",", ":")).encode()
-    data = memoryview(_HEADER.pack(len(body)) + body)
+    data = memoryview(HEADER.pack(len(body)) + body)
     while data:
         try:
             sent = os.write(fd, data)

@@ -95,9 +95,9 @@ from .protocol import (
     ChannelClosed,
     ChannelTimeout,
     ProtocolError,
+    Replies,
     TooLarge,
     execution_from_json,
-    read_message,
     write_message,
 )
 
@@ -278,6 +278,7 @@ class SandboxExecutor:
         self.load_report: LoadReport | None = None
         self._budget = _Budget(limits.timeout, "the submission's")
         self._req = self._rep = -1
+        self._replies = Replies(-1)
         self._programs: dict[int, tuple[Program, int]] = {}  #: programs this child has, by id (kept alive here)
         self._keys = iter(range(1 << 62))
         self._child: _Child | None = None
@@ -507,6 +508,7 @@ class SandboxExecutor:
                      self.limits.memory_mb + self.limits.tmp_mb + 64, tuple(self.hidden))
         self._child = _Child.take(spec)
         self._req, self._rep = self._child.req, self._child.rep
+        self._replies = Replies(self._rep)
         with _LIVE_LOCK:
             _LIVE.add(self)
 
@@ -530,7 +532,7 @@ class SandboxExecutor:
             for index in range(1 if count is None else count):
                 if index:  # each reply within request_timeout of the one before
                     deadline = min(budget.deadline, time.monotonic() + self.limits.request_timeout)
-                reply = read_message(self._rep, deadline, MAX_REPLY)
+                reply = self._replies.read_message(deadline, MAX_REPLY)
                 if reply.get("nonce") != nonce or (count is not None and reply.get("index") != index):
                     raise self._fail("crash", "the child's reply was refused: it does not answer this request "
                                               "(student code writing to the grader's channel?)")
