@@ -714,3 +714,24 @@ def test_replies_are_read_in_bulk_whole_and_within_the_deadline() -> None:
         Replies(r2).read_message(time.monotonic() + 1, MAX_REPLY)
     for fd in (r, w, r2):
         os.close(fd)
+
+
+@pytest.mark.parametrize("randomized", [False, True])
+def test_a_child_starts_at_the_same_addresses_each_time(monkeypatch: pytest.MonkeyPatch, randomized: bool) -> None:
+    """Address randomization is off in the child (``setarch -R``): an engine whose numbers
+    follow object addresses (a set of Values walked in hash order) grades the same at every
+    regrade. With it on (``randomized``, as before), the same code sees other addresses."""
+    import gradcheck_lab.submissions.isolation as isolation
+
+    if randomized:
+        monkeypatch.setattr(isolation, "same_addresses", lambda: [])
+    elif not isolation.same_addresses():
+        pytest.skip("no setarch here: children start at random addresses")
+    source = engine_with(replace={"class Value:\n": "class Value:\n    print('page', id(object()) >> 12)\n"})
+    seen = set()
+    for _ in range(3):
+        with SandboxExecutor(extract_source("s", source)) as ex:
+            ex.start()
+            seen.add("".join(ex.output))
+    assert all("page" in s for s in seen)
+    assert len(seen) == (3 if randomized else 1)

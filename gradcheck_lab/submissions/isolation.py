@@ -1,8 +1,9 @@
 """What the operating system isolates a child in: a bubblewrap command line and a cgroup.
 
 :func:`bubblewrap` says whether ``bwrap`` works here (and why not), :func:`command`
-builds the command that starts one child (``python -I -S child.py``) in new user, mount,
-pid, network, IPC, UTS and cgroup namespaces as uid 65534, and :class:`Cgroup` caps the
+builds the command that starts one child (``setarch -R python -I -S child.py``: at the same
+addresses every run) in new user, mount, pid, network, IPC, UTS and cgroup namespaces as
+uid 65534, and :class:`Cgroup` caps the
 processes and memory of one child's whole tree where the kernel lets us (cgroup v1
 ``pids`` and ``memory`` controllers, writable by the grader).
 
@@ -24,7 +25,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["CHILD", "DRIVE", "UID", "Cgroup", "bubblewrap", "command", "python"]
+__all__ = ["CHILD", "DRIVE", "UID", "Cgroup", "bubblewrap", "command", "python", "same_addresses"]
 
 CHILD = Path(__file__).with_name("child.py")
 DRIVE = Path(__file__).resolve().parent.parent / "drive.py"
@@ -94,7 +95,7 @@ def command(python: Path, readable: Sequence[str], *, tmp_mb: int, hidden: Seque
     if not _under("/tmp", [os.path.dirname(p) for p in bound]) and not any(_under(p, ["/tmp"]) for p in bound):
         args += ["--symlink", "work", "/tmp"]  # else /tmp holds a folder we show, read-only; TMPDIR is /work
     args += ["--chdir", "/work", "--remount-ro", "/",
-             str(python), "-I", "-S", "/sandbox/child.py", "{req}", "{rep}"]
+             *same_addresses(), str(python), "-I", "-S", "/sandbox/child.py", "{req}", "{rep}"]
     return args
 
 
@@ -212,3 +213,13 @@ def _sweep() -> None:
 def python() -> Path:
     """The interpreter a child runs: this one's real file (a venv's ``python`` is a link to it)."""
     return Path(os.path.realpath(sys.executable))
+
+
+@functools.cache
+def same_addresses() -> list[str]:
+    """``setarch -R``, which starts the child with address randomization off: an engine whose
+    results follow object addresses (a set of Values in its topological sort, as in many
+    ``grad = `` bugs) then gives the same numbers at every regrade, where it changed a
+    score by up to a point and could flip a verdict; [] where ``setarch`` is missing."""
+    found = shutil.which("setarch")
+    return [os.path.realpath(found), "-R"] if found else []

@@ -88,7 +88,7 @@ from ..errors import GradcheckError
 from ..executors import Execution, InProcessExecutor, lower
 from ..program import Program
 from .child import PRECISION_INPUTS, PRECISION_PAIRS
-from .isolation import CHILD, Cgroup, bubblewrap, command, python
+from .isolation import CHILD, Cgroup, bubblewrap, command, python, same_addresses
 from .loading import Submission
 from .protocol import (
     MAX_REPLY,
@@ -640,7 +640,7 @@ class _Child:
             cwd = "/"
         else:
             folder = cwd = tempfile.mkdtemp(prefix="gradcheck-child-")
-            cmd = [str(python()), "-I", "-S", str(CHILD), "{req}", "{rep}"]
+            cmd = [*same_addresses(), str(python()), "-I", "-S", str(CHILD), "{req}", "{rep}"]
         cmd = [str(req_r) if a == "{req}" else str(rep_w) if a == "{rep}" else a for a in cmd]
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": cwd, "TMPDIR": cwd, "OPENBLAS_NUM_THREADS": "1",
                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
