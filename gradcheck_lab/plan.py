@@ -157,6 +157,21 @@ class Session:
     def __init__(self, answer_keys: AnswerKeys | None = None) -> None:
         self.answer_keys = answer_keys if answer_keys is not None else AnswerKeys()
         self._points: dict[tuple[object, ...], list[dict[str, float]]] = {}
+        self._plans: dict[tuple[int, int, int], tuple[Case, Plan]] = {}
+
+    def plan(self, case: Case, samples: int, seed: int) -> Plan:
+        """:func:`plan_case`, made once per case object: a plan is immutable, and a grader
+        judges every submission by the same plans.
+
+        >>> from gradcheck_lab.source import parse_source
+        >>> session, case = Session(), Case("c", parse_source("L = log(x)"), ({"x": 2.0},))
+        >>> session.plan(case, 2, 0) is session.plan(case, 2, 0), session.plan(case, 2, 0) == plan_case(case, session)
+        (True, True)
+        """
+        key = (id(case), samples, seed)  # the case is kept beside its plan: its id stays its own
+        if key not in self._plans:
+            self._plans[key] = (case, plan_case(case, self, samples=samples, seed=seed))
+        return self._plans[key][1]
 
     def points(self, case: Case, n: int, seed: int) -> list[dict[str, float]]:
         """:func:`sample_points`, drawn once per case (a grader asks again per submission)."""

@@ -22,7 +22,7 @@ from ..cases import Case
 from ..diagnose.probes import probe_cases
 from ..executors import Execution, Executor, Observation
 from ..harness import Run
-from ..plan import CaseResult, FiniteDifferences, Plan, Session, failure_of, judge, plan_case, plan_witness
+from ..plan import CaseResult, FiniteDifferences, Plan, Session, failure_of, judge, plan_witness
 from ..submissions import ChildFailure, SandboxExecutor, Submission, SubmissionRef, load_submission
 from ..submissions.sandbox import TrustedExecutor
 from ..truth import UNIT_ROUNDOFF
@@ -63,8 +63,8 @@ def warm_answer_keys(config: GradeConfig) -> int:
 
 
 def _plans(cases: Sequence[Case], session: Session, samples: int, seed: int) -> list[Plan]:
-    """Every case's plan (answer keys from ``session``: computed once per process)."""
-    return [plan_case(c, session, samples=samples, seed=seed) for c in cases]
+    """Every case's plan (made once per process: every submission is judged by the same)."""
+    return [session.plan(c, samples, seed) for c in cases]
 
 
 def _form_cases(config: GradeConfig) -> tuple[Case, ...]:
