@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import stat
 from collections.abc import Mapping, Sequence
@@ -140,7 +139,4 @@ def _point_key(program: Program, point: Mapping[str, float]) -> str:
     >>> _point_key(parse_source("L = x * y"), {"y": 2.0, "x": 0.1})
     '[0.1, 2.0]'
     """
-    values = [point[x] for x in program.inputs]
-    if all(type(v) is float and math.isfinite(v) for v in values):  # JSON's text, made without the encoder
-        return f"[{', '.join(map(float.__repr__, values))}]"
-    return json.dumps(values)
+    return json.dumps([point[x] for x in program.inputs])

@@ -168,12 +168,12 @@ def judge(
             nc.fd_grad, nc.fd_error = est.value, est.error
         if value is None or grad is None:
             nc.verdict, nc.detail = "exception", "not a real number in .data or .grad"
-        elif not abs(value - true_value) <= value_tol:  # NaN: a mismatch
+        elif not _close(value, true_value, value_tol):
             nc.verdict = "forward-mismatch"
             nc.detail = f".data is {value!r}, the truth {truth.exact_values[k]}"
         elif k in kinked:
             nc.verdict, nc.detail = "nondifferentiable", f"at the kink of {kinks}"
-        elif not abs(grad - true_grad) <= grad_tol:
+        elif not _close(grad, true_grad, grad_tol):
             nc.verdict = "grad-mismatch"
             nc.detail = _fd_witness(nc, est)
         check.nodes.append(nc)

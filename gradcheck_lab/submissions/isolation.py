@@ -216,10 +216,10 @@ def python() -> Path:
 
 
 @functools.cache
-def same_addresses() -> list[str]:
+def same_addresses() -> tuple[str, ...]:
     """``setarch -R``, which starts the child with address randomization off: an engine whose
     results follow object addresses (a set of Values in its topological sort, as in many
     ``grad = `` bugs) then gives the same numbers at every regrade, where it changed a
     score by up to a point and could flip a verdict; [] where ``setarch`` is missing."""
     found = shutil.which("setarch")
-    return [os.path.realpath(found), "-R"] if found else []
+    return (os.path.realpath(found), "-R") if found else ()

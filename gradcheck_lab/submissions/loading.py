@@ -92,6 +92,7 @@ class Submission:
     notes: tuple[str, ...] = ()
     problem: str = ""  #: why it cannot be graded ("" when it can)
     borrowed: tuple[str, ...] = ()  #: reference engines it imports (micrograd...)
+    imports: tuple[str, ...] = ()  #: the top-level modules its kept code imports (absolute imports)
 
     @property
     def label(self) -> str:
@@ -347,16 +348,23 @@ def _configures(node: ast.stmt) -> bool:
     return name in _CONFIG_CALLS
 
 
-def _borrowed(stmts: Iterable[_Stmt]) -> tuple[str, ...]:
-    found = set()
+def _imports(stmts: Iterable[_Stmt]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The top-level modules the statements import absolutely, and the reference engines they
+    import in any way (``from .micrograd import``...)."""
+    absolute, borrowed = set(), set()
     for st in stmts:
         if "import" not in st.source:  # no import statement without the word: no tree to walk
             continue
         for node in ast.walk(st.node):
-            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-            found |= {m.split(".")[0] for m in modules if m.split(".")[0] in REFERENCE_ENGINES}
-    return tuple(sorted(found))
+            if isinstance(node, ast.Import):
+                named = [(a.name.split(".")[0], 0) for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                named = [((node.module or "").split(".")[0], node.level)]
+            else:
+                continue
+            absolute |= {m for m, level in named if m and not level}
+            borrowed |= {m for m, _ in named if m in REFERENCE_ENGINES}
+    return tuple(sorted(absolute)), tuple(sorted(borrowed))
 
 
 def _select(stmts: list[_Stmt], extra: Sequence[str] = ()) -> tuple[set[int], int, list[int]]:
@@ -415,8 +423,9 @@ def _extract(
         for i, st in enumerate(stmts) if i in kept
     )
     cells_used = tuple(sorted({stmts[i].cell for i in kept if stmts[i].cell}))
-    borrowed = _borrowed(stmts[i] for i in kept)
-    return Submission(sub_id, path, chunks=chunks, cells=cells_used, notes=tuple(notes), borrowed=borrowed)
+    imports, borrowed = _imports(stmts[i] for i in kept)
+    return Submission(sub_id, path, chunks=chunks, cells=cells_used, notes=tuple(notes), borrowed=borrowed,
+                      imports=imports)
 
 
 def extract_source(sub_id: str, source: str, name: str = "submission.py") -> Submission:
@@ -508,4 +517,4 @@ def load_submission(ref: SubmissionRef, extra: Sequence[str] = ()) -> Submission
     except _PARSE_ERRORS as exc:
         return Submission(ref.id, path, main=main, problem=f"{main.name} cannot be analysed: {_parse_error(exc)}")
     notes = (folder_note,) * bool(folder_note) + sub.notes
-    return Submission(sub.id, path, main, sub.chunks, files, sub.cells, notes, sub.problem, sub.borrowed)
+    return Submission(sub.id, path, main, sub.chunks, files, sub.cells, notes, sub.problem, sub.borrowed, sub.imports)
