@@ -71,10 +71,22 @@ def test_svg_when_graphviz_is_installed(tmp_path: Path) -> None:
     assert path == tmp_path / "g.svg" and note == "" and path.read_text().lstrip().startswith("<?xml")
 
 
+@pytest.mark.skipif(not dot_available(), reason="Graphviz's dot program is not installed (apt-get install graphviz)")
+def test_several_pictures_in_one_run_of_dot_are_each_as_drawn_alone() -> None:
+    dots = [graph_dot(parse_source(src), values, grads, name=name) for src, values, grads, name in [
+        ("y = x * x", [3.0, 9.0], [6.0, 1.0], "square"), ("n = a * b\nL = tanh(n)", [2.0, 0.5, 1.0, 0.76],
+                                                          [0.21, 0.84, 0.42, 1.0], "neuron"),
+        ("y = x + 1", [1.0, 2.0], [1.0, 1.0], "step")]]
+    alone = [render_svg(dot) for dot in dots]
+    together = graph.render_svgs(dots)
+    assert together == alone and together is not None and all('<g id="graph0"' in svg for svg in together)
+    assert graph.render_svgs([]) == []
+
+
 def test_dot_text_and_a_note_without_graphviz(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(graph.shutil, "which", lambda name: None)
     dot = graph_dot(parse_source("y = x * x"), [3.0, 9.0], [6.0, 1.0])
-    assert render_svg(dot) is None
+    assert render_svg(dot) is None and graph.render_svgs([dot, dot]) is None
     path, note = write_graph(dot, tmp_path / "g.svg")
     assert path == tmp_path / "g.dot" and path.read_text() == dot
     assert "not installed" in note and "apt-get install graphviz" in note

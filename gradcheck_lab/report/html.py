@@ -26,7 +26,7 @@ from ..checktable import NODE_HEADERS, node_row, point_title, rerun_command
 from ..compare import FAILURES, WARNINGS
 from ..walkthrough import Walkthrough, case_walk, number
 from .curves import loss_curves_svg
-from .graph import COLOURS, dot_available, inline_svg, render_svg, svg_size, walk_dot
+from .graph import COLOURS, dot_available, inline_svg, render_svgs, svg_size, walk_dot
 from .tables import summary_rows, totals_line
 from .walkthrough import WRONG, parting, sections
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CSS", "MAX_GRAPH_NODES", "PAGE_WIDTH", "SHRINK", "badge", "case_html", "diagnosis_html", "escape", "graph_figure",
-    "page", "run_html", "run_sections", "table", "walkthrough_html", "write_html",
+    "graph_figures", "page", "run_html", "run_sections", "table", "walkthrough_html", "write_html",
 ]
 
 MAX_GRAPH_NODES = 80  #: larger graphs are left out of a run's report (``explain --graph`` draws them)
@@ -166,17 +166,37 @@ def diagnosis_html(diagnosis: Any) -> str:
 
 def graph_figure(w: Walkthrough, name: str, uid: str = "", *, selector: str = "") -> str:
     """A walk-through's graph as an inline SVG figure (DOT text when Graphviz is missing)."""
-    if len(w.program.nodes) > MAX_GRAPH_NODES:
-        return (f'<p class="note">The graph has {len(w.program.nodes)} nodes, too many to draw here; '
-                f"<code>python -m gradcheck_lab explain {escape(selector or name)} --graph graph.svg</code> "
-                "draws it.</p>")
-    dot = walk_dot(w, name)
-    svg = render_svg(dot)
-    if svg is not None and svg_size(svg)[0] > SHRINK * PAGE_WIDTH:  # too wide to shrink: try it stacked downwards
-        stacked = render_svg(walk_dot(w, name, rankdir="TB"))
-        if stacked is not None and (svg_size(stacked)[0] <= SHRINK * PAGE_WIDTH
-                                    or svg_size(stacked)[0] < svg_size(svg)[0] / 2):
-            svg = stacked
+    return graph_figures([(w, name, uid, selector)])[0]
+
+
+def _pictures(walks: Sequence[tuple[Walkthrough, str]]) -> list[tuple[str, str | None]]:
+    """Each (walk, name)'s DOT text and picture (None without Graphviz): left to right, or
+    stacked downwards where that is too wide and stacking helps; in at most two runs of dot."""
+    dots = [walk_dot(w, name) for w, name in walks]
+    svgs = render_svgs(dots)
+    if svgs is None:
+        return [(dot, None) for dot in dots]
+    wide = [i for i, svg in enumerate(svgs) if svg_size(svg)[0] > SHRINK * PAGE_WIDTH]
+    for i, stacked in zip(wide, render_svgs([walk_dot(*walks[i], rankdir="TB") for i in wide]) or []):
+        if svg_size(stacked)[0] <= SHRINK * PAGE_WIDTH or svg_size(stacked)[0] < svg_size(svgs[i])[0] / 2:
+            svgs[i] = stacked
+    return list(zip(dots, svgs))
+
+
+def graph_figures(walks: Sequence[tuple[Walkthrough, str, str, str]]) -> list[str]:
+    """:func:`graph_figure` of each (walk, name, uid, selector), every picture drawn in one run
+    of Graphviz's ``dot`` (a run costs ~15 ms of CPU to start, a small graph 1-2 ms to draw)."""
+    drawn = [i for i, (w, *_) in enumerate(walks) if len(w.program.nodes) <= MAX_GRAPH_NODES]
+    pictures = dict(zip(drawn, _pictures([walks[i][:2] for i in drawn])))
+    return [_figure(w, pictures[i], uid) if i in pictures else
+            (f'<p class="note">The graph has {len(w.program.nodes)} nodes, too many to draw here; '
+             f"<code>python -m gradcheck_lab explain {escape(selector or name)} --graph graph.svg</code> "
+             "draws it.</p>") for i, (w, name, uid, selector) in enumerate(walks)]
+
+
+def _figure(w: Walkthrough, picture: tuple[str, str | None], uid: str) -> str:
+    """A graph's figure around its picture (its DOT text when there is none), with the caption."""
+    dot, svg = picture
     if w.checks is None:
         caption = "data and grad at every node (the truth)."
     else:
@@ -243,11 +263,13 @@ def _training_html(training: Training, implementation: str, uid: str) -> str:
 
 
 def case_html(
-    result: CaseResult, run: Run | None = None, *, index: int = 0, graphs: bool = True, prefix: str = ""
+    result: CaseResult, run: Run | None = None, *, index: int = 0, graphs: bool = True, prefix: str = "",
+    walked: Walkthrough | None = None, figure: str = "",
 ) -> str:
     """One case as a ``<section>``: header and source, its graph and where it parts, the
     walk-through, the loss curves of a training case, then each point's table. Its id is
-    ``{prefix}case-{index}``: give each run on a page its own ``prefix``."""
+    ``{prefix}case-{index}``: give each run on a page its own ``prefix``. ``walked`` and
+    ``figure``: its walk-through and graph, when the caller has them (:func:`run_sections`)."""
     case = result.case
     uid = f"{prefix}c{index}-"
     out = [f'<section class="case" id="{prefix}case-{index}">',
@@ -262,10 +284,10 @@ def case_html(
     out += [f'<p class="note">{escape(note)}</p>' for note in result.notes if note != drawn]
     out += [f"<p>{escape(e)}</p>" for e in result.expect_errors]
     out.append(diagnosis_html(getattr(result, "diagnosis", None)))
-    walked = case_walk(result)
+    walked = walked or case_walk(result)
     if walked is not None and walked.checks is not None:
         if graphs:
-            out.append(graph_figure(walked, case.name, uid, selector=case.selector))
+            out.append(figure or graph_figure(walked, case.name, uid, selector=case.selector))
         if result.verdict in FAILURES and walked.checks.verdict in FAILURES:
             out.append(f'<p class="parting">{escape(parting(walked))}</p>')
         out.append(walkthrough_html(walked, f"Walk-through: backprop step by step at {point_title(walked.checks)}"))
@@ -304,7 +326,13 @@ def run_sections(run: Run, *, graphs: bool = True, prefix: str = "") -> str:
     errors = [*run.errors, *(e for r in run.results for e in r.expect_errors)]
     error_list = ("<h2>Case-file errors</h2><ul>" + "".join(f"<li><code>{escape(e)}</code></li>" for e in errors)
                   + "</ul>") if errors else ""
-    cases = "\n".join(case_html(r, run, index=i, graphs=graphs, prefix=prefix) for i, r in enumerate(run.results))
+    walks = [case_walk(r) for r in run.results]
+    drawn = {i: (w, r.case) for i, (w, r) in enumerate(zip(walks, run.results))
+             if graphs and w is not None and w.checks is not None}
+    figures = dict(zip(drawn, graph_figures([(w, c.name, f"{prefix}c{i}-", c.selector)
+                                             for i, (w, c) in drawn.items()])))
+    cases = "\n".join(case_html(r, run, index=i, graphs=graphs, prefix=prefix, walked=walks[i],
+                                 figure=figures.get(i, "")) for i, r in enumerate(run.results))
     return (f"{header}<p><strong>{escape(totals_line(run))}</strong></p><h2>Summary</h2>{summary}{error_list}"
             f"\n{cases}")
 
