@@ -21,8 +21,11 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-import traceback
-from collections.abc import Mapping, Sequence
+
+TYPE_CHECKING = False  # a sandboxed child imports this file at each start: only what it needs
+if TYPE_CHECKING:
+    import traceback
+    from collections.abc import Callable, Mapping, Sequence
 
 TYPE_CHECKING = False  # typing costs a sandboxed child ~3 ms at each start: for the type checker only
 if TYPE_CHECKING:
@@ -117,28 +120,44 @@ def _build(value_class: Any, lowered: Mapping[str, Any], point: Mapping[str, flo
     return nodes
 
 
-class _FramesOnce(traceback.StackSummary):
-    """Formats each distinct frame once: the ~1,000 identical frames of a ``RecursionError``
-    cost one (formatting each took ~35 ms). The text is the standard library's."""
+def _nothing() -> None:
+    pass
 
-    def format_frame_summary(self, frame_summary: traceback.FrameSummary, *args: Any, **kwargs: Any) -> str:
-        f = frame_summary
-        key = (f.filename, f.lineno, f.name, *(getattr(f, a, None) for a in ("end_lineno", "colno", "end_colno")))
-        done: dict[tuple[Any, ...], str] = self.__dict__.setdefault("done", {})
-        if key not in done:
-            done[key] = super().format_frame_summary(f, *args, **kwargs)  # type: ignore[misc]  # 3.11+
-        return done[key]
+
+#: Called before a traceback is formatted: the sandboxed child puts the submission's source
+#: lines in place then (not at its start: :mod:`traceback` imports ``re``, ~10 ms).
+before_traceback: Callable[[], None] = _nothing
+
+
+def _frames_once(stack: traceback.StackSummary) -> traceback.StackSummary:
+    """``stack``, formatting each distinct frame once: the ~1,000 identical frames of a
+    ``RecursionError`` cost one (formatting each took ~35 ms). The text is the standard library's."""
+    import traceback
+
+    class FramesOnce(traceback.StackSummary):
+        def format_frame_summary(self, frame_summary: traceback.FrameSummary, *args: Any, **kwargs: Any) -> str:
+            f = frame_summary
+            key = (f.filename, f.lineno, f.name, *(getattr(f, a, None) for a in ("end_lineno", "colno", "end_colno")))
+            if key not in done:
+                done[key] = super().format_frame_summary(f, *args, **kwargs)  # type: ignore[misc]  # 3.11+
+            return done[key]
+
+    done: dict[tuple[Any, ...], str] = {}
+    return FramesOnce(stack)
 
 
 def _short_traceback(exc: BaseException, limit: int = 6) -> str:
     """The last ``limit`` lines of ``exc``'s traceback (chained exceptions included)."""
+    import traceback
+
+    before_traceback()
     report = traceback.TracebackException(type(exc), exc, exc.__traceback__)
     todo, seen = [report], set()
     while todo:  # the exception and every one chained to it
         te = todo.pop()
         if id(te) not in seen:
             seen.add(id(te))
-            te.stack = _FramesOnce(te.stack)
+            te.stack = _frames_once(te.stack)
             todo += [t for t in (te.__cause__, te.__context__) if t is not None]
     text = "".join(report.format()).rstrip().splitlines()
     return "\n".join(text[-limit:])

@@ -1,31 +1,35 @@
 """What the operating system isolates a child in: a bubblewrap command line and a cgroup.
 
 :func:`bubblewrap` says whether ``bwrap`` works here (and why not), :func:`command`
-builds the command that starts one child (``setarch -R python -I -S child.py``: at the same
-addresses every run) in new user, mount, pid, network, IPC, UTS and cgroup namespaces as
+builds the command that starts one child (``setarch -R python -I -S -c STARTER``: at the same
+addresses every run, its code compiled once by the grader) in new user, mount, pid, network, IPC, UTS and cgroup namespaces as
 uid 65534, and :class:`Cgroup` caps the
 processes and memory of one child's whole tree where the kernel lets us (cgroup v1
 ``pids`` and ``memory`` controllers, writable by the grader).
 
 >>> cmd = command(Path("/usr/bin/python3"), ["/usr/lib/python3.11"], tmp_mb=8)
->>> cmd[:3], "--unshare-all" in cmd, cmd[-3:-1]
-(['bwrap', '--unshare-all', '--unshare-user'], True, ['/sandbox/child.py', '{req}'])
+>>> cmd[:3], "--unshare-all" in cmd, cmd[-5:-2] == ["-S", "-c", STARTER], cmd[-2:]
+(['bwrap', '--unshare-all', '--unshare-user'], True, True, ['{req}', '{rep}'])
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
+import marshal
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["CHILD", "DRIVE", "UID", "Cgroup", "bubblewrap", "command", "python", "same_addresses"]
+__all__ = ["CHILD", "DRIVE", "STARTER", "UID", "Cgroup", "bubblewrap", "command", "compiled", "python",
+           "same_addresses"]
 
 CHILD = Path(__file__).with_name("child.py")
 DRIVE = Path(__file__).resolve().parent.parent / "drive.py"
@@ -34,6 +38,19 @@ UID = 65534  #: the child's uid and gid inside its user namespace (``nobody``)
 _SYSTEM = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin")  #: shared libraries and the interpreter's
 _SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/os-release")
 _CGROUPS = Path("/sys/fs/cgroup")
+#: What a sandboxed child runs: drive.py's and child.py's code as :func:`compiled` them
+#: (compiling them took every child ~11 ms), child.py as the main module, as if started as a file.
+STARTER = (
+    "import marshal, sys, types\n"
+    "drive = sys.modules['_gradcheck_drive'] = types.ModuleType('_gradcheck_drive')\n"
+    "drive.__file__ = '/sandbox/drive.py'\n"
+    "with open('/sandbox/code/drive', 'rb') as f:\n"
+    "    exec(marshal.load(f), vars(drive))\n"
+    "with open('/sandbox/code/child', 'rb') as f:\n"
+    "    code = marshal.load(f)\n"
+    "exec(code, {'__name__': '__main__', '__file__': '/sandbox/child.py'})\n"
+)
+_COMPILED: tuple[int, Path] | None = None
 
 
 @functools.cache
@@ -54,6 +71,25 @@ def bubblewrap() -> str:
         why = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
         return f"bwrap cannot create namespaces here ({why[0]}; are unprivileged user namespaces disabled?)"
     return ""
+
+
+def compiled() -> Path:
+    """A private folder (this process's, removed at its exit) holding drive.py's and
+    child.py's code compiled as the sandbox names them (``/sandbox/child.py``), as
+    :mod:`marshal` data for :data:`STARTER`; made once per process.
+
+    >>> sorted(p.name for p in compiled().iterdir())
+    ['child', 'drive']
+    """
+    global _COMPILED
+    if _COMPILED is None or _COMPILED[0] != os.getpid():  # a forked worker makes its own
+        folder = Path(tempfile.mkdtemp(prefix="gradcheck-code-"))
+        atexit.register(shutil.rmtree, folder, True)
+        for name, source in (("drive", DRIVE), ("child", CHILD)):
+            code = compile(source.read_bytes(), f"/sandbox/{source.name}", "exec", dont_inherit=True, optimize=0)
+            (folder / name).write_bytes(marshal.dumps(code))
+        _COMPILED = (os.getpid(), folder)
+    return _COMPILED[1]
 
 
 def _under(path: str, roots: Sequence[str]) -> bool:
@@ -90,12 +126,12 @@ def command(python: Path, readable: Sequence[str], *, tmp_mb: int, hidden: Seque
         elif _under(path, bound) and os.path.exists(path):
             args += ["--ro-bind", "/dev/null", path]
     args += ["--ro-bind", str(CHILD), "/sandbox/child.py", "--ro-bind", str(DRIVE), "/sandbox/drive.py",
-             "--ro-bind", str(NN_OBSERVE), "/sandbox/nn_observe.py",
+             "--ro-bind", str(NN_OBSERVE), "/sandbox/nn_observe.py", "--ro-bind", str(compiled()), "/sandbox/code",
              "--proc", "/proc", "--dev", "/dev", "--size", str(tmp_mb << 20), "--perms", "0700", "--tmpfs", "/work"]
     if not _under("/tmp", [os.path.dirname(p) for p in bound]) and not any(_under(p, ["/tmp"]) for p in bound):
         args += ["--symlink", "work", "/tmp"]  # else /tmp holds a folder we show, read-only; TMPDIR is /work
     args += ["--chdir", "/work", "--remount-ro", "/",
-             *same_addresses(), str(python), "-I", "-S", "/sandbox/child.py", "{req}", "{rep}"]
+             *same_addresses(), str(python), "-I", "-S", "-c", STARTER, "{req}", "{rep}"]
     return args
 
 

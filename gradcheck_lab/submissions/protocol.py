@@ -1,8 +1,10 @@
 """The private channel between the grader and its sandboxed child, and its message codec.
 
-Messages are JSON objects, each framed by a 4-byte big-endian length, over two pipes that
-only the two processes hold: never stdin or stdout, so nothing student code prints can
-reach the parent's reader. Every request carries a fresh random ``nonce``; a reply that
+Messages are framed by a 4-byte big-endian length, over two pipes that only the two
+processes hold: never stdin or stdout, so nothing student code prints can reach the
+parent's reader. Requests are :mod:`marshal` data (only the grader writes them; the child
+reads them without importing ``json``); replies are JSON objects, which the grader reads
+as data and nothing else. Every request carries a fresh random ``nonce``; a reply that
 does not echo it is refused (bytes forged by student code, or a reply out of turn).
 The framing is the child's own (:mod:`.child`: the standard library only).
 
@@ -13,8 +15,9 @@ length, known error kinds, bounded strings.
 
 >>> import os
 >>> r, w = os.pipe()
->>> write_message(w, {"nonce": "n1", "x": [1.5, None]})
->>> read_message(r)
+>>> write_reply(w, {"nonce": "n1", "x": [1.5, None]})
+>>> os.set_blocking(r, False)
+>>> Replies(r).read_message(time.monotonic() + 1, MAX_REPLY)
 {'nonce': 'n1', 'x': [1.5, None]}
 """
 
@@ -22,6 +25,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import marshal
 import math
 import os
 import select
@@ -38,15 +43,14 @@ from .child import (
     ChannelTimeout,
     ProtocolError,
     TooLarge,
-    decode_message,
     pack,
-    read_message,
-    write_message,
+    write_frame,
+    write_reply,
 )
 
 __all__ = [
     "MAX_MESSAGE", "MAX_REPLY", "ChannelClosed", "ChannelTimeout", "ProtocolError", "Replies", "TooLarge",
-    "execution_from_json", "pack", "read_message", "unpack", "write_message",
+    "decode_reply", "execution_from_json", "pack", "unpack", "write_reply", "write_request",
 ]
 
 MAX_REPLY = 8 * 1024 * 1024  #: the longest reply the parent reads, in bytes (a case's reply is a few KB)
@@ -66,7 +70,7 @@ class Replies:
     >>> r, w = os.pipe()
     >>> os.set_blocking(r, False)
     >>> for n in ("n1", "n2"):
-    ...     write_message(w, {"nonce": n})
+    ...     write_reply(w, {"nonce": n})
     >>> replies = Replies(r)
     >>> [replies.read_message(time.monotonic() + 1, MAX_REPLY)["nonce"] for _ in range(2)]
     ['n1', 'n2']
@@ -89,7 +93,7 @@ class Replies:
                 if len(self._buffer) >= end:
                     body = bytes(self._buffer[HEADER.size:end])
                     del self._buffer[:end]
-                    return decode_message(body)
+                    return decode_reply(body)
             try:
                 chunk = os.read(self.fd, 1 << 20)
             except BlockingIOError:
@@ -105,6 +109,27 @@ class Replies:
             if not chunk:
                 raise ChannelClosed("the channel closed mid-message" if self._buffer else "the channel closed")
             self._buffer += chunk
+
+
+def write_request(fd: int, message: dict[str, Any], deadline: float | None = None) -> None:
+    """Send the child one request (:mod:`marshal`: plain numbers, strings, lists and dicts
+    only); ``deadline`` bounds the wait for room in the pipe."""
+    write_frame(fd, marshal.dumps(message), deadline)
+
+
+def decode_reply(body: bytes) -> dict[str, Any]:
+    """A reply's body as the JSON object it must be, else :class:`ProtocolError`.
+
+    >>> decode_reply(b'{"nonce": "n1"}')
+    {'nonce': 'n1'}
+    """
+    try:
+        message = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ProtocolError(f"a message that is not JSON ({type(exc).__name__})") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("a message that is not a JSON object")
+    return message
 
 
 def _b64decode(text: str) -> bytes:

@@ -61,7 +61,6 @@ otherwise; then only layers 2 to 5 hold, and every report says so.
 from __future__ import annotations
 
 import atexit
-import base64
 import contextlib
 import math
 import os
@@ -98,7 +97,7 @@ from .protocol import (
     Replies,
     TooLarge,
     execution_from_json,
-    write_message,
+    write_request,
 )
 
 __all__ = [
@@ -490,7 +489,7 @@ class SandboxExecutor:
         return {
             "op": "load",
             "chunks": [c.to_json() for c in self.submission.chunks],
-            "files": [[rel, base64.b64encode(data).decode("ascii")] for rel, data in self.submission.files],
+            "files": [[rel, data] for rel, data in self.submission.files],
             "limits": self.limits.rlimits(),
             "sys_path": _python_path(),
             "readable": readable,
@@ -528,7 +527,7 @@ class SandboxExecutor:
         nonce = secrets.token_hex(16)
         deadline = now + min(budget.deadline - now, self.limits.request_timeout)
         try:
-            write_message(self._req, {**message, "nonce": nonce}, deadline)
+            write_request(self._req, {**message, "nonce": nonce}, deadline)
             for index in range(1 if count is None else count):
                 if index:  # each reply within request_timeout of the one before
                     deadline = min(budget.deadline, time.monotonic() + self.limits.request_timeout)
@@ -800,7 +799,7 @@ class TrustedExecutor:
     def start(self) -> LoadReport:
         from .child import describe, load_chunks, write_files
 
-        write_files(self._dir, [(rel, base64.b64encode(data).decode()) for rel, data in self.submission.files])
+        write_files(self._dir, self.submission.files)
         sys.path.insert(0, self._dir)
         chunks = [c.to_json() for c in self.submission.chunks]
         with contextlib.redirect_stdout(self._capture):
