@@ -117,7 +117,8 @@ class Program:
         calls = []
         for node in self.nodes[len(self.inputs):]:
             op = OPS[node.op]
-            args = [["ref", a.index] if isinstance(a, Ref) else a for a in node.args]
+            args = [["ref", a.index] if isinstance(a, Ref) else float(a) if isinstance(a, float) else a
+                    for a in node.args]  # plain numbers (a case file's are a float subclass)
             calls.append([op.python, op.method, op.name, args, node.name])
         return {"inputs": list(self.inputs), "output": self.output, "calls": calls,
                 "titles": list(self.titles)}

@@ -406,7 +406,7 @@ class SandboxExecutor:
             self._ensure_child()
         except ChildFailure as failure:
             return [(point, failure)]
-        message = {"op": "descend", **self._wire(program), "start": point, "steps": steps, "lr": lr}
+        message = {"op": "descend", **self._wire(program), "start": _plain(point), "steps": steps, "lr": lr}
         found: list[tuple[dict[str, float], Execution | ChildFailure]] = []
         try:
             for reply in self._exchange(message, "this case", count=steps + 1):
@@ -451,7 +451,7 @@ class SandboxExecutor:
 
     def _send(self, requests: Sequence[Request]) -> list[Execution | ChildFailure]:
         """Requests to the live child in one message; their results until one ends the child."""
-        items = [{"observe": [dict(p) for p in r.observe], "forward": [dict(p) for p in r.forward],
+        items = [{"observe": [_plain(p) for p in r.observe], "forward": [_plain(p) for p in r.forward],
                   "backward_calls": r.backward_calls, **self._wire(r.program)} for r in requests]
         found: list[Execution | ChildFailure] = []
         try:
@@ -835,6 +835,16 @@ class TrustedExecutor:
             execution = self._executor.execute(program, observe_points, forward_points, backward_calls=backward_calls)
         self.output.append(self._capture.take())
         return execution
+
+
+def _plain(point: Mapping[str, float]) -> dict[str, float]:
+    """A point as a request carries it: plain floats (a case file's numbers are a float subclass).
+
+    >>> from gradcheck_lab.cases import Literal
+    >>> [type(v) for v in _plain({"x": Literal("1.5"), "n": 2}).values()]
+    [<class 'float'>, <class 'int'>]
+    """
+    return {k: float(v) if isinstance(v, float) else v for k, v in point.items()}
 
 
 def _str(x: Any, limit: int = 4000) -> str:
