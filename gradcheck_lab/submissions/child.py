@@ -47,12 +47,13 @@ if TYPE_CHECKING:
     from typing import Any
 
 if __name__ == "__main__":  # in the sandbox: drive.py lies beside this file, and nothing else of ours
-    drive = sys.modules.get("_gradcheck_drive")  # the sandbox's starter ran its code already
-    if drive is None:
-        drive = sys.modules["_gradcheck_drive"] = types.ModuleType("_gradcheck_drive")
-        drive.__file__ = os.path.join(os.path.dirname(os.path.abspath(__file__)), "drive.py")
-        with open(drive.__file__, "rb") as _source:
-            exec(compile(_source.read(), drive.__file__, "exec", dont_inherit=True), vars(drive))
+    if "_gradcheck_drive" not in sys.modules:  # else the sandbox's starter ran its code already
+        _path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "drive.py")
+        _module = sys.modules["_gradcheck_drive"] = types.ModuleType("_gradcheck_drive")
+        _module.__file__ = _path
+        with open(_path, "rb") as _source:
+            exec(compile(_source.read(), _path, "exec", dont_inherit=True), vars(_module))
+    drive = sys.modules["_gradcheck_drive"]
 else:
     from .. import drive
 
@@ -185,13 +186,17 @@ def _json_encoder() -> Callable[[Any], str]:
     try:
         from _json import encode_basestring_ascii, make_encoder
 
-        encode = make_encoder(None, None, encode_basestring_ascii, None, ":", ",", False, False, True)
+        encode = make_encoder(None, _not_json, encode_basestring_ascii, None, ":", ",", False, False, True)
         encode({"a": [1, 1.5, None, True, "b"]}, 0)
     except (ImportError, TypeError):
         import json
 
         return lambda x: json.dumps(x, separators=(",", ":"))
     return lambda x: "".join(encode(x, 0))
+
+
+def _not_json(x: Any) -> Any:
+    raise TypeError(f"Object of type {type(x).__name__} is not JSON serializable")
 
 
 to_json = _json_encoder()
@@ -346,7 +351,7 @@ _SOURCES: list[Sequence[Any]] = []  #: chunks not yet where tracebacks look for 
 def _register_sources(chunks: Sequence[Sequence[Any]] = ()) -> None:
     """Put the chunks' text where tracebacks look for source lines (linear in their size),
     once :mod:`linecache` is loaded: by the submission's own imports (then at once), else
-    by the first traceback this process formats (:func:`formatted_traceback`): importing it
+    by the first traceback this process formats (:func:`_formatted_traceback`): importing it
     costs every child ~10 ms (it imports ``re``), and most never format a traceback."""
     _SOURCES.extend(chunks)
     if "linecache" not in sys.modules or not _SOURCES:
@@ -370,7 +375,7 @@ def _register_sources(chunks: Sequence[Sequence[Any]] = ()) -> None:
     _SOURCES.clear()
 
 
-def formatted_traceback(exc: BaseException) -> list[str]:
+def _formatted_traceback(exc: BaseException) -> list[str]:
     """``traceback.format_exception(exc)``, the submission's source lines in it."""
     import traceback  # imports linecache
 
@@ -391,7 +396,7 @@ def _failure(exc: BaseException, what: str) -> dict[str, Any]:
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         message = (f"{what}, line {line}: the module {exc.name!r} is not installed where submissions are graded "
                    f"({type(exc).__name__}: {exc})")
-    text = "".join(formatted_traceback(exc)[-8:])[-3000:]
+    text = "".join(_formatted_traceback(exc)[-8:])[-3000:]
     return {"failure": kind, "message": message[:2000], "traceback": text, **found}
 
 
@@ -567,7 +572,7 @@ def main(req: int, rep: int) -> int:
     sys.stdout = sys.stderr = out
     sys.stdin = io.StringIO("")
     sys.path[:] = [work, *load["sys_path"]]
-    drive.before_traceback = _register_sources  # the submission's lines, in the tracebacks drive formats
+    drive.before_traceback = _register_sources  # type: ignore[attr-defined]  # the lines drive's tracebacks show
     _thread.start_new_thread(_watch_parent, (os.getppid(), rep))  # ends with the process
     if load.get("audit", True):
         readable = [p.replace("/proc/self", f"/proc/{os.getpid()}") for p in load["readable"]]

@@ -1,9 +1,9 @@
 """What the operating system isolates a child in: a bubblewrap command line and a cgroup.
 
 :func:`bubblewrap` says whether ``bwrap`` works here (and why not), :func:`command`
-builds the command that starts one child (``setarch -R python -I -S -c STARTER``: at the same
-addresses every run, its code compiled once by the grader) in new user, mount, pid, network, IPC, UTS and cgroup namespaces as
-uid 65534, and :class:`Cgroup` caps the
+builds the command that starts one child (``setarch -R python -I -S -c STARTER``: at the
+same addresses every run, its code compiled once by the grader) in new user, mount, pid,
+network, IPC, UTS and cgroup namespaces as uid 65534, and :class:`Cgroup` caps the
 processes and memory of one child's whole tree where the kernel lets us (cgroup v1
 ``pids`` and ``memory`` controllers, writable by the grader).
 
