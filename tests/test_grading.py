@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import csv
+import gc
 import io
 import json
 import re
@@ -23,6 +24,7 @@ from gradcheck_lab.grading import (
     grade_case,
     read_grade,
 )
+from gradcheck_lab.grading.run import warm_process
 from gradcheck_lab.report.grades import GRADES_COLUMNS, class_summary_html, class_summary_text
 from gradcheck_lab.submissions import discover
 
@@ -150,6 +152,18 @@ def test_any_executor_works(tmp_path: Path, config: GradeConfig, klass: Path) ->
     with cf.ThreadPoolExecutor(2) as pool:
         batch = grade_batch(discover([klass]), config, tmp_path / "r", executor=pool)
     assert [g.verdict for g in batch.grades] == ["correct", "wrong", "partial", "invalid"]
+
+
+def test_a_warm_process_sets_its_plans_aside_from_the_garbage_collector(config: GradeConfig) -> None:
+    gc.unfreeze()  # what an earlier batch in this process set aside
+    plan = config.session.plan(config.cases[0], config.samples, config.seed)
+    assert any(o is plan for o in gc.get_objects())  # walked by every full collection
+    try:
+        warm_process(config)
+        assert config.session.plan(config.cases[0], config.samples, config.seed) is plan
+        assert gc.get_freeze_count() > 0 and not any(o is plan for o in gc.get_objects())
+    finally:
+        gc.unfreeze()
 
 
 def test_a_process_pool_of_two(tmp_path: Path, config: GradeConfig, klass: Path) -> None:

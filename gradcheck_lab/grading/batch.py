@@ -32,7 +32,7 @@ from ..atomic import write_text
 from ..submissions import SubmissionRef, content_digest
 from .assignment import GradeConfig
 from .model import BatchResult, GradeOutcome, SubmissionGrade, Verdict
-from .run import grade_submission, warm_answer_keys
+from .run import grade_submission, warm_process
 
 __all__ = ["grade_batch", "read_grade", "submission_dir", "write_outcome"]
 
@@ -89,6 +89,7 @@ class _Shipped:
 def _unship(digest: str, blob: bytes) -> _Shipped:
     if digest not in _CONFIGS:
         _CONFIGS[digest] = pickle.loads(blob)
+        warm_process(_CONFIGS[digest])  # a worker grades many submissions by it
     return _Shipped(_CONFIGS[digest])
 
 
@@ -152,7 +153,7 @@ def grade_batch(
             raise ValueError("give an executor or a dask client, not both")
         executor = client.get_executor(pure=False)  # one task per submission, each graded even if alike
     if todo:
-        warm_answer_keys(config)
+        warm_process(config)
         own = executor is None and jobs > 1
         pool = _pool(jobs) if own else executor
         try:
