@@ -276,8 +276,11 @@ def _what(node: ast.stmt) -> str:
     return text[:60] + ("..." if len(text) > 60 else "") if text else type(node).__name__.lower() + " block"
 
 
-def _statements(cells: Sequence[tuple[int, str]], name: str) -> tuple[list[_Stmt], list[str], str]:
-    """Every top-level statement of the cells, with the notes and an unreadable Value cell's error."""
+def _statements(
+    cells: Sequence[tuple[int, str]], name: str, parsed: ast.Module | None = None
+) -> tuple[list[_Stmt], list[str], str]:
+    """Every top-level statement of the cells, with the notes and an unreadable Value cell's
+    error; ``parsed``: cell 0's tree (a ``.py`` file's), when the caller has it."""
     stmts: list[_Stmt] = []
     notes: list[str] = []
     value_error = ""
@@ -285,7 +288,7 @@ def _statements(cells: Sequence[tuple[int, str]], name: str) -> tuple[list[_Stmt
     for cell, text in cells:
         where = f"{name} [cell {cell}]" if cell else name
         try:
-            tree = ast.parse(text)
+            tree = parsed if parsed is not None and cell == 0 else ast.parse(text)
         except SyntaxError:
             cleaned, dropped = _blank_ipython(text) if cell else (None, [])
             magics += len(dropped) if cleaned is not None else 0
@@ -398,11 +401,12 @@ def _select(stmts: list[_Stmt], extra: Sequence[str] = ()) -> tuple[set[int], in
 
 
 def _extract(
-    cells: Sequence[tuple[int, str]], name: str, sub_id: str, path: Path, extra: Sequence[str] = ()
+    cells: Sequence[tuple[int, str]], name: str, sub_id: str, path: Path, extra: Sequence[str] = (),
+    parsed: ast.Module | None = None,
 ) -> Submission:
     """Cut the code that defines ``Value`` (and the names ``extra``) out of cells (cell 0: a
-    whole ``.py`` file)."""
-    stmts, notes, value_error = _statements(cells, name)
+    whole ``.py`` file, ``parsed`` its tree if the caller has it)."""
+    stmts, notes, value_error = _statements(cells, name, parsed)
     kept, chosen, defs = _select(stmts, extra)
     if chosen < 0:
         problem = value_error or f"{name} defines no class Value"
@@ -496,6 +500,7 @@ def load_submission(ref: SubmissionRef, extra: Sequence[str] = ()) -> Submission
         return Submission(ref.id, path, problem=f"{path.name} is neither a .py file nor a .ipynb notebook")
     else:
         return Submission(ref.id, path, problem=f"{path}: no such file or folder")
+    parsed = None
     if main.suffix == ".ipynb":
         cells, problem = _notebook_cells(main)
         if problem:
@@ -506,14 +511,14 @@ def load_submission(ref: SubmissionRef, extra: Sequence[str] = ()) -> Submission
         except OSError as exc:
             return Submission(ref.id, path, main=main, problem=f"{main.name} cannot be read: {exc}")
         try:
-            ast.parse(cells[0][1])
+            parsed = ast.parse(cells[0][1])
         except SyntaxError as exc:
             return Submission(ref.id, path, main=main,
                               problem=f"{main.name} does not parse: line {exc.lineno}: {exc.msg}")
         except _PARSE_ERRORS as exc:
             return Submission(ref.id, path, main=main, problem=f"{main.name} does not parse: {_parse_error(exc)}")
     try:
-        sub = _extract(cells, main.name, ref.id, path, extra)
+        sub = _extract(cells, main.name, ref.id, path, extra, parsed)
     except _PARSE_ERRORS as exc:
         return Submission(ref.id, path, main=main, problem=f"{main.name} cannot be analysed: {_parse_error(exc)}")
     notes = (folder_note,) * bool(folder_note) + sub.notes
