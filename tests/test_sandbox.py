@@ -494,26 +494,28 @@ def test_execute_all_answers_by_position_descents_included() -> None:
 # --------------------------------------------------------------------------- the parent's checks
 
 
-def _reply(data: object = (1.0, 2.0), grads: object = (3.0, 4.0), **extra: object) -> dict[str, object]:
-    def packed(x: object) -> object:
-        return pack(list(x)) if isinstance(x, tuple) else x
-
-    obs = {"data": packed(data), "grads": packed(grads), "notes": [], "error": None, **extra}
-    return {"observations": [obs], "forwards": pack([0.5])}
+def _reply(numbers: object = (1.0, 2.0, 3.0, 4.0), **extra: object) -> dict[str, object]:
+    """One observation of a two-node program: .data 1, 2 and .grads 3, 4 unless told otherwise."""
+    return {"observations": [{"notes": [], **extra}], "numbers": pack(list(numbers)) if isinstance(numbers, tuple)
+            else numbers, "forwards": pack([0.5])}
 
 
 @pytest.mark.parametrize("reply", [
-    _reply(data=["1.0", 2.0]),
-    _reply(grads=[3.0, 4.0]),  # plain JSON numbers are not how numbers travel
-    _reply(grads={"f64": "AAAAAAAA8D8=", "none": []}),  # one double, not two
-    _reply(grads={"f64": "not base64!", "none": []}),
-    _reply(grads={**pack([1.0, 2.0]), "none": [2]}),
-    _reply(grads={**pack([1.0, 2.0]), "none": [True]}),
+    _reply(numbers=["1.0", 2.0, 3.0, 4.0]),
+    _reply(numbers=[1.0, 2.0, 3.0, 4.0]),  # plain JSON numbers are not how numbers travel
+    _reply(numbers=(1.0, 2.0, 3.0)),  # three doubles, not four
+    _reply(numbers=()),  # an observation without an error brings its numbers
+    _reply(numbers={"f64": "not base64!", "none": []}),
+    _reply(numbers={**pack([1.0, 2.0, 3.0, 4.0]), "none": [4]}),
+    _reply(numbers={**pack([1.0, 2.0, 3.0, 4.0]), "none": [True]}),
     _reply(error={"kind": "ok-really", "message": ""}),
     _reply(error={"kind": "exception", "message": "x", "node": 7}),
+    _reply(numbers=(), error={"kind": "exception", "message": "x", "node": 7}),
     _reply(notes="not a list"),
-    {"observations": [], "forwards": pack([0.5])},
-    {"observations": _reply()["observations"] * 2, "forwards": pack([0.5])},
+    _reply(seeded="yes"),
+    {"observations": [], "numbers": pack([]), "forwards": pack([0.5])},
+    {**_reply(), "observations": _reply()["observations"] * 2},
+    {**_reply(), "observations": ["not an object"]},
     {**_reply(), "forwards": [0.5]},
     "not even an object",
 ])
@@ -524,7 +526,14 @@ def test_malformed_replies_raise(reply: object) -> None:
 
 def test_a_well_formed_reply_is_rebuilt() -> None:
     execution = execution_from_json(_reply(), nodes=2, observed=1, forwarded=1)
-    assert execution.observations[0].grads == [3.0, 4.0] and execution.forwards == [0.5]
+    assert execution.observations[0].data == [1.0, 2.0] and execution.observations[0].grads == [3.0, 4.0]
+    assert execution.forwards == [0.5]
+    failed = {"kind": "exception", "message": "x", "node": 1}
+    two = {"observations": [{"error": failed}, {"seeded": True}], "numbers": pack([1.0, None, 3.0, 4.0]),
+           "forwards": pack([])}  # the failed observation brings no numbers: the second's come first
+    first, second = execution_from_json(two, nodes=2, observed=2, forwarded=0).observations
+    assert first.error is not None and first.error.node == 1 and first.data == []
+    assert second.seeded and second.data == [1.0, None] and second.grads == [3.0, 4.0]
 
 
 @given(st.lists(st.none() | st.floats(allow_nan=True, allow_infinity=True), max_size=50))
@@ -537,7 +546,7 @@ def test_numbers_travel_bit_for_bit(values: list[float | None]) -> None:
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=5),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-        st.sampled_from(["observations", "forwards", "data", "grads", "notes", "error", "kind", "node", "f64", "none"]),
+        st.sampled_from(["observations", "forwards", "numbers", "notes", "error", "kind", "node", "f64", "none"]),
         inner, max_size=5),
     max_leaves=20,
 )

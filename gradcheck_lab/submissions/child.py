@@ -478,12 +478,30 @@ def _watch_parent(parent: int, replies: int) -> None:
             os._exit(70)
 
 
-def _observation(found: dict[str, Any]) -> dict[str, Any]:
-    error = found["error"]
-    if error is not None:
-        error = {k: (v[:4000] if isinstance(v, str) else v) for k, v in error.items()}
-    return {"data": pack(found["data"]), "grads": pack(found["grads"]), "notes": found["notes"][:20], "error": error,
-            "seeded": found["seeded"]}
+def _result(found: Sequence[dict[str, Any]], forwards: Sequence[float | None]) -> dict[str, Any]:
+    """A request's observations as a reply carries them: the numbers of all in one packed
+    array (``.data`` then ``.grads`` of each that has them, in order), and of each only
+    what is not the default (notes, an error, the seeded flag).
+
+    >>> r = _result([{"data": [1.0], "grads": [2.0], "error": None, "notes": [], "seeded": True}], [])
+    >>> r["observations"], r["numbers"]["none"]
+    ([{'seeded': True}], [])
+    """
+    numbers: list[float | None] = []
+    observations: list[dict[str, Any]] = []
+    for o in found:
+        rest: dict[str, Any] = {}
+        if o["notes"]:
+            rest["notes"] = o["notes"][:20]
+        if o["seeded"]:
+            rest["seeded"] = True
+        if o["error"] is not None:
+            rest["error"] = {k: (v[:4000] if isinstance(v, str) else v) for k, v in o["error"].items()}
+        else:
+            numbers += o["data"]
+            numbers += o["grads"]
+        observations.append(rest)
+    return {"observations": observations, "numbers": pack(numbers), "forwards": pack(forwards)}
 
 
 def _serve(value_class: Any, req: int, rep: int, out: Capture, shared: dict[str, Any]) -> None:
@@ -501,8 +519,7 @@ def _serve(value_class: Any, req: int, rep: int, out: Capture, shared: dict[str,
             calls = calls if type(calls) is int and 1 <= calls <= 3 else 1
             found = [drive.observe(value_class, program, p, calls) for p in observe]
             forwards = [drive.forward_value(value_class, program, p) for p in item.get("forward", [])]
-            result = {"observations": [_observation(o) for o in found], "forwards": pack(forwards)}
-            return {"ok": True, "result": result}, found
+            return {"ok": True, "result": _result(found, forwards)}, found
         except BaseException as exc:
             return {"ok": False, **_failure(exc, "this case")}, []
 

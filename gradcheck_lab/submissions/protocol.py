@@ -168,19 +168,22 @@ def _text(x: Any, what: str) -> str:
 def execution_from_json(data: Any, nodes: int, observed: int, forwarded: int) -> Execution:
     """The parent's side: a child's reply checked field by field and rebuilt.
 
-    Numbers that are not packed doubles of the program's length, unknown error kinds,
-    wrong counts of observations raise :class:`ProtocolError`; nothing unchecked reaches a
-    verdict.
+    Numbers that are not packed doubles, two of the program's length for each observation
+    without an error (``.data`` then ``.grads``, in order), unknown error kinds, wrong
+    counts of observations raise :class:`ProtocolError`; nothing unchecked reaches a verdict.
     """
     if not isinstance(data, dict):
         raise ProtocolError("the reply is not an object")
     raw = data.get("observations")
     if not isinstance(raw, list) or len(raw) != observed:
         raise ProtocolError(f"the reply does not hold {observed} observations")
+    if not all(isinstance(o, dict) for o in raw):
+        raise ProtocolError("an observation is not an object")
+    numbered = sum(o.get("error") is None for o in raw)
+    numbers = unpack(data.get("numbers"), 2 * nodes * numbered, "the observations' numbers")
+    start = 0
     observations = []
     for o in raw:
-        if not isinstance(o, dict):
-            raise ProtocolError("an observation is not an object")
         notes = o.get("notes", [])
         if not isinstance(notes, list) or len(notes) > 20:
             raise ProtocolError("an observation's notes are not a short list")
@@ -203,8 +206,8 @@ def execution_from_json(data: Any, nodes: int, observed: int, forwarded: int) ->
                 line if type(line) is int else 0,
             )
         else:
-            obs.data = unpack(o.get("data"), nodes, "an observation's data")
-            obs.grads = unpack(o.get("grads"), nodes, "an observation's grads")
+            obs.data, obs.grads = numbers[start:start + nodes], numbers[start + nodes:start + 2 * nodes]
+            start += 2 * nodes
         observations.append(obs)
     forwards = unpack(data.get("forwards"), forwarded, "the forward values")
     return Execution(observations, [v if v is None or math.isfinite(v) else None for v in forwards])
