@@ -158,12 +158,15 @@ def test_a_warm_process_sets_its_plans_aside_from_the_garbage_collector(config: 
     gc.unfreeze()  # what an earlier batch in this process set aside
     plan = config.session.plan(config.cases[0], config.samples, config.seed)
     assert any(o is plan for o in gc.get_objects())  # walked by every full collection
+    thresholds = gc.get_threshold()
     try:
         warm_process(config)
         assert config.session.plan(config.cases[0], config.samples, config.seed) is plan
         assert gc.get_freeze_count() > 0 and not any(o is plan for o in gc.get_objects())
+        assert gc.get_threshold()[0] > 700
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 def test_a_process_pool_of_two(tmp_path: Path, config: GradeConfig, klass: Path) -> None:

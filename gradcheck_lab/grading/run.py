@@ -62,14 +62,21 @@ def warm_answer_keys(config: GradeConfig) -> int:
     return session.answer_keys.computed - before
 
 
+_YOUNG = 10_000  #: objects a grading process allocates (net) before the collector looks at the young ones
+
+
 def warm_process(config: GradeConfig) -> None:
     """Ready this process to grade many submissions by ``config``: :func:`warm_answer_keys`,
     then everything alive (the cases, their plans and answer keys, the modules) set aside from
     the garbage collector (``gc.freeze``): it lives as long as the process, and every full
-    collection walked all of it again (~10 ms of a grader's ~90 ms per submission)."""
+    collection walked all of it again (~10 ms of a grader's ~90 ms per submission). Young
+    objects are collected after :data:`_YOUNG` allocations, not 700: judging a submission
+    makes thousands at once (its results), alive until it is graded, and walked again and
+    again meanwhile (~4 ms per submission)."""
     warm_answer_keys(config)
     gc.collect()
     gc.freeze()
+    gc.set_threshold(_YOUNG, *gc.get_threshold()[1:])
 
 
 def _plans(cases: Sequence[Case], session: Session, samples: int, seed: int) -> list[Plan]:
