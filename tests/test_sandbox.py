@@ -12,6 +12,7 @@ import math
 import os
 import struct
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -722,6 +723,41 @@ def test_replies_are_read_in_bulk_whole_and_within_the_deadline() -> None:
     with pytest.raises(ChannelClosed, match="mid-message"):
         Replies(r2).read_message(time.monotonic() + 1, MAX_REPLY)
     for fd in (r, w, r2):
+        os.close(fd)
+
+
+def test_the_parent_waits_on_done_and_still_sees_replies_without_it() -> None:
+    """A byte on ``done`` wakes the reader at once; replies written without one are still read
+    within a poll; a closed ``done`` leaves the reader waiting on the reply pipe itself."""
+    r, w = os.pipe()
+    done_r, done_w = os.pipe()
+    for fd in (r, done_r):
+        os.set_blocking(fd, False)
+    replies = Replies(r, done_r)
+    body = json.dumps({"nonce": "a"}).encode()
+    frame = HEADER.pack(len(body)) + body
+
+    def later(seconds: float, *writes: tuple[int, bytes]) -> threading.Thread:
+        def run() -> None:
+            time.sleep(seconds)
+            for fd, data in writes:
+                os.write(fd, data)
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    for writes in ([(w, frame), (done_w, b".")], [(w, frame)]):  # with a done byte, and without one
+        started = time.monotonic()
+        thread = later(0.2, *writes)
+        assert replies.read_message(started + 5, MAX_REPLY) == {"nonce": "a"}
+        assert 0.2 <= time.monotonic() - started < 0.2 + 0.5
+        thread.join()
+    os.close(done_w)
+    thread = later(0.2, (w, frame))
+    assert replies.read_message(time.monotonic() + 5, MAX_REPLY) == {"nonce": "a"}
+    assert replies.done is None  # it saw done close, and went on with the pipe
+    thread.join()
+    for fd in (r, w, done_r):
         os.close(fd)
 
 

@@ -1,6 +1,6 @@
 """The sandboxed child: runs one submission's code and answers the grader's requests.
 
-It is started clean, as ``python -I -S child.py REQUESTS REPLIES`` (two pipe
+It is started clean, as ``python -I -S child.py REQUESTS REPLIES DONE`` (three pipe
 descriptors; in bubblewrap its code and drive's come compiled by the grader, see
 :data:`.isolation.STARTER`), inside bubblewrap (:mod:`.sandbox`), beside one other file of ours,
 :mod:`gradcheck_lab.drive`: it imports nothing else of the grader, and holds no rule,
@@ -504,10 +504,11 @@ def _result(found: Sequence[dict[str, Any]], forwards: Sequence[float | None]) -
     return {"observations": observations, "numbers": pack(numbers), "forwards": pack(forwards)}
 
 
-def _serve(value_class: Any, req: int, rep: int, out: Capture, shared: dict[str, Any]) -> None:
+def _serve(value_class: Any, req: int, rep: int, done: int, out: Capture, shared: dict[str, Any]) -> None:
     """Answer ``execute`` messages (one reply per request they hold, each as soon as it is
-    done) and ``descend`` messages (one reply per step of a gradient descent). ``shared``:
-    the lowered programs the load request brought, by key."""
+    done) and ``descend`` messages (one reply per step of a gradient descent); a byte on
+    ``done`` after each message's last reply. ``shared``: the lowered programs the load
+    request brought, by key."""
     programs: dict[int, dict[str, Any]] = {int(k): v for k, v in shared.items()}
 
     def run(item: dict[str, Any], observe: list[dict[str, float]]) -> tuple[dict[str, Any], list[Any]]:
@@ -554,6 +555,7 @@ def _serve(value_class: Any, req: int, rep: int, out: Capture, shared: dict[str,
                 point = after
         else:
             return
+        os.write(done, b".")
 
 
 def _nn(request: dict[str, Any]) -> dict[str, Any]:
@@ -579,8 +581,13 @@ def _nn(request: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, **_failure(exc, "the nn checks")}
 
 
-def main(req: int, rep: int) -> int:
-    """One child's life: load request, limits, files, hook, the submission's code, requests."""
+def main(req: int, rep: int, done: int) -> int:
+    """One child's life: load request, limits, files, hook, the submission's code, requests.
+
+    Each reply is written to ``rep`` the moment it is ready (a child that hangs or dies
+    later loses none), and a byte to ``done`` when a message is answered: the grader waits
+    on ``done``, so a batch's hundreds of replies wake it once (each wake-up of another
+    process costs tens of microseconds in a virtual machine)."""
     load = read_request(req)
     _set_limits(load["limits"])
     work = os.getcwd()
@@ -594,7 +601,7 @@ def main(req: int, rep: int) -> int:
     _thread.start_new_thread(_watch_parent, (os.getppid(), rep))  # ends with the process
     if load.get("audit", True):
         readable = [p.replace("/proc/self", f"/proc/{os.getpid()}") for p in load["readable"]]
-        sys.addaudithook(audit_hook(work, readable, load["hidden"], (req, rep)))
+        sys.addaudithook(audit_hook(work, readable, load["hidden"], (req, rep, done)))
     # Student code runs from here on.
     started = time.perf_counter()
     value_class, failed, notes = load_chunks(load["chunks"])
@@ -606,6 +613,7 @@ def main(req: int, rep: int) -> int:
     reply["output"] = out.take()
     reply["dropped"] = out.dropped
     write_reply(rep, reply)
+    os.write(done, b".")
     # The cyclic collector: what lives as long as this process (the programs, the
     # submission's module) out of its sight, and a collection per 10,000 new objects, not
     # 700 (a submission's graphs, cycles all, caused ~90 collections, ~11 ms of a child's
@@ -613,7 +621,7 @@ def main(req: int, rep: int) -> int:
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
     if value_class is not None:
-        _serve(value_class, req, rep, out, load.get("programs", {}))
+        _serve(value_class, req, rep, done, out, load.get("programs", {}))
     return 0
 
 
@@ -621,4 +629,4 @@ if __name__ == "__main__":
     import faulthandler
 
     faulthandler.enable()  # a segfault leaves a Python traceback on stderr for the parent
-    sys.exit(main(int(sys.argv[1]), int(sys.argv[2])))
+    sys.exit(main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])))

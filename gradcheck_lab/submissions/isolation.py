@@ -8,8 +8,8 @@ processes and memory of one child's whole tree where the kernel lets us (cgroup 
 ``pids`` and ``memory`` controllers, writable by the grader).
 
 >>> cmd = command(Path("/usr/bin/python3"), ["/usr/lib/python3.11"], tmp_mb=8)
->>> cmd[:3], "--unshare-all" in cmd, cmd[-5:-2] == ["-S", "-c", STARTER], cmd[-2:]
-(['bwrap', '--unshare-all', '--unshare-user'], True, True, ['{req}', '{rep}'])
+>>> cmd[:3], "--unshare-all" in cmd, cmd[-6:-3] == ["-S", "-c", STARTER], cmd[-3:]
+(['bwrap', '--unshare-all', '--unshare-user'], True, True, ['{req}', '{rep}', '{done}'])
 """
 
 from __future__ import annotations
@@ -97,8 +97,8 @@ def _under(path: str, roots: Sequence[str]) -> bool:
 
 
 def command(python: Path, readable: Sequence[str], *, tmp_mb: int, hidden: Sequence[str] = ()) -> list[str]:
-    """The bubblewrap command that starts a child: ``{req}`` and ``{rep}`` stand for its two
-    pipe descriptors. It sees the system's libraries, the interpreter and the ``readable``
+    """The bubblewrap command that starts a child: ``{req}``, ``{rep}`` and ``{done}`` stand
+    for its three pipe descriptors. It sees the system's libraries, the interpreter and the ``readable``
     folders (its standard library and site-packages) read-only, minus any ``hidden`` folder
     under them (the grader's package, caches, cases, submissions), its own ``/proc``, a
     minimal ``/dev``, and a ``tmp_mb`` MB tmpfs at ``/work`` (also ``/tmp``): nothing else."""
@@ -131,7 +131,7 @@ def command(python: Path, readable: Sequence[str], *, tmp_mb: int, hidden: Seque
     if not _under("/tmp", [os.path.dirname(p) for p in bound]) and not any(_under(p, ["/tmp"]) for p in bound):
         args += ["--symlink", "work", "/tmp"]  # else /tmp holds a folder we show, read-only; TMPDIR is /work
     args += ["--chdir", "/work", "--remount-ro", "/",
-             *same_addresses(), str(python), "-I", "-S", "-c", STARTER, "{req}", "{rep}"]
+             *same_addresses(), str(python), "-I", "-S", "-c", STARTER, "{req}", "{rep}", "{done}"]
     return args
 
 

@@ -56,16 +56,17 @@ __all__ = [
 MAX_REPLY = 8 * 1024 * 1024  #: the longest reply the parent reads, in bytes (a case's reply is a few KB)
 _MAX_TEXT = 4000  #: characters kept of any string the child sends
 _KINDS = ("exception", "unsupported")
-_SETTLE = 0.001  #: seconds the reader lets replies gather before it waits on the pipe
+_POLL = 0.05  #: seconds between the parent's looks at the reply pipe while a batch runs
 
 
 class Replies:
-    """The parent's end of the reply pipe, read in bulk: a whole reply already read is
-    returned at once; when none is, the reader lets the child write on for ``_SETTLE``
-    seconds (its writes then wake nobody: in a virtual machine a wake-up costs more than the
-    reply) and takes all that came in one read, and only then waits on the pipe, within the
-    deadline. The child still writes each reply the moment it is done, so a child that
-    hangs or dies takes none of its finished replies with it.
+    """The parent's end of the reply pipe: replies read in bulk, woken by ``done``.
+
+    The child writes each reply the moment it is ready, so a child that hangs or dies takes
+    none of its finished replies with it, and a byte to ``done`` once it has answered a
+    whole message. The parent waits on ``done`` (and looks at the pipe every ``_POLL``
+    seconds, for a batch still running), so a batch's replies wake it once, not once each.
+    Without ``done`` (or once it is closed) it waits on the reply pipe itself.
 
     >>> r, w = os.pipe()
     >>> os.set_blocking(r, False)
@@ -76,39 +77,58 @@ class Replies:
     ['n1', 'n2']
     """
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, done: int | None = None) -> None:
         self.fd = fd
+        self.done = done
         self._buffer = bytearray()
+        self._closed = False  #: the reply pipe gave end-of-file
 
     def read_message(self, deadline: float, limit: int) -> dict[str, Any]:
         """The next reply; :class:`TooLarge` if it announces more than ``limit`` bytes,
         :class:`ChannelTimeout` at ``deadline``, :class:`ChannelClosed` when the child is gone."""
-        settled = False
         while True:
-            if len(self._buffer) >= HEADER.size:
-                (size,) = HEADER.unpack_from(self._buffer)
-                if size > limit:
-                    raise TooLarge(size, limit)
-                end = HEADER.size + size
-                if len(self._buffer) >= end:
-                    body = bytes(self._buffer[HEADER.size:end])
-                    del self._buffer[:end]
-                    return decode_reply(body)
-            try:
-                chunk = os.read(self.fd, 1 << 20)
-            except BlockingIOError:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise ChannelTimeout from None
-                if not settled:  # let the replies gather
-                    settled = True
-                    time.sleep(min(_SETTLE, remaining))
-                elif not select.select([self.fd], [], [], remaining)[0]:
-                    raise ChannelTimeout from None
+            found = self._next(limit)
+            if found is not None:
+                return found
+            if self._read():
                 continue
-            if not chunk:
+            if self._closed:
                 raise ChannelClosed("the channel closed mid-message" if self._buffer else "the channel closed")
-            self._buffer += chunk
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ChannelTimeout
+            if self.done is None:
+                select.select([self.fd], [], [], remaining)
+            elif select.select([self.done], [], [], min(remaining, _POLL))[0]:
+                try:
+                    if not os.read(self.done, 4096):  # closed: the child is gone, or closed it
+                        self.done = None
+                except BlockingIOError:
+                    pass
+
+    def _next(self, limit: int) -> dict[str, Any] | None:
+        """The first whole reply in the buffer, taken out of it; None if there is none yet."""
+        if len(self._buffer) < HEADER.size:
+            return None
+        (size,) = HEADER.unpack_from(self._buffer)
+        if size > limit:
+            raise TooLarge(size, limit)
+        end = HEADER.size + size
+        if len(self._buffer) < end:
+            return None
+        body = bytes(self._buffer[HEADER.size:end])
+        del self._buffer[:end]
+        return decode_reply(body)
+
+    def _read(self) -> bool:
+        """Up to 1 MB more of the pipe into the buffer; whether there was any."""
+        try:
+            chunk = os.read(self.fd, 1 << 20)
+        except BlockingIOError:
+            return False
+        self._buffer += chunk
+        self._closed = not chunk
+        return bool(chunk)
 
 
 def write_request(fd: int, message: dict[str, Any], deadline: float | None = None) -> None:

@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import math
 import os
 import queue
@@ -119,6 +120,7 @@ _SIGNALS = {
     signal.SIGKILL: ("crash", "was killed (SIGKILL; out of memory?)"),
 }
 _OUTPUT_KEPT = 16_000  #: characters of a submission's printed output the parent keeps
+_REPLY_PIPE_BYTES = 1 << 20  #: the reply pipe's size (a batch's replies are a few hundred KB)
 
 
 def isolation_problem() -> str:
@@ -507,7 +509,7 @@ class SandboxExecutor:
                      self.limits.memory_mb + self.limits.tmp_mb + 64, tuple(self.hidden))
         self._child = _Child.take(spec)
         self._req, self._rep = self._child.req, self._child.rep
-        self._replies = Replies(self._rep)
+        self._replies = Replies(self._rep, self._child.done)
         with _LIVE_LOCK:
             _LIVE.add(self)
 
@@ -619,6 +621,7 @@ class _Child:
     proc: subprocess.Popen[bytes]
     req: int
     rep: int
+    done: int  #: the end the child writes a byte to when it has answered a whole message
     stderr: Any
     cgroup: Cgroup | None
     dir: str | None
@@ -630,6 +633,9 @@ class _Child:
         when allowed, unisolated in a temporary folder. It waits for its load request."""
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
+        done_r, done_w = os.pipe()
+        with contextlib.suppress(OSError):  # room for a whole batch's replies, so the child never waits on us
+            fcntl.fcntl(rep_w, fcntl.F_SETPIPE_SZ, _REPLY_PIPE_BYTES)
         stderr = tempfile.TemporaryFile()  # noqa: SIM115  # closed by kill()
         cgroup, folder = None, None
         if spec.sandboxed:
@@ -639,28 +645,30 @@ class _Child:
             cwd = "/"
         else:
             folder = cwd = tempfile.mkdtemp(prefix="gradcheck-child-")
-            cmd = [*same_addresses(), str(python()), "-I", "-S", str(CHILD), "{req}", "{rep}"]
-        cmd = [str(req_r) if a == "{req}" else str(rep_w) if a == "{rep}" else a for a in cmd]
+            cmd = [*same_addresses(), str(python()), "-I", "-S", str(CHILD), "{req}", "{rep}", "{done}"]
+        ends = {"{req}": str(req_r), "{rep}": str(rep_w), "{done}": str(done_w)}
+        cmd = [ends.get(a, a) for a in cmd]
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": cwd, "TMPDIR": cwd, "OPENBLAS_NUM_THREADS": "1",
                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
         try:
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=cwd,
-                pass_fds=(req_r, rep_w), start_new_session=True,
+                pass_fds=(req_r, rep_w, done_w), start_new_session=True,
             )
         except BaseException:
-            for fd in (req_w, rep_r):
+            for fd in (req_w, rep_r, done_r):
                 os.close(fd)
             stderr.close()
             if cgroup is not None:
                 cgroup.remove()
             raise
         finally:
-            os.close(req_r)
-            os.close(rep_w)
+            for fd in (req_r, rep_w, done_w):
+                os.close(fd)
         os.set_blocking(req_w, False)  # the deadlines of protocol reads and writes need it
         os.set_blocking(rep_r, False)
-        return cls(proc, req_w, rep_r, stderr, cgroup, folder)
+        os.set_blocking(done_r, False)
+        return cls(proc, req_w, rep_r, done_r, stderr, cgroup, folder)
 
     @classmethod
     def take(cls, spec: _Spec) -> _Child:
@@ -710,7 +718,7 @@ class _Child:
             self.proc.wait(timeout=5)
         if self.cgroup is not None:
             self.cgroup.remove()
-        for fd in (self.req, self.rep):
+        for fd in (self.req, self.rep, self.done):
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.stderr.close()
