@@ -207,6 +207,17 @@ def _matched() -> tuple[Bug, ...]:
     return tuple(b for b in CATALOG.values() if b.faults is not None and b.family not in CLASSIFIED)
 
 
+@cache
+def _predicting(probe: str) -> dict[Signature, tuple[str, ...]]:
+    """Each outcome that a bug named by its numbers (:func:`_matched`) predicts on ``probe``,
+    with the codes of the bugs that predict it: many predict the same (most, the truth)."""
+    found: dict[Signature, list[str]] = {}
+    for bug in _matched():
+        for sig in predictions(bug)[probe]:
+            found.setdefault(sig, []).append(bug.code)
+    return {sig: tuple(codes) for sig, codes in found.items()}
+
+
 @dataclass
 class Evidence:
     """One probe where the submission parted from the correct engine, and what a code predicts."""
@@ -454,12 +465,13 @@ class _Local:
         that its own probes contradict (:meth:`contradicts`) beside the bugs named so far."""
         candidates = []
         unseeded = any(o.seeded for o in self.observations.values())
+        matching = {k: {code for sig, codes in _predicting(k).items() if self.same(self.got[k], sig) for code in codes}
+                    for k in self.left}  # each outcome compared once, not once for every bug that predicts it
         for bug in _matched():
             seeds = _seeds(bug.faults.backward) if bug.faults is not None and bug.faults.backward else None
             if seeds is not None and seeds != unseeded:
                 continue  # it leaves the output's grad at 0, or it sets it: the probes saw the other
-            own = predictions(bug)
-            hits = {k for k in self.left if any(self.same(self.got[k], s) for s in own[k])}
+            hits = {k for k in self.left if bug.code in matching[k]}
             if ":" not in bug.code and bug.code not in _EVERYWHERE and not any(self._healthy(_PROBES[k]) for k in hits):
                 continue  # a wrong order or seed shows on a graph of sound ops, not only beside a broken one
             if hits:
