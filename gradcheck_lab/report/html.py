@@ -171,21 +171,23 @@ def graph_figure(w: Walkthrough, name: str, uid: str = "", *, selector: str = ""
 
 def _pictures(walks: Sequence[tuple[Walkthrough, str]]) -> list[tuple[str, str | None]]:
     """Each (walk, name)'s DOT text and picture (None without Graphviz): left to right, or
-    stacked downwards where that is too wide and stacking helps; in at most two runs of dot."""
+    stacked downwards where that is too wide and stacking helps. Both ways are drawn in one
+    run of dot: a second run costs more than drawing every graph twice."""
     dots = [walk_dot(w, name) for w, name in walks]
-    svgs = render_svgs(dots)
+    svgs = render_svgs(dots + [walk_dot(w, name, rankdir="TB") for w, name in walks])
     if svgs is None:
         return [(dot, None) for dot in dots]
-    wide = [i for i, svg in enumerate(svgs) if svg_size(svg)[0] > SHRINK * PAGE_WIDTH]
-    for i, stacked in zip(wide, render_svgs([walk_dot(*walks[i], rankdir="TB") for i in wide]) or []):
-        if svg_size(stacked)[0] <= SHRINK * PAGE_WIDTH or svg_size(stacked)[0] < svg_size(svgs[i])[0] / 2:
-            svgs[i] = stacked
-    return list(zip(dots, svgs))
+    chosen = svgs[:len(dots)]
+    for i, (wide, stacked) in enumerate(zip(chosen, svgs[len(dots):])):
+        if svg_size(wide)[0] > SHRINK * PAGE_WIDTH and (svg_size(stacked)[0] <= SHRINK * PAGE_WIDTH
+                                                       or svg_size(stacked)[0] < svg_size(wide)[0] / 2):
+            chosen[i] = stacked
+    return list(zip(dots, chosen))
 
 
 def graph_figures(walks: Sequence[tuple[Walkthrough, str, str, str]]) -> list[str]:
     """:func:`graph_figure` of each (walk, name, uid, selector), every picture drawn in one run
-    of Graphviz's ``dot`` (a run costs ~15 ms of CPU to start, a small graph 1-2 ms to draw)."""
+    of Graphviz's ``dot`` (a run costs ~15 ms of CPU to start, a small graph ~1 ms to draw)."""
     drawn = [i for i, (w, *_) in enumerate(walks) if len(w.program.nodes) <= MAX_GRAPH_NODES]
     pictures = dict(zip(drawn, _pictures([walks[i][:2] for i in drawn])))
     return [_figure(w, pictures[i], uid) if i in pictures else
