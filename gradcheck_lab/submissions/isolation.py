@@ -8,13 +8,12 @@ processes and memory of one child's whole tree where the kernel lets us (cgroup 
 ``pids`` and ``memory`` controllers, writable by the grader).
 
 >>> cmd = command(Path("/usr/bin/python3"), ["/usr/lib/python3.11"], tmp_mb=8)
->>> cmd[:3], "--unshare-all" in cmd, cmd[-6:-3] == ["-S", "-c", STARTER], cmd[-3:]
-(['bwrap', '--unshare-all', '--unshare-user'], True, True, ['{req}', '{rep}', '{done}'])
+>>> cmd[:3], "--unshare-all" in cmd, cmd[-7:-4] == ["-S", "-c", STARTER], cmd[-4:]
+(['bwrap', '--unshare-all', '--unshare-user'], True, True, ['{req}', '{rep}', '{done}', '{code}'])
 """
 
 from __future__ import annotations
 
-import atexit
 import functools
 import marshal
 import os
@@ -22,7 +21,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -38,19 +36,20 @@ UID = 65534  #: the child's uid and gid inside its user namespace (``nobody``)
 _SYSTEM = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin")  #: shared libraries and the interpreter's
 _SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/os-release")
 _CGROUPS = Path("/sys/fs/cgroup")
-#: What a sandboxed child runs: drive.py's and child.py's code as :func:`compiled` them
-#: (compiling them took every child ~11 ms), child.py as the main module, as if started as a file.
+#: What a sandboxed child runs: drive.py's and child.py's code, compiled by the grader
+#: (:func:`compiled`; compiling them took every child ~11 ms), read from the descriptor
+#: given last, then child.py as the main module, as if started as a file.
 STARTER = (
-    "import marshal, sys, types\n"
+    "import marshal, os, sys, types\n"
+    "fd = int(sys.argv.pop())\n"
+    "drive_code, child_code = marshal.loads(os.pread(fd, os.fstat(fd).st_size, 0))\n"
+    "os.close(fd)\n"
     "drive = sys.modules['_gradcheck_drive'] = types.ModuleType('_gradcheck_drive')\n"
     "drive.__file__ = '/sandbox/drive.py'\n"
-    "with open('/sandbox/code/drive', 'rb') as f:\n"
-    "    exec(marshal.load(f), vars(drive))\n"
-    "with open('/sandbox/code/child', 'rb') as f:\n"
-    "    code = marshal.load(f)\n"
-    "exec(code, {'__name__': '__main__', '__file__': '/sandbox/child.py'})\n"
+    "exec(drive_code, vars(drive))\n"
+    "exec(child_code, {'__name__': '__main__', '__file__': '/sandbox/child.py'})\n"
 )
-_COMPILED: tuple[int, Path] | None = None
+_COMPILED: tuple[int, int] | None = None
 
 
 @functools.cache
@@ -73,22 +72,22 @@ def bubblewrap() -> str:
     return ""
 
 
-def compiled() -> Path:
-    """A private folder (this process's, removed at its exit) holding drive.py's and
-    child.py's code compiled as the sandbox names them (``/sandbox/child.py``), as
-    :mod:`marshal` data for :data:`STARTER`; made once per process.
+def compiled() -> int:
+    """A descriptor of an in-memory file holding drive.py's and child.py's code, compiled
+    as the sandbox names them (``/sandbox/child.py``), as :mod:`marshal` data for
+    :data:`STARTER`; made once per process, gone with it (no file to clean up).
 
-    >>> sorted(p.name for p in compiled().iterdir())
-    ['child', 'drive']
+    >>> drive_code, child_code = marshal.loads(os.pread(compiled(), 1 << 24, 0))
+    >>> child_code.co_filename
+    '/sandbox/child.py'
     """
     global _COMPILED
     if _COMPILED is None or _COMPILED[0] != os.getpid():  # a forked worker makes its own
-        folder = Path(tempfile.mkdtemp(prefix="gradcheck-code-"))
-        atexit.register(shutil.rmtree, folder, True)
-        for name, source in (("drive", DRIVE), ("child", CHILD)):
-            code = compile(source.read_bytes(), f"/sandbox/{source.name}", "exec", dont_inherit=True, optimize=0)
-            (folder / name).write_bytes(marshal.dumps(code))
-        _COMPILED = (os.getpid(), folder)
+        codes = tuple(compile(source.read_bytes(), f"/sandbox/{source.name}", "exec", dont_inherit=True, optimize=0)
+                      for source in (DRIVE, CHILD))
+        fd = os.memfd_create("gradcheck-child-code", os.MFD_CLOEXEC)
+        os.write(fd, marshal.dumps(codes))
+        _COMPILED = (os.getpid(), fd)
     return _COMPILED[1]
 
 
@@ -98,10 +97,11 @@ def _under(path: str, roots: Sequence[str]) -> bool:
 
 def command(python: Path, readable: Sequence[str], *, tmp_mb: int, hidden: Sequence[str] = ()) -> list[str]:
     """The bubblewrap command that starts a child: ``{req}``, ``{rep}`` and ``{done}`` stand
-    for its three pipe descriptors. It sees the system's libraries, the interpreter and the ``readable``
-    folders (its standard library and site-packages) read-only, minus any ``hidden`` folder
-    under them (the grader's package, caches, cases, submissions), its own ``/proc``, a
-    minimal ``/dev``, and a ``tmp_mb`` MB tmpfs at ``/work`` (also ``/tmp``): nothing else."""
+    for its three pipe descriptors, ``{code}`` for :func:`compiled`'s. It sees the system's
+    libraries, the interpreter and the ``readable`` folders (its standard library and
+    site-packages) read-only, minus any ``hidden`` folder under them (the grader's package,
+    caches, cases, submissions), its own ``/proc``, a minimal ``/dev``, and a ``tmp_mb`` MB
+    tmpfs at ``/work`` (also ``/tmp``): nothing else."""
     args = ["bwrap", "--unshare-all", "--unshare-user", "--uid", str(UID), "--gid", str(UID), "--disable-userns",
             "--hostname", "sandbox", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv",
             "--setenv", "HOME", "/work", "--setenv", "TMPDIR", "/work", "--setenv", "PATH", "/usr/bin:/bin",
@@ -126,12 +126,12 @@ def command(python: Path, readable: Sequence[str], *, tmp_mb: int, hidden: Seque
         elif _under(path, bound) and os.path.exists(path):
             args += ["--ro-bind", "/dev/null", path]
     args += ["--ro-bind", str(CHILD), "/sandbox/child.py", "--ro-bind", str(DRIVE), "/sandbox/drive.py",
-             "--ro-bind", str(NN_OBSERVE), "/sandbox/nn_observe.py", "--ro-bind", str(compiled()), "/sandbox/code",
+             "--ro-bind", str(NN_OBSERVE), "/sandbox/nn_observe.py",
              "--proc", "/proc", "--dev", "/dev", "--size", str(tmp_mb << 20), "--perms", "0700", "--tmpfs", "/work"]
     if not _under("/tmp", [os.path.dirname(p) for p in bound]) and not any(_under(p, ["/tmp"]) for p in bound):
         args += ["--symlink", "work", "/tmp"]  # else /tmp holds a folder we show, read-only; TMPDIR is /work
     args += ["--chdir", "/work", "--remount-ro", "/",
-             *same_addresses(), str(python), "-I", "-S", "-c", STARTER, "{req}", "{rep}", "{done}"]
+             *same_addresses(), str(python), "-I", "-S", "-c", STARTER, "{req}", "{rep}", "{done}", "{code}"]
     return args
 
 

@@ -88,7 +88,7 @@ from ..errors import GradcheckError
 from ..executors import Execution, InProcessExecutor, lower
 from ..program import Program
 from .child import PRECISION_INPUTS, PRECISION_PAIRS
-from .isolation import CHILD, Cgroup, bubblewrap, command, python, same_addresses
+from .isolation import CHILD, Cgroup, bubblewrap, command, compiled, python, same_addresses
 from .loading import Submission
 from .protocol import (
     MAX_REPLY,
@@ -646,14 +646,15 @@ class _Child:
         else:
             folder = cwd = tempfile.mkdtemp(prefix="gradcheck-child-")
             cmd = [*same_addresses(), str(python()), "-I", "-S", str(CHILD), "{req}", "{rep}", "{done}"]
-        ends = {"{req}": str(req_r), "{rep}": str(rep_w), "{done}": str(done_w)}
+        passed = (req_r, rep_w, done_w, *([compiled()] if spec.sandboxed else []))
+        ends = {"{req}": str(req_r), "{rep}": str(rep_w), "{done}": str(done_w), "{code}": str(passed[-1])}
         cmd = [ends.get(a, a) for a in cmd]
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": cwd, "TMPDIR": cwd, "OPENBLAS_NUM_THREADS": "1",
                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
         try:
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=cwd,
-                pass_fds=(req_r, rep_w, done_w), start_new_session=True,
+                pass_fds=passed, start_new_session=True,
             )
         except BaseException:
             for fd in (req_w, rep_r, done_r):
