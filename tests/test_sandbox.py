@@ -726,6 +726,27 @@ def test_replies_are_read_in_bulk_whole_and_within_the_deadline() -> None:
         os.close(fd)
 
 
+def test_a_child_makes_its_objects_at_the_same_addresses_each_time() -> None:
+    """Not only at its start: nothing in the child makes objects at moments that vary from
+    run to run (its watcher thread did, while it started), so the addresses an engine's
+    objects get, and its numbers where they follow them, are the same in every child."""
+    import gradcheck_lab.submissions.isolation as isolation
+
+    if not isolation.same_addresses():
+        pytest.skip("no setarch here: children start at random addresses")
+    printing = "    def backward(self):\n        print(id(self), id([]))\n"
+    source = engine_with(replace={"    def backward(self):\n": printing})
+    program = parse_source("L = x * y + x")
+    seen = set()
+    for _ in range(6):
+        with SandboxExecutor(extract_source("s", source)) as ex:
+            ex.start()
+            for _ in range(3):
+                ex.execute(program, [{"x": 1.0, "y": 2.0}, {"x": 3.0, "y": -1.0}], [])
+            seen.add("".join(ex.output))
+    assert len(seen) == 1, seen
+
+
 def test_the_parent_waits_on_done_and_still_sees_replies_without_it() -> None:
     """A byte on ``done`` wakes the reader at once; replies written without one are still read
     within a poll; a closed ``done`` leaves the reader waiting on the reply pipe itself."""
