@@ -84,14 +84,14 @@ def _apply(value_class: Any, python: str, method: str, name: str, args: list[Any
     ``Op.python``; its reflected method for a number on the left),
     else ``method`` called on the first operand; :class:`Unsupported` when the class lacks it."""
     if python:
-        if isinstance(args[0], int | float):  # a number on the left: the reflected method (rpow's own)
+        if isinstance(args[0], (int, float)):  # a number on the left: the reflected method (rpow's own)
             reflected = method if method.startswith("__r") else "__r" + method[2:]
             if not hasattr(type(args[1]), reflected):
                 raise Unsupported(reflected.strip("_"))
         elif not hasattr(type(args[0]), method):
             raise Unsupported(name)
         return getattr(operator, python)(*args)
-    if isinstance(args[0], int | float):
+    if isinstance(args[0], (int, float)):  # (a tuple: ``int | float`` would be made at every node)
         args = [value_class(args[0]), *args[1:]]
     if not callable(getattr(type(args[0]), method, None)):
         raise Unsupported(name)
@@ -109,7 +109,9 @@ def _build(value_class: Any, lowered: Mapping[str, Any], point: Mapping[str, flo
         _label(leaf, name)
         nodes.append(leaf)
     for python, method, name, args, label in lowered["calls"]:
-        values = [nodes[a[1]] if isinstance(a, list) else a for a in args]
+        values = []  # the operands: a loop, cheaper than a comprehension at every node (Python 3.11)
+        for a in args:
+            values.append(nodes[a[1]] if isinstance(a, list) else a)
         try:
             node = _apply(value_class, python, method, name, values)
         except Exception as exc:
@@ -120,36 +122,34 @@ def _build(value_class: Any, lowered: Mapping[str, Any], point: Mapping[str, flo
     return nodes
 
 
-def _nothing() -> None:
-    pass
-
-
 #: Called before a traceback is formatted: the sandboxed child puts the submission's source
 #: lines in place then (not at its start: :mod:`traceback` imports ``re``, ~10 ms).
-before_traceback: Callable[[], None] = _nothing
+before_traceback: Callable[[], None] = lambda: None
+_FRAMES: dict[tuple[Any, ...], str] = {}  #: each frame's text (:func:`_frames_once`), by all it is made from
+_frames_class: type[traceback.StackSummary] | None = None  #: made at the first traceback
 
 
 def _frames_once(stack: traceback.StackSummary) -> traceback.StackSummary:
-    """``stack``, formatting each distinct frame once: the ~1,000 identical frames of a
-    ``RecursionError`` cost one (formatting each took ~35 ms). The text is the standard library's."""
-    import traceback
-
-    class FramesOnce(traceback.StackSummary):
-        def format_frame_summary(self, frame_summary: traceback.FrameSummary, *args: Any, **kwargs: Any) -> str:
-            f = frame_summary
-            key = (f.filename, f.lineno, f.name, *(getattr(f, a, None) for a in ("end_lineno", "colno", "end_colno")))
-            if key not in done:
-                done[key] = super().format_frame_summary(f, *args, **kwargs)  # type: ignore[misc]  # 3.11+
-            return done[key]
-
-    done: dict[tuple[Any, ...], str] = {}
-    return FramesOnce(stack)
+    """``stack``, formatting each distinct frame once in this process: the ~1,000 identical frames of a
+    ``RecursionError``, or one error at every point of a case, cost one (~35 ms a frame, mostly its carets)."""
+    global _frames_class
+    if _frames_class is None:
+        import traceback
+        class FramesOnce(traceback.StackSummary):  # the text is the standard library's
+            def format_frame_summary(self, f: traceback.FrameSummary, *args: Any, **kwargs: Any) -> str:
+                key = (f.line, *(getattr(f, field, None) for field in f.__slots__))  # all a frame is formatted from
+                if key not in _FRAMES:
+                    if len(_FRAMES) > 4096:  # many distinct errors (a long session): start again
+                        _FRAMES.clear()
+                    _FRAMES[key] = super().format_frame_summary(f, *args, **kwargs)  # type: ignore[misc]  # 3.11+
+                return _FRAMES[key]
+        _frames_class = FramesOnce
+    return _frames_class(stack)
 
 
 def _short_traceback(exc: BaseException, limit: int = 6) -> str:
     """The last ``limit`` lines of ``exc``'s traceback (chained exceptions included)."""
     import traceback
-
     before_traceback()
     report = traceback.TracebackException(type(exc), exc, exc.__traceback__)
     todo, seen = [report], set()
@@ -227,8 +227,9 @@ def observe(
             break
         notes.append("backward() did not set the output's grad to 1; seeded it by hand")
         found["seeded"] = True
-    data = found["data"] = [to_float(getattr(node, "data", None)) for node in nodes]
-    grads = found["grads"] = [to_float(getattr(node, "grad", None)) for node in nodes]
+    # to_float of each node's .data and .grad, floats (nearly all) taken as they are, without a call
+    data = found["data"] = [x if type(x := getattr(node, "data", None)) is float else to_float(x) for node in nodes]
+    grads = found["grads"] = [x if type(x := getattr(node, "grad", None)) is float else to_float(x) for node in nodes]
     bad = [t for t, d, g in zip(lowered["titles"], data, grads) if d is None or g is None]
     if bad:
         notes.append(f"not a real number in .data or .grad of: {', '.join(bad)}")
