@@ -15,6 +15,7 @@ from gradcheck_lab.diagnose.counterexample import (
     Counterexample,
     confirm,
     counterexample_for,
+    counterexample_from,
     focus_of,
     minimal_counterexample,
 )
@@ -85,6 +86,19 @@ def test_every_catalog_bug_has_a_small_counterexample_that_check_fails(code: str
     assert not errors
     assert _shape(case.program) == _shape(parse_source(found.source)) and case.points == (found.point,)
     assert check(case.program, case.points, engine).verdict in ("grad-mismatch", "forward-mismatch", "exception")
+
+
+def test_a_bug_whose_probes_hold_no_number_is_shown_by_its_smallest_probe() -> None:
+    """A gradient that is no number is a wrong number too: its smallest probe is the
+    counterexample, with nothing to search."""
+    from gradcheck_lab.diagnose import diagnose, observe_probes
+
+    for code in ("grad-not-number:add", "grad-not-number:tanh", "data-attribute"):
+        example = counterexample_from(diagnose(observe_probes(CATALOG[code].engine())))
+        assert example is not None, code
+        assert example.got.endswith("is not a number") and example.nodes <= 3, (code, example)
+        assert confirm(InProcessExecutor(CATALOG[code].engine()), example) is not None  # the engine fails it
+        assert confirm(InProcessExecutor(Value), example) is None  # and the reference passes
 
 
 def test_the_overwrite_bug_of_add_gives_x_plus_x() -> None:

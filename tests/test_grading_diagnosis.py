@@ -13,7 +13,7 @@ from gradcheck_lab.grading.assignment import parse_assignment
 from gradcheck_lab.report.gradescope import results_json
 from gradcheck_lab.submissions import Limits, SubmissionRef
 
-from .test_sandbox import ENGINE, grade_source, tiny_config
+from .test_sandbox import ENGINE, engine_with, grade_source, tiny_config
 
 #: The seed-style student engine with `=` for `+=` in the backward of +.
 OVERWRITE_ADD = ((Path(__file__).parent / "engines" / "student_value.py").read_text()
@@ -91,3 +91,17 @@ def test_a_slow_submission_does_not_starve_the_probes(tmp_path: Path) -> None:
     assert not grade.unexplained  # no probe timed out: each is explained (the ENGINE's sort is recursive)
     assert grade.codes[0] == "recursion-limit" and all(c.startswith("unsupported:") for c in grade.codes[1:])
     assert {c.verdict for c in grade.capabilities} <= {"ok", "unsupported"}
+
+
+def test_the_graders_own_lines_are_never_named_as_the_students(tmp_path_factory: pytest.TempPathFactory,
+                                                               tmp_path: Path) -> None:
+    """Where an error is raised in the grader's own code (a method the class lacks; an op
+    that returns None, whose backward() the grader then calls), the diagnosis names no line:
+    the line would be the sandbox's drive.py, of no use to the student."""
+    sandboxed = tiny_config(tmp_path_factory.getbasetemp() / "tiny-diagnosis-sandboxed", probes=False)
+    for name, source in (("lacks_exp", engine_with(replace={"    def exp(self):\n": "    def _exp(self):\n"})),
+                         ("exp_none", engine_with(replace={"    def exp(self):\n": "    def exp(self):\n"
+                                                                                  "        return None\n"}))):
+        grade = grade_source(tmp_path, sandboxed, source, f"{name}.py")
+        said = [e["got"] for d in grade.diagnosis for e in d["evidence"]]
+        assert said and not [s for s in said if "drive.py" in s or "child.py" in s], (name, said)

@@ -34,6 +34,7 @@ from typing import Any
 from ..answer_keys import read_sealed, write_sealed
 from ..batches import Result, execute_all
 from ..executors import ExecError, Execution, Executor, Observation, observe
+from ..submissions.isolation import SANDBOX
 from ..valuelike import ValueLike
 from .catalog import CATALOG, CLASSIFIED, Bug, Faults, form_method
 from .faults import Backward, compile_engine
@@ -333,22 +334,33 @@ def _not_a_value(message: str) -> bool:
     return "has no attribute 'backward'" in message or message.startswith("AttributeError: 'NoneType'")
 
 
+def _ours(file: str) -> bool:
+    """The file is the grader's (its package, or the sandbox's copy of its child's files), not the student's.
+
+    >>> _ours("/sandbox/drive.py"), _ours("engine.py")
+    (True, False)
+    """
+    return f"{os.sep}gradcheck_lab{os.sep}" in file or file.startswith(SANDBOX + "/")
+
+
 def _frame(obs: Observation) -> str:
     """The function of the student's innermost frame where an error was raised (``__radd__``)."""
     err = obs.error
     found = [name for file, _, name in re.findall(r'File "([^"]*)", line (\d+), in (\w+)', err.traceback if err else "")
-             if f"{os.sep}gradcheck_lab{os.sep}" not in file]
+             if not _ours(file)]
     return found[-1] if found else ""
 
 
 def _line(obs: Observation) -> str:
-    """Where an error was raised: `` (line 12, in log)``, from its traceback; "" if unknown."""
+    """Where the student's code raised an error: `` (line 12, in log)``, from its traceback;
+    "" if unknown or if it was raised in the grader's own code (a missing method, a result
+    that is no Value: the line would be the grader's, of no use to the student)."""
     err = obs.error
-    if err is not None and err.line and f"{os.sep}gradcheck_lab{os.sep}" not in err.file:
+    if err is not None and err.line and not _ours(err.file):
         return f" (line {err.line}, in {Path(err.file).name})" if err.file else f" (line {err.line})"
     found = [(line, name) for file, line, name in re.findall(r'File "([^"]*)", line (\d+), in (\w+)',
                                                               err.traceback if err else "")
-             if f"{os.sep}gradcheck_lab{os.sep}" not in file]  # the student's frames, not ours
+             if not _ours(file)]  # the student's frames, not ours
     return f" (line {found[-1][0]}, in {found[-1][1]})" if found else ""
 
 

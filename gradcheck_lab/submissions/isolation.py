@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["CHILD", "DRIVE", "STARTER", "UID", "Cgroup", "bubblewrap", "command", "compiled", "python",
+__all__ = ["CHILD", "DRIVE", "SANDBOX", "STARTER", "UID", "Cgroup", "bubblewrap", "command", "compiled", "python",
            "same_addresses"]
 
 CHILD = Path(__file__).with_name("child.py")
@@ -36,6 +36,7 @@ UID = 65534  #: the child's uid and gid inside its user namespace (``nobody``)
 _SYSTEM = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin")  #: shared libraries and the interpreter's
 _SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/os-release")
 _CGROUPS = Path("/sys/fs/cgroup")
+SANDBOX = "/sandbox"  #: where the child's own files lie in its sandbox (read-only)
 #: What a sandboxed child runs: drive.py's and child.py's code, compiled by the grader
 #: (:func:`compiled`; compiling them took every child ~11 ms), read from the descriptor
 #: given last, then child.py as the main module, as if started as a file.
@@ -45,9 +46,9 @@ STARTER = (
     "drive_code, child_code = marshal.loads(os.pread(fd, os.fstat(fd).st_size, 0))\n"
     "os.close(fd)\n"
     "drive = sys.modules['_gradcheck_drive'] = types.ModuleType('_gradcheck_drive')\n"
-    "drive.__file__ = '/sandbox/drive.py'\n"
+    f"drive.__file__ = '{SANDBOX}/drive.py'\n"
     "exec(drive_code, vars(drive))\n"
-    "exec(child_code, {'__name__': '__main__', '__file__': '/sandbox/child.py'})\n"
+    f"exec(child_code, {{'__name__': '__main__', '__file__': '{SANDBOX}/child.py'}})\n"
 )
 _COMPILED: tuple[int, int] | None = None
 
@@ -83,7 +84,7 @@ def compiled() -> int:
     """
     global _COMPILED
     if _COMPILED is None or _COMPILED[0] != os.getpid():  # a forked worker makes its own
-        codes = tuple(compile(source.read_bytes(), f"/sandbox/{source.name}", "exec", dont_inherit=True, optimize=0)
+        codes = tuple(compile(source.read_bytes(), f"{SANDBOX}/{source.name}", "exec", dont_inherit=True, optimize=0)
                       for source in (DRIVE, CHILD))
         fd = os.memfd_create("gradcheck-child-code", os.MFD_CLOEXEC)
         os.write(fd, marshal.dumps(codes))
@@ -125,8 +126,8 @@ def command(python: Path, readable: Sequence[str], *, tmp_mb: int, hidden: Seque
             args += ["--tmpfs", path]
         elif _under(path, bound) and os.path.exists(path):
             args += ["--ro-bind", "/dev/null", path]
-    args += ["--ro-bind", str(CHILD), "/sandbox/child.py", "--ro-bind", str(DRIVE), "/sandbox/drive.py",
-             "--ro-bind", str(NN_OBSERVE), "/sandbox/nn_observe.py",
+    args += ["--ro-bind", str(CHILD), f"{SANDBOX}/child.py", "--ro-bind", str(DRIVE), f"{SANDBOX}/drive.py",
+             "--ro-bind", str(NN_OBSERVE), f"{SANDBOX}/nn_observe.py",
              "--proc", "/proc", "--dev", "/dev", "--size", str(tmp_mb << 20), "--perms", "0700", "--tmpfs", "/work"]
     if not _under("/tmp", [os.path.dirname(p) for p in bound]) and not any(_under(p, ["/tmp"]) for p in bound):
         args += ["--symlink", "work", "/tmp"]  # else /tmp holds a folder we show, read-only; TMPDIR is /work
