@@ -60,7 +60,7 @@ else:
 
 __all__ = [
     "HEADER", "MAX_MESSAGE", "Capture", "ChannelClosed", "ChannelTimeout", "ProtocolError", "TooLarge", "audit_hook",
-    "describe", "load_chunks", "pack", "read_request", "to_json", "write_files", "write_frame", "write_reply",
+    "describe", "load_chunks", "pack", "read_request", "write_files", "write_frame", "write_reply",
 ]
 
 MAX_MESSAGE = 64 * 1024 * 1024  #: the largest message the child reads, in bytes
@@ -173,7 +173,7 @@ def write_frame(fd: int, body: bytes, deadline: float | None = None) -> None:
 
 def write_reply(fd: int, reply: dict[str, Any]) -> None:
     """Send one reply, as JSON (the grader reads it as data, never as code)."""
-    write_frame(fd, to_json(reply).encode("ascii"))
+    write_frame(fd, _to_json(reply).encode("ascii"))
 
 
 def _json_encoder() -> Callable[[Any], str]:
@@ -200,7 +200,7 @@ def _not_json(x: Any) -> Any:
     raise TypeError(f"Object of type {type(x).__name__} is not JSON serializable")
 
 
-to_json = _json_encoder()
+_to_json = _json_encoder()
 
 
 def pack(values: Sequence[float | None]) -> dict[str, Any]:
@@ -467,7 +467,7 @@ def describe(
 # --------------------------------------------------------------------------- serving
 
 
-def _watch_parent(replies: int, ready: Any) -> None:
+def _watch_parent(replies: int, ready: _thread.LockType) -> None:
     """End this process when the grader goes away (it cannot kill a child it lost): when
     the grader's end of the reply pipe closes. Every object this thread makes is made
     before it releases ``ready`` (the main thread waits for it), and it waits without a
@@ -506,6 +506,13 @@ def _result(found: Sequence[dict[str, Any]], forwards: Sequence[float | None]) -
     return {"observations": observations, "numbers": pack(numbers), "forwards": pack(forwards)}
 
 
+def _send(rep: int, out: Capture, reply: dict[str, Any]) -> None:
+    """Send ``reply`` with what the submission printed since the last one."""
+    reply["output"] = out.take()
+    reply["dropped"] = out.dropped
+    write_reply(rep, reply)
+
+
 def _serve(value_class: Any, req: int, rep: int, done: int, out: Capture, shared: dict[str, Any]) -> None:
     """Answer ``execute`` messages (one reply per request they hold, each as soon as it is
     done) and ``descend`` messages (one reply per step of a gradient descent); a byte on
@@ -526,11 +533,6 @@ def _serve(value_class: Any, req: int, rep: int, done: int, out: Capture, shared
         except BaseException as exc:
             return {"ok": False, **_failure(exc, "this case")}, []
 
-    def send(reply: dict[str, Any]) -> None:
-        reply["output"] = out.take()
-        reply["dropped"] = out.dropped
-        write_reply(rep, reply)
-
     while True:
         try:
             request = read_request(req)
@@ -539,9 +541,9 @@ def _serve(value_class: Any, req: int, rep: int, done: int, out: Capture, shared
         nonce = request.get("nonce")
         if request.get("op") == "execute" and isinstance(request.get("requests"), list):
             for index, item in enumerate(request["requests"]):
-                send({"nonce": nonce, "index": index, **run(item, item["observe"])[0]})
+                _send(rep, out, {"nonce": nonce, "index": index, **run(item, item["observe"])[0]})
         elif request.get("op") == "nn" and isinstance(request.get("request"), dict):
-            send({"nonce": nonce, **_nn(request["request"])})
+            _send(rep, out, {"nonce": nonce, **_nn(request["request"])})
         elif request.get("op") == "descend":
             point = request["start"]
             for step in range(request["steps"] + 1):
@@ -551,7 +553,8 @@ def _serve(value_class: Any, req: int, rep: int, done: int, out: Capture, shared
                 after = None if not found or program is None else drive.descent_step(
                     program["inputs"], program["output"], point, found[0]["data"], found[0]["grads"],
                     found[0]["error"] is not None, request["lr"])
-                send({"nonce": nonce, "index": step, "last": after is None or step == request["steps"], **reply})
+                last = after is None or step == request["steps"]
+                _send(rep, out, {"nonce": nonce, "index": step, "last": last, **reply})
                 if after is None:
                     break
                 point = after
@@ -615,9 +618,7 @@ def main(req: int, rep: int, done: int) -> int:
         reply.update(ok=True, **describe(value_class, load.get("inputs", []), load.get("pairs", [])))
     else:
         reply.update(ok=False, **failed)
-    reply["output"] = out.take()
-    reply["dropped"] = out.dropped
-    write_reply(rep, reply)
+    _send(rep, out, reply)
     os.write(done, b".")
     # The cyclic collector: what lives as long as this process (the programs, the
     # submission's module) out of its sight, and a collection per 10,000 new objects, not

@@ -638,7 +638,9 @@ class _Child:
             fcntl.fcntl(rep_w, fcntl.F_SETPIPE_SZ, _REPLY_PIPE_BYTES)
         stderr = tempfile.TemporaryFile()  # noqa: SIM115  # closed by kill()
         cgroup, folder = None, None
+        ends = {"{req}": req_r, "{rep}": rep_w, "{done}": done_w}  #: the descriptors the child is given
         if spec.sandboxed:
+            ends["{code}"] = compiled()
             cgroup = Cgroup.create(spec.processes, spec.cgroup_mb)
             cmd = command(python(), _python_path(), tmp_mb=spec.tmp_mb, hidden=spec.hidden)
             cmd = cgroup.wrap(cmd) if cgroup is not None else cmd
@@ -646,15 +648,13 @@ class _Child:
         else:
             folder = cwd = tempfile.mkdtemp(prefix="gradcheck-child-")
             cmd = [*same_addresses(), str(python()), "-I", "-S", str(CHILD), "{req}", "{rep}", "{done}"]
-        passed = (req_r, rep_w, done_w, *([compiled()] if spec.sandboxed else []))
-        ends = {"{req}": str(req_r), "{rep}": str(rep_w), "{done}": str(done_w), "{code}": str(passed[-1])}
-        cmd = [ends.get(a, a) for a in cmd]
+        cmd = [str(ends[a]) if a in ends else a for a in cmd]
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": cwd, "TMPDIR": cwd, "OPENBLAS_NUM_THREADS": "1",
                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
         try:
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=cwd,
-                pass_fds=passed, start_new_session=True,
+                pass_fds=tuple(ends.values()), start_new_session=True,
             )
         except BaseException:
             for fd in (req_w, rep_r, done_r):
