@@ -122,19 +122,23 @@ def _wait(fd: int, deadline: float | None, write: bool) -> None:
         raise ChannelTimeout
 
 
-def _read_exactly(fd: int, n: int, deadline: float | None) -> bytes:
-    parts, got = [], 0
+def _read_exactly(fd: int, n: int, deadline: float | None) -> bytearray:
+    """``n`` bytes from ``fd``, read into one buffer made up front: what the child allocates then
+    never depends on how the pipe happened to split the message (it did, and engines whose numbers
+    follow object addresses graded differently from one regrade to the next)."""
+    buffer = bytearray(n)
+    view, got = memoryview(buffer), 0
     while got < n:
         try:
-            chunk = os.read(fd, min(n - got, 1 << 20))
+            size = os.readv(fd, (view[got:],))
         except BlockingIOError:  # a non-blocking end with nothing yet: wait, within the deadline
             _wait(fd, deadline, write=False)
             continue
-        if not chunk:
+        if not size:
             raise ChannelClosed("the channel closed mid-message" if got else "the channel closed")
-        parts.append(chunk)
-        got += len(chunk)
-    return b"".join(parts)
+        got += size
+    view.release()
+    return buffer
 
 
 def read_request(fd: int, deadline: float | None = None, limit: int = MAX_MESSAGE) -> dict[str, Any]:

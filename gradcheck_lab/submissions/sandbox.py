@@ -648,7 +648,10 @@ class _Child:
         else:
             folder = cwd = tempfile.mkdtemp(prefix="gradcheck-child-")
             cmd = [*same_addresses(), str(python()), "-I", "-S", str(CHILD), "{req}", "{rep}", "{done}"]
-        cmd = [str(ends[a]) if a in ends else a for a in cmd]
+        # each descriptor in 4 digits: Python keeps "7" ready-made but makes "12", and one object more
+        # or less at the child's start moves every object the student's code makes after it (numbers
+        # that follow addresses, a set of Values walked in hash order, then changed from regrade to regrade)
+        cmd = [f"{ends[a]:04d}" if a in ends else a for a in cmd]
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": cwd, "TMPDIR": cwd, "OPENBLAS_NUM_THREADS": "1",
                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
         try:
