@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .executors import Observation
 from .finite_diff import FDEstimate
@@ -81,6 +82,26 @@ class NodeCheck:
         return diff / abs(self.symbolic_grad) if self.symbolic_grad else diff
 
 
+class _Nodes:
+    """:attr:`PointCheck.nodes`: a list; where every node agreed (:func:`judge` checks them
+    all at once), made when first read: a grader judges ~4,600 nodes per submission, ~85% at
+    such points, and its grade only counts them."""
+
+    def __get__(self, point: PointCheck | None, owner: type | None = None) -> Any:
+        if point is None:
+            return self  # the dataclass's default: ``__set__`` makes it an empty list
+        if point._nodes is None:
+            assert point._agreeing is not None
+            point._nodes = point._agreeing.checks()
+        return point._nodes
+
+    def __set__(self, point: PointCheck, nodes: list[NodeCheck] | _Checks | _Nodes) -> None:
+        if isinstance(nodes, _Checks):  # every node agreed: their checks are made when first read
+            point._nodes, point._agreeing = None, nodes
+        else:
+            point._nodes, point._agreeing = [] if isinstance(nodes, _Nodes) else nodes, None
+
+
 @dataclass
 class PointCheck:
     """Every node of a case at one point."""
@@ -88,15 +109,31 @@ class PointCheck:
     index: int
     point: dict[str, float]
     origin: str  #: "given" (from the case file) or "random"
-    nodes: list[NodeCheck] = field(default_factory=list)
+    nodes: list[NodeCheck] = _Nodes()  # type: ignore[assignment]  # a descriptor: a list when read
     message: str = ""  #: a domain error, an exception, a missing op
     traceback: str = ""
     notes: list[str] = field(default_factory=list)
     error_type: str = ""  #: the exception's type name (``RecursionError``) when the implementation raised
+    _nodes: list[NodeCheck] | None = field(init=False, repr=False, compare=False)  #: None: every node agreed
+    _agreeing: _Checks | None = field(init=False, repr=False, compare=False)  #: then, what makes them
 
     @property
     def verdict(self) -> str:
-        return worst(map(_VERDICT_OF, self.nodes))
+        if self._nodes is None:
+            return "ok"
+        return worst(map(_VERDICT_OF, self._nodes))
+
+    def tally(self) -> tuple[int, int]:
+        """How many nodes were judged (their verdict is no warning), and how many of them agree.
+
+        >>> PointCheck(0, {}, "given", [NodeCheck(0, "x", "ok"), NodeCheck(1, "L", "nondifferentiable")]).tally()
+        (1, 1)
+        """
+        if self._nodes is None:  # every node agreed
+            assert self._agreeing is not None
+            return len(self._agreeing.names), len(self._agreeing.names)
+        verdicts = [n.verdict for n in self._nodes if n.verdict not in WARNINGS]
+        return len(verdicts), verdicts.count("ok")
 
     def first_wrong(self, program: Program) -> list[int]:
         """Where the backward pass first goes wrong: nodes whose gradient mismatches while
@@ -119,6 +156,64 @@ class PointCheck:
 
 def _close(a: float, b: float, tol: float) -> bool:
     return abs(a - b) <= tol
+
+
+def _all_close(got: Sequence[float | None], truth: Sequence[float], tols: Sequence[float]) -> bool:
+    """:func:`_close` at every position, in C (False for a None; equal lengths).
+
+    >>> _all_close([1.0, 2.5], [1.0, 2.0], [0.0, 0.5]), _all_close([1.0, None], [1.0, 2.0], [0.0, 9.0])
+    (True, False)
+    """
+    try:
+        return all(map(operator.le, map(abs, map(operator.sub, got, truth)), tols))  # type: ignore[arg-type]
+    except TypeError:  # a None
+        return False
+
+
+@dataclass(frozen=True)
+class _Checks:
+    """What one point's node checks are made from (at once, or when first read)."""
+
+    names: Sequence[str]
+    truth: PointTruth
+    observation: Observation
+    fd: list[FDEstimate]
+    value_tols: list[float]
+    grad_tols: list[float]
+    kinked: set[int]  #: nodes upstream of a kink
+    kinks: str  #: the kinks, named
+
+    def checks(self) -> list[NodeCheck]:
+        """Every node's check, in one pass (everything read once)."""
+        truth, observation, fd, kinked = self.truth, self.observation, self.fd, self.kinked
+        witnessed = len(fd)  # inputs are nodes 0..n-1, in order
+        rows = zip(self.names, truth.values, observation.data, truth.grads, observation.grads, self.value_tols,
+                   self.grad_tols, strict=True)
+        nodes = []
+        for k, (name, true_value, value, true_grad, grad, value_tol, grad_tol) in enumerate(rows):
+            est = fd[k] if k < witnessed else None
+            nc = NodeCheck(k, name, "ok", true_value, value, true_grad, grad, None if est is None else est.value,
+                           None if est is None or est.value is None else est.error, value_tol, grad_tol)
+            if value is None or grad is None:
+                nc.verdict, nc.detail = "exception", "not a real number in .data or .grad"
+            elif not _close(value, true_value, value_tol):
+                nc.verdict = "forward-mismatch"
+                nc.detail = f".data is {value!r}, the truth {truth.exact_values[k]}"
+            elif k in kinked:
+                nc.verdict, nc.detail = "nondifferentiable", f"at the kink of {self.kinks}"
+            elif not _close(grad, true_grad, grad_tol):
+                nc.verdict = "grad-mismatch"
+                nc.detail = _fd_witness(nc, est)
+            nodes.append(nc)
+        return nodes
+
+    def agree(self) -> bool:
+        """Whether every node's check says ``ok`` (:meth:`checks` would), without making them."""
+        n, truth, observation = len(self.names), self.truth, self.observation
+        return (not self.kinked and len(observation.data) == len(observation.grads) == len(truth.values)
+                == len(truth.grads) == len(self.value_tols) == len(self.grad_tols) == n
+                and _all_close(observation.data, truth.values, self.value_tols)
+                and _all_close(observation.grads, truth.grads, self.grad_tols))
 
 
 def judge(
@@ -153,34 +248,17 @@ def judge(
         check.nodes = [NodeCheck(k, names[k], err.kind) for k in range(len(names))]
         return check
     scale = SAFETY * unit_roundoff
+    value_tols = [scale * b for b in truth.value_bounds]
+    grad_tols = [scale * b for b in truth.grad_bounds]
+    if relative_floor:
+        value_tols = [max(t, relative_floor * abs(v)) for t, v in zip(value_tols, truth.values, strict=True)]
+        grad_tols = [max(t, relative_floor * abs(g)) for t, g in zip(grad_tols, truth.grads, strict=True)]
     at_kinks = truth.at_kinks(unit_roundoff)
     kinked = truth.nondifferentiable(program, unit_roundoff) if at_kinks else set()
     kinks = " and ".join(f"{program.nodes[k].text or names[k]} ({OPS[program.nodes[k].op].kink_text})"
                          for k in at_kinks)
-    witnessed = len(fd)  # inputs are nodes 0..n-1, in order
-    # one pass over the nodes, everything read once (a grader judges ~5,000 nodes per submission)
-    rows = zip(names, truth.values, observation.data, truth.grads, observation.grads, truth.value_bounds,
-               truth.grad_bounds, strict=True)
-    nodes = check.nodes
-    for k, (name, true_value, value, true_grad, grad, value_bound, grad_bound) in enumerate(rows):
-        value_tol, grad_tol = scale * value_bound, scale * grad_bound
-        if relative_floor:
-            value_tol = max(value_tol, relative_floor * abs(true_value))
-            grad_tol = max(grad_tol, relative_floor * abs(true_grad))
-        est = fd[k] if k < witnessed else None
-        nc = NodeCheck(k, name, "ok", true_value, value, true_grad, grad, None if est is None else est.value,
-                       None if est is None or est.value is None else est.error, value_tol, grad_tol)
-        if value is None or grad is None:
-            nc.verdict, nc.detail = "exception", "not a real number in .data or .grad"
-        elif not _close(value, true_value, value_tol):
-            nc.verdict = "forward-mismatch"
-            nc.detail = f".data is {value!r}, the truth {truth.exact_values[k]}"
-        elif k in kinked:
-            nc.verdict, nc.detail = "nondifferentiable", f"at the kink of {kinks}"
-        elif not _close(grad, true_grad, grad_tol):
-            nc.verdict = "grad-mismatch"
-            nc.detail = _fd_witness(nc, est)
-        nodes.append(nc)
+    checks = _Checks(names, truth, observation, fd, value_tols, grad_tols, kinked, kinks)
+    check.nodes = checks if checks.agree() else checks.checks()  # type: ignore[assignment]  # see _Nodes
     return check
 
 

@@ -217,3 +217,45 @@ def test_first_wrong_node_is_where_accumulation_fails(make_engine: Callable[...,
     program = result.case.program
     assert [program.nodes[k].title for k in result.points[0].first_wrong(program)] == ["a"]
     assert "the backward pass first goes wrong at: a" in result.table()
+
+
+def test_nodes_made_when_first_read_are_the_nodes_made_at_once(
+    shipped_cases: list[Case], answer_keys: AnswerKeys, make_engine: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a point where every node agrees keeps its node checks unmade until read (a grader only
+    # counts them): its verdict and tally, read first, and its nodes, read later, are what
+    # judging with every node made at once gives, on a correct engine and on buggy ones
+    from gradcheck_lab import compare
+    from gradcheck_lab.batches import execute_all
+    from gradcheck_lab.plan import Session, judge
+
+    engines = {
+        "correct": Value,
+        "overwrite": make_engine(OVERWRITE),
+        "one in a million": make_engine({"self.grad += other.data * out.grad  # MUL-SELF":
+                                         "self.grad += other.data * out.grad * (1 + 1e-6)  # MUL-SELF"}),
+        "wrong sin": make_engine({'out = Value(math.sin(self.data), (self,), "sin")':
+                                  'out = Value(math.sin(self.data) + 1e-3, (self,), "sin")'}),
+    }
+    session = Session(answer_keys)
+    cases = runnable(shipped_cases, make_engine({}))[::3]
+    for name, value_class in engines.items():
+        unmade = made = 0
+        for case in cases:
+            plan = session.plan(case, 1, 0)
+            results = execute_all(InProcessExecutor(value_class), plan.requests)
+            for options in ({}, {"relative_floor": 1e-7}, {"unit_roundoff": 2.0**-24}):
+                lazy = judge(plan, results, **options)
+                summaries = [(p.verdict, p.tally(), p._nodes is None) for p in lazy.points]
+                with monkeypatch.context() as m:
+                    m.setattr(compare._Checks, "agree", lambda self: False)
+                    eager = judge(plan, results, **options)
+                assert all(p._nodes is not None for p in eager.points)
+                assert [(p.verdict, p.tally()) for p in eager.points] == [s[:2] for s in summaries], (name, case.name)
+                assert lazy == eager and repr(lazy) == repr(eager), (name, case.name)
+                unmade += sum(s[2] for s in summaries)
+                made += sum(not s[2] for s in summaries)
+        assert unmade > 100, name  # every engine agrees at most points
+        if name != "correct":
+            assert made > 10, name

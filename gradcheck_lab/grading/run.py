@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..batches import Result, execute_all
 from ..cases import Case
+from ..compare import FAILURES
 from ..diagnose.probes import probe_cases
 from ..executors import Execution, Executor, Observation
 from ..harness import Run
@@ -227,7 +228,7 @@ def _judge_all(ex: Executor, grade: SubmissionGrade, config: GradeConfig, run: R
             grade.cases.append(incident_grade(case, failed, config.assignment.points(case)))
             continue
         r = judge(plan, got, unit_roundoff=run.unit_roundoff)
-        for node in (n for p in r.points for n in p.nodes if n.verdict == "grad-mismatch"):
+        for node in (n for p in r.points if p.verdict in FAILURES for n in p.nodes if n.verdict == "grad-mismatch"):
             node.detail = ""  # no witness asked: say nothing rather than "no finite difference"
         results.append(r)
         ran[case.selector] = (plan, got)

@@ -79,10 +79,10 @@ def grade_case(
     """
     case = result.case
     worth = case.weight if points is None else points
-    verdicts = [n.verdict for p in result.points for n in p.nodes if n.verdict not in WARNINGS]
+    tallies = [p.tally() for p in result.points]
+    judged, agreed = sum(j for j, _ in tallies), sum(a for _, a in tallies)
     if result.training is not None:  # the descent counts as one more check
-        verdicts.append(result.training.verdict)
-    judged, agreed = len(verdicts), verdicts.count("ok")
+        judged, agreed = judged + 1, agreed + (result.training.verdict == "ok")
     verdict = core_verdict(result.points, result.verdict)
     if verdict == "unsupported":
         score = worth * rubric.unsupported_credit
@@ -190,8 +190,8 @@ def settle(grade: SubmissionGrade, cases: Sequence[Case], assignment: Assignment
                 charged.add(cap.op)
                 grade.deductions.append(Deduction(f"form:{cap.form}", _op_points(cap.op, cases, assignment),
                                                   f"{cap.form} is wrong ({cap.verdict}; one failed case of {cap.op})"))
-    grade.verdict = Verdict.worst([grade.verdict if grade.verdict.severity > Verdict.WRONG.severity
-                                   else Verdict.CORRECT, *verdicts])
+    grade.verdict = Verdict.worst({grade.verdict if grade.verdict.severity > Verdict.WRONG.severity
+                                   else Verdict.CORRECT, *verdicts})  # a set: each verdict weighed once
     earned = sum(c.score for c in grade.cases) - sum(d.points for d in grade.deductions)
     grade.score = round(max(0.0, earned), 6)
     grade.finding = _submission_finding(grade, absent, assignment)
