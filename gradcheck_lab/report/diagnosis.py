@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tabulate import tabulate
+from .tables import text_table
 
 __all__ = ["diagnosis_lines"]
 
@@ -34,14 +34,12 @@ def diagnosis_lines(
         rows = [[e["probe"], e["source"], ", ".join(f"{k}={v:g}" for k, v in e["point"].items()), e["expected"],
                  e["got"], e["predicted"]] for e in entry["evidence"][:3]]
         if rows:
-            out += ["", tabulate([[_cell(x) for x in r] for r in rows],
-                                 ["probe", "source", "point", "expected", "got", "this bug predicts"],
-                                 tablefmt=fmt_table, disable_numparse=True), ""]
+            out += ["", text_table(["probe", "source", "point", "expected", "got", "this bug predicts"],
+                                   [[_cell(x) for x in r] for r in rows], fmt_table), ""]
     if unexplained:
         rows = [[e["probe"], e["source"], e["expected"], e["got"]] for e in unexplained]
         out += ["", "Not explained by any known bug:", "",
-                tabulate([[_cell(x) for x in r] for r in rows], ["probe", "source", "expected", "got"],
-                         tablefmt=fmt_table, disable_numparse=True)]
+                text_table(["probe", "source", "expected", "got"], [[_cell(x) for x in r] for r in rows], fmt_table)]
     if counterexample:
         out += ["", "The smallest disagreement found: paste it into a case file and rerun it.", "",
                 "```toml" if markdown else "", counterexample.rstrip(), "```" if markdown else ""]

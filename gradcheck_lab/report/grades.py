@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tabulate import tabulate
-
 from ..atomic import write_text
 from ..compare import FAILURES
 from .diagnosis import diagnosis_lines
 from .escape import csv_cell, fenced, inert
 from .json_report import run_to_json
 from .markdown import markdown_text
+from .tables import text_table
 
 if TYPE_CHECKING:
     from ..grading.model import SubmissionGrade
@@ -126,15 +125,13 @@ def _submission_markdown(grade: SubmissionGrade, run: Run) -> str:
     if grade.deductions:
         rows = [[f"`{d.code}`", f"-{_points(d.points)}", _cell(d.why)] for d in grade.deductions]
         out += ["", "## Deductions", "", "Bugs the probes prove cost points beyond the cases:", "",
-                tabulate(rows, ["code", "points", "why"], tablefmt="github", disable_numparse=True)]
+                text_table(["code", "points", "why"], rows)]
     if grade.capabilities:
         rows = [[f"`{c.form}`", _cell(c.verdict), _cell(c.message)] for c in grade.capabilities]
-        out += ["", "## Capabilities", "", tabulate(rows, ["form", "verdict", "detail"], tablefmt="github",
-                                                     disable_numparse=True)]
+        out += ["", "## Capabilities", "", text_table(["form", "verdict", "detail"], rows)]
     if grade.cases:
         rows = [[_cell(x) for x in row] for row in score_rows(grade)]
-        out += ["", "## Cases", "", tabulate(rows, ["case", "score", "verdict", "checks agreeing", "first problem"],
-                                             tablefmt="github", disable_numparse=True)]
+        out += ["", "## Cases", "", text_table(["case", "score", "verdict", "checks agreeing", "first problem"], rows)]
     if grade.output:
         shown = grade.output[:_OUTPUT_SHOWN]
         more = f" (first {_OUTPUT_SHOWN} characters)" if len(grade.output) > _OUTPUT_SHOWN else ""
@@ -306,8 +303,7 @@ def class_summary_text(grades: Sequence[SubmissionGrade]) -> str:
     out = ["# Class summary", "", *(f"- {line}" for line in lines)]
     for sec in sections:
         out += ["", f"## {sec.title}", ""] + ([sec.intro, ""] if sec.intro and sec.rows else [])
-        out.append(tabulate([[_cell(x) for x in row] for row in sec.rows], sec.headers, tablefmt="github",
-                            disable_numparse=True) if sec.rows else sec.empty)
+        out.append(text_table(sec.headers, [[_cell(x) for x in row] for row in sec.rows]) if sec.rows else sec.empty)
     return "\n".join(out) + "\n"
 
 

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tabulate import tabulate
-
 from ..checktable import NODE_HEADERS, node_row, point_title, rerun_command
 from ..compare import FAILURES
 from ..walkthrough import case_walk
 from .escape import fenced, inert
-from .tables import SUMMARY_HEADERS, summary_rows, totals_line
+from .tables import SUMMARY_HEADERS, summary_rows, text_table, totals_line
 from .text import run_header
 from .walkthrough import walkthrough_markdown
 
@@ -47,7 +45,7 @@ def _training_lines(r: CaseResult) -> list[str]:
 def markdown_text(run: Run, findings: Findings | None = None) -> str:
     out = ["# gradcheck_lab report", "", *(f"- {line}" for line in run_header(run).splitlines()),
            f"- {totals_line(run)}", "", "## Summary", "",
-           tabulate(summary_rows(run.results), SUMMARY_HEADERS, tablefmt="github", disable_numparse=True)]
+           text_table(SUMMARY_HEADERS, summary_rows(run.results))]
     errors = [*run.errors, *(e for r in run.results for e in r.expect_errors)]
     if errors:
         out += ["", "## Case-file errors", "", *(f"- `{e}`" for e in errors)]
@@ -71,7 +69,7 @@ def markdown_text(run: Run, findings: Findings | None = None) -> str:
             out += [f"- note: {note}" for note in p.notes]
             if p.verdict in ("ok", "nondifferentiable", "grad-mismatch", "forward-mismatch"):
                 rows = [[_cell(c) for c in node_row(n)] for n in p.nodes]
-                out += ["", tabulate(rows, NODE_HEADERS, tablefmt="github", disable_numparse=True)]
+                out += ["", text_table(NODE_HEADERS, rows)]
         walked = case_walk(r) if r.verdict in FAILURES else None
         if walked is not None and walked.checks is not None:
             out += ["", f"### Walk-through at {point_title(walked.checks)}", "", walkthrough_markdown(walked).rstrip()]

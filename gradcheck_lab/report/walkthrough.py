@@ -24,6 +24,7 @@ from ..ops import OPS
 from ..program import Node, Ref
 from ..walkthrough import Step, Walkthrough, atom, constant_text, number, parting_node
 from .escape import inert
+from .tables import text_table
 
 if TYPE_CHECKING:
     from ..compare import NodeCheck
@@ -219,12 +220,9 @@ def sections(w: Walkthrough) -> list[Section]:
 
 def _render(w: Walkthrough, tablefmt: str, heading: Callable[[str], str], cell: Callable[[str], str] = str,
             note: Callable[[str], str] = str) -> str:
-    from tabulate import tabulate
-
     parts = []
     for sec in sections(w):
-        rows = [[cell(c) for c in row] for row in sec.rows]
-        table = tabulate(rows, sec.headers, tablefmt=tablefmt, disable_numparse=True)
+        table = text_table(sec.headers, [[cell(c) for c in row] for row in sec.rows], tablefmt)
         parts.append("\n\n".join([heading(sec.title), table, *map(note, sec.notes)]))
     return "\n\n".join(parts) + "\n"
 
