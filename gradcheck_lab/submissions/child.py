@@ -66,6 +66,9 @@ __all__ = [
 MAX_MESSAGE = 64 * 1024 * 1024  #: the largest message the child reads, in bytes
 HEADER = struct.Struct(">I")  #: a message's frame: its length, 4 bytes big-endian
 _OUTPUT_LIMIT = 16_000  #: characters of printed output kept (the rest is counted)
+_YOUNG = 500_000  #: new objects between the cyclic collector's young collections (see :class:`_Garbage`)
+_PAGE = os.sysconf("SC_PAGE_SIZE")  #: bytes in a page of memory (``/proc/self/statm`` counts pages)
+_GROWTH = 64 << 20  #: bytes the child may grow by before a collection (at most a 16th of its address space)
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 #: Audit events refused outright (prefixes): processes, signals, the network, native code.
 _REFUSED = (
@@ -517,11 +520,49 @@ def _send(rep: int, out: Capture, reply: dict[str, Any]) -> None:
     write_reply(rep, reply)
 
 
-def _serve(value_class: Any, req: int, rep: int, done: int, out: Capture, shared: dict[str, Any]) -> None:
+class _Garbage:
+    """When the cyclic collector runs while the child serves: when the process has grown by
+    ``growth`` bytes since the last collection, or after :data:`_YOUNG` new objects.
+
+    Every graph an observation builds is a cycle (a node's ``_backward`` closes over it), so the
+    collector walks all of them however often it runs: ~9 ms of a child's ~75 in ~20 collections
+    at one per 10,000 objects. A submission's probes and cases make ~200,000, so most children
+    now exit before the first collection and the kernel takes it all (~4 MB more at the peak);
+    a child whose garbage holds more memory than objects (a cycle around a big buffer) is
+    collected by the memory it holds, where counting objects never saw it."""
+
+    def __init__(self, address_space: int) -> None:
+        try:
+            self.statm = os.open("/proc/self/statm", os.O_RDONLY)  # before the audit hook
+        except OSError:
+            self.statm = -1
+        self.growth = max(8 << 20, min(_GROWTH, address_space // 16))
+        self.limit = self.resident() + self.growth
+
+    def resident(self) -> int:
+        """The process's resident memory in bytes; 0 where unknown (no ``/proc``, or the
+        submission closed or replaced the descriptor), and from then on by the count of
+        objects alone, as often as before."""
+        try:
+            return int(os.pread(self.statm, 80, 0).split()[1]) * _PAGE
+        except (OSError, ValueError, IndexError):
+            self.statm = -1
+            gc.set_threshold(10_000, 10, 10)
+            return 0
+
+    def check(self) -> None:
+        """Collect if the process has grown by ``growth`` since the last collection."""
+        if self.statm >= 0 and self.resident() > self.limit:
+            gc.collect()
+            self.limit = self.resident() + self.growth
+
+
+def _serve(value_class: Any, req: int, rep: int, done: int, out: Capture, shared: dict[str, Any],
+           garbage: _Garbage) -> None:
     """Answer ``execute`` messages (one reply per request they hold, each as soon as it is
     done) and ``descend`` messages (one reply per step of a gradient descent); a byte on
     ``done`` after each message's last reply. ``shared``: the lowered programs the load
-    request brought, by key."""
+    request brought, by key; ``garbage`` checked after each observation."""
     programs: dict[int, dict[str, Any]] = {int(k): v for k, v in shared.items()}
 
     def run(item: dict[str, Any], observe: list[dict[str, float]]) -> tuple[dict[str, Any], list[Any]]:
@@ -531,7 +572,10 @@ def _serve(value_class: Any, req: int, rep: int, done: int, out: Capture, shared
             program = programs[item["program_key"]]
             calls = item.get("backward_calls", 1)
             calls = calls if type(calls) is int and 1 <= calls <= 3 else 1
-            found = [drive.observe(value_class, program, p, calls) for p in observe]
+            found = []
+            for p in observe:
+                found.append(drive.observe(value_class, program, p, calls))
+                garbage.check()
             forwards = [drive.forward_value(value_class, program, p) for p in item.get("forward", [])]
             return {"ok": True, "result": _result(found, forwards)}, found
         except BaseException as exc:
@@ -597,8 +641,10 @@ def main(req: int, rep: int, done: int) -> int:
     later loses none), and a byte to ``done`` when a message is answered: the grader waits
     on ``done``, so a batch's hundreds of replies wake it once (each wake-up of another
     process costs tens of microseconds in a virtual machine)."""
+    gc.set_threshold(_YOUNG, 10, 10)  # what loading makes lives as long as the process: nothing to collect
     load = read_request(req)
     _set_limits(load["limits"])
+    garbage = _Garbage(load["limits"].get("RLIMIT_AS", 1 << 30))
     work = os.getcwd()
     write_files(work, load.get("files", []))
     sys.dont_write_bytecode = True
@@ -624,14 +670,9 @@ def main(req: int, rep: int, done: int) -> int:
         reply.update(ok=False, **failed)
     _send(rep, out, reply)
     os.write(done, b".")
-    # The cyclic collector: what lives as long as this process (the programs, the
-    # submission's module) out of its sight, and a collection per 10,000 new objects, not
-    # 700 (a submission's graphs, cycles all, caused ~90 collections, ~11 ms of a child's
-    # ~75; now ~20, ~9 ms; the garbage waiting is a few MB at most).
-    gc.freeze()
-    gc.set_threshold(10_000, 10, 10)
+    gc.freeze()  # what lives as long as the process (the programs, the submission's module): out of sight
     if value_class is not None:
-        _serve(value_class, req, rep, done, out, load.get("programs", {}))
+        _serve(value_class, req, rep, done, out, load.get("programs", {}), garbage)
     return 0
 
 
