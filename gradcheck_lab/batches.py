@@ -29,6 +29,9 @@ class Request:
     observe: tuple[Mapping[str, float], ...] = ()
     forward: tuple[Mapping[str, float], ...] = ()
     backward_calls: int = 1
+    #: the share of the frames left below the recursion limit it runs with
+    #: (:class:`~gradcheck_lab.drive.RecursionHeadroom`): the deep-chain probe's quarter
+    headroom: float = 1.0
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -40,7 +43,7 @@ class Request:
         True
         """
         points = tuple(tuple(tuple(p.items()) for p in ps) for ps in (self.observe, self.forward))
-        return self.program.digest, points, self.backward_calls
+        return self.program.digest, points, self.backward_calls, self.headroom
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,8 @@ def execute_all(executor: Executor, requests: Sequence[Request | Descend], **opt
         done = []
         for r in calls:
             try:
-                done.append(executor.execute(r.program, r.observe, r.forward, backward_calls=r.backward_calls))
+                done.append(executor.execute(r.program, r.observe, r.forward, backward_calls=r.backward_calls,
+                                             headroom=r.headroom))
             except Exception as exc:
                 done.append(exc)
     found = iter(done)

@@ -1,11 +1,10 @@
 """Driving any ``Value`` class through a *lowered* program: the standard library only.
 
-A lowered program (:func:`gradcheck_lab.executors.lower` makes one) says, per node,
-which Python operator or method builds it (``+``, ``__radd__``, ``tanh``...) from which
-earlier nodes and numbers: no rule, no derivative, nothing that could answer for a
-wrong engine. This module is the one code that calls student engines: the in-process
-executor imports it, and the sandboxed child (:mod:`gradcheck_lab.submissions.child`,
-started with ``python -I``) loads it as a plain file, beside nothing else of ours.
+A lowered program (:func:`gradcheck_lab.executors.lower` makes one) says, per node, which Python
+operator or method builds it (``+``, ``__radd__``, ``tanh``...) from which earlier nodes and numbers:
+no rule, no derivative, nothing that could answer for a wrong engine. This module is the one code
+that calls student engines: the in-process executor imports it, and the sandboxed child
+(:mod:`gradcheck_lab.submissions.child`, started with ``python -I``) loads it as a plain file.
 
 >>> class V:
 ...     def __init__(self, data): self.data, self.grad, self._prev = data, 0.0, ()
@@ -21,6 +20,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import sys
 
 TYPE_CHECKING = False  # a sandboxed child imports this file at each start: only what it needs
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ TYPE_CHECKING = False  # typing costs a sandboxed child ~3 ms at each start: for
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["Unsupported", "descent_step", "forward_value", "observe", "to_float", "where"]
+__all__ = ["RecursionHeadroom", "Unsupported", "descent_step", "forward_value", "observe", "to_float", "where"]
 
 _REAL_KINDS = ("f", "i", "u")  #: numpy dtype kinds that are real numbers (not bool, not complex)
 
@@ -196,7 +196,8 @@ def _error_of(exc: BaseException, node: int | None) -> dict[str, Any]:
 
 
 def observe(
-    value_class: Any, lowered: Mapping[str, Any], point: Mapping[str, float], backward_calls: int = 1
+    value_class: Any, lowered: Mapping[str, Any], point: Mapping[str, float], backward_calls: int = 1,
+    headroom: float = 1.0,
 ) -> dict[str, Any]:
     """Build a fresh graph at ``point``, call ``backward()`` on the output, read every node:
     ``{"data", "grads", "error", "notes", "seeded"}``.
@@ -204,29 +205,31 @@ def observe(
     If ``backward()`` leaves the output's grad at 0 (it expects the caller to seed it),
     the graph is rebuilt, seeded with 1.0 by hand, and ``seeded`` says so.
     ``backward_calls=2`` calls it twice on the same graph (do gradients accumulate?).
+    ``headroom`` below 1 leaves it that share of the frames left below the recursion limit.
     """
     notes: list[str] = []
     found: dict[str, Any] = {"data": [], "grads": [], "error": None, "notes": notes, "seeded": False}
-    for attempt in ("plain", "seeded"):
-        try:
-            nodes = _build(value_class, lowered, point)
-        except Exception as exc:
-            found["error"] = _error_of(exc, None)
-            return found
-        out = nodes[lowered["output"]]
-        try:
-            if attempt == "seeded":
-                out.grad = 1.0
-            out.backward()
-            for _ in range(backward_calls - 1):
+    failure: Exception | None = None
+    with _WHOLE if headroom == 1.0 else RecursionHeadroom(headroom):  # the limit put back before a traceback
+        for attempt in ("plain", "seeded"):
+            try:  # (tracebacks show this file's lines: moving this call's line changes reports)
+                nodes = _build(value_class, lowered, point)
+                out = nodes[lowered["output"]]
+                if attempt == "seeded":
+                    out.grad = 1.0
                 out.backward()
-        except Exception as exc:
-            found["error"] = _error_of(exc, None)
-            return found
-        if attempt == "seeded" or to_float(getattr(out, "grad", None)) != 0.0:
-            break
-        notes.append("backward() did not set the output's grad to 1; seeded it by hand")
-        found["seeded"] = True
+                for _ in range(backward_calls - 1):
+                    out.backward()
+            except Exception as exc:
+                failure = exc
+                break
+            if attempt == "seeded" or to_float(getattr(out, "grad", None)) != 0.0:
+                break
+            notes.append("backward() did not set the output's grad to 1; seeded it by hand")
+            found["seeded"] = True
+    if failure is not None:
+        found["error"] = _error_of(failure, None)
+        return found
     # to_float of each node's .data and .grad, floats (nearly all) taken as they are, without a call
     data = found["data"] = [x if type(x := getattr(node, "data", None)) is float else to_float(x) for node in nodes]
     grads = found["grads"] = [x if type(x := getattr(node, "grad", None)) is float else to_float(x) for node in nodes]
@@ -234,6 +237,54 @@ def observe(
     if bad:
         notes.append(f"not a real number in .data or .grad of: {', '.join(bad)}")
     return found
+
+
+MIN_HEADROOM = 100  #: frames a scaled recursion limit always leaves: an iterative backward() deep in calls runs
+
+
+class RecursionHeadroom:
+    """Within it, the recursion limit leaves ``share`` of the frames it left above the caller
+    (never fewer than :data:`MIN_HEADROOM`, nor more than it left), and is put back after; a
+    share of 1 leaves it alone. Relative to where it is entered: a deep caller (pytest, a
+    notebook) gives the same answer as the sandboxed child. A recursive ``backward()`` that
+    takes k frames a node then fails on n nodes where it fails on n / share with all of them.
+
+    >>> limit = sys.getrecursionlimit()
+    >>> with RecursionHeadroom(0.25):
+    ...     round((sys.getrecursionlimit() - _depth()) / (limit - _depth()), 2)
+    0.25
+    >>> sys.getrecursionlimit() == limit
+    True
+    """
+
+    def __init__(self, share: float) -> None:
+        self.share, self.limit = share, 0
+
+    def __enter__(self) -> None:
+        if self.share == 1.0:
+            return
+        limit, depth = sys.getrecursionlimit(), _depth()
+        left = limit - depth
+        try:
+            sys.setrecursionlimit(depth + min(left, max(MIN_HEADROOM, int(left * self.share))))
+        except RecursionError:  # C calls on the stack besides the frames counted: already as low as that
+            return
+        self.limit = limit
+
+    def __exit__(self, *exc: object) -> None:
+        if self.limit:
+            sys.setrecursionlimit(self.limit)
+
+
+_WHOLE = RecursionHeadroom(1.0)  #: the headroom of nearly every request: nothing changed, nothing made
+
+
+def _depth() -> int:
+    """Frames on the stack below the caller's."""
+    frame, depth = sys._getframe(1), 1
+    while frame.f_back is not None:
+        frame, depth = frame.f_back, depth + 1
+    return depth
 
 
 def forward_value(value_class: Any, lowered: Mapping[str, Any], point: Mapping[str, float]) -> float | None:

@@ -79,9 +79,11 @@ class Executor(Protocol):
         forward: Sequence[Mapping[str, float]],
         *,
         backward_calls: int = 1,
+        headroom: float = 1.0,
     ) -> Execution:
         """Observe ``program`` at each ``observe`` point (``backward_calls`` calls of
-        backward() on one graph) and give the output's value at each ``forward`` point."""
+        backward() on one graph, with ``headroom``: :attr:`.batches.Request.headroom`) and give
+        the output's value at each ``forward`` point."""
         ...
 
 
@@ -105,7 +107,8 @@ def observation(found: Mapping[str, Any]) -> Observation:
 
 
 def observe(
-    value_class: type[ValueLike], program: Program, point: Mapping[str, float], backward_calls: int = 1
+    value_class: type[ValueLike], program: Program, point: Mapping[str, float], backward_calls: int = 1,
+    headroom: float = 1.0,
 ) -> Observation:
     """Build a fresh graph at ``point``, call ``backward()`` on the output, read every node
     (:func:`gradcheck_lab.drive.observe`: a ``backward()`` that does not seed the output's
@@ -116,7 +119,7 @@ def observe(
     >>> observe(Value, parse_source("L = x * 3"), {"x": 2.0}).grads
     [3.0, 1.0]
     """
-    return observation(drive.observe(value_class, lower(program), point, backward_calls))
+    return observation(drive.observe(value_class, lower(program), point, backward_calls, headroom))
 
 
 def forward_value(value_class: type[ValueLike], program: Program, point: Mapping[str, float]) -> float | None:
@@ -137,8 +140,9 @@ class InProcessExecutor:
         forward_points: Sequence[Mapping[str, float]],
         *,
         backward_calls: int = 1,
+        headroom: float = 1.0,
     ) -> Execution:
         return Execution(
-            [observe(self.value_class, program, p, backward_calls) for p in observe_points],
+            [observe(self.value_class, program, p, backward_calls, headroom) for p in observe_points],
             [forward_value(self.value_class, program, p) for p in forward_points],
         )

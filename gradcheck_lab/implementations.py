@@ -96,9 +96,11 @@ class TimedExecutor:
         self.inner, self.seconds, self.what = inner, seconds, what
 
     def execute(self, program: Any, observe_points: Sequence[Mapping[str, float]],
-                forward_points: Sequence[Mapping[str, float]], *, backward_calls: int = 1) -> Any:
+                forward_points: Sequence[Mapping[str, float]], *, backward_calls: int = 1,
+                headroom: float = 1.0) -> Any:
         with time_limit(self.seconds, self.what):
-            return self.inner.execute(program, observe_points, forward_points, backward_calls=backward_calls)
+            return self.inner.execute(program, observe_points, forward_points, backward_calls=backward_calls,
+                                      headroom=headroom)
 
 
 @contextlib.contextmanager

@@ -137,9 +137,11 @@ class InProcessRunner:
         forward_points: Sequence[Mapping[str, float]],
         *,
         backward_calls: int = 1,
+        headroom: float = 1.0,
     ) -> Execution:
         with self._running():
-            return self._inner.execute(program, observe_points, forward_points, backward_calls=backward_calls)
+            return self._inner.execute(program, observe_points, forward_points, backward_calls=backward_calls,
+                                       headroom=headroom)
 
     def execute_batch(
         self, requests: Sequence[Request], *, budget: float | None = None
@@ -151,7 +153,8 @@ class InProcessRunner:
         found: list[Execution | ChildFailure] = []
         for r in requests:
             try:
-                found.append(self.execute(r.program, r.observe, r.forward, backward_calls=r.backward_calls))
+                found.append(self.execute(r.program, r.observe, r.forward, backward_calls=r.backward_calls,
+                                          headroom=r.headroom))
             except ChildFailure as failure:
                 found.append(failure)
         return found

@@ -85,7 +85,7 @@ def same(a: Signature, b: Signature, rel: float = _REL) -> bool:
 
 def observe_probes(value_class: type[ValueLike], probes: Iterable[Probe] = PROBES) -> dict[str, Observation]:
     """Run every probe with ``value_class`` in this process (trusted code only)."""
-    return {p.name: observe(value_class, p.program, p.point, p.backward_calls) for p in probes}
+    return {p.name: observe(value_class, p.program, p.point, p.backward_calls, p.headroom) for p in probes}
 
 
 def run_probes(executor: Executor, probes: Iterable[Probe] = PROBES, **options: Any) -> dict[str, Observation]:
@@ -118,7 +118,8 @@ def _predict(faults: Faults | None, order_sensitive: bool) -> dict[str, tuple[Si
     for p in PROBES:
         outcomes: list[Signature] = []
         for seed in range(_orders(p.name)) if order_sensitive else [None]:
-            sig = _signature(observe(compile_engine(faults or Faults(), seed), p.program, p.point, p.backward_calls))
+            engine = compile_engine(faults or Faults(), seed)
+            sig = _signature(observe(engine, p.program, p.point, p.backward_calls, p.headroom))
             if not any(same(sig, s) for s in outcomes):
                 outcomes.append(sig)
         found[p.name] = tuple(outcomes)
@@ -166,11 +167,13 @@ def _changes(code: str) -> frozenset[str]:
 
 @cache
 def _catalog_digest() -> str:
-    """Changes whenever the code that makes predictions changes (read once per process)."""
-    from .. import engine, executors, ops
-    from . import catalog, probes
+    """Changes whenever the code that makes predictions changes (read once per process): the probes
+    (and what builds them), the catalog's engines, and the code that runs them (drive: how deep it lets a
+    backward() recurse)."""
+    from .. import drive, engine, executors, ops, program, source
+    from . import catalog, faults, probes
 
-    modules = (engine, executors, ops, catalog, probes, sys.modules[__name__])
+    modules = (engine, executors, drive, ops, program, source, catalog, faults, probes, sys.modules[__name__])
     blob = "".join(Path(m.__file__).read_text() for m in modules if m.__file__)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 

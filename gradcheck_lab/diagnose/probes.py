@@ -26,7 +26,10 @@ __all__ = ["CONSTANT_LEFT", "CONSTANT_RIGHT", "FORMS", "PROBES", "PROBE_POINT", 
 
 CONSTANT_RIGHT, CONSTANT_LEFT = "constant-right", "constant-left"  #: pseudo-forms: a number beside a Value
 
-DEEP = 1100  #: nodes in the deep chain: past the default recursion limit of 1,000
+DEEP = 1100  #: how deep the deep chain stands for: past the default recursion limit of 1,000
+#: Nodes it has: run on a quarter of the frames the recursion limit leaves, a recursive backward()
+#: fails on it exactly where it fails on ``DEEP`` nodes with all of them, at a quarter of the cost.
+CHAIN = DEEP // 4
 #: Where every op form is probed: inside every op's domain and clear of every kink.
 PROBE_POINT = {"x": 0.61803, "y": 1.3247}  #: five decimals: a forward that rounds its input shows
 
@@ -43,6 +46,7 @@ class Probe:
     form: str = ""  #: for the capability table: the op form this probe is (``x + 2``)
     op: str = ""  #: ... and its op's name (``add``)
     uses: frozenset[str] = field(default=frozenset(), compare=False)  #: the forms it writes (:func:`forms_of`)
+    headroom: float = 1.0  #: :attr:`.batches.Request.headroom`
 
     @property
     def form_name(self) -> str:
@@ -56,7 +60,7 @@ class Probe:
     @property
     def request(self) -> Request:
         """What the executor is asked to run."""
-        return Request(self.program, (self.point,), (), self.backward_calls)
+        return Request(self.program, (self.point,), (), self.backward_calls, self.headroom)
 
 
 def forms_of(program: Program) -> frozenset[str]:
@@ -113,10 +117,10 @@ def _depth(form: str) -> int:
     return 1 + max(map(_depth, composed_of(form))) if composed_of(form) else 0
 
 
-def _probe(name: str, source: str, point: dict[str, float], calls: int = 1, **form: str) -> Probe:
+def _probe(name: str, source: str, point: dict[str, float], calls: int = 1, form: str = "", op: str = "") -> Probe:
     program = parse_source(source)
     text = "; ".join(line.removeprefix("L = ") for line in source.splitlines())
-    return Probe(name, program, {x: point[x] for x in program.inputs}, calls, text, uses=forms_of(program), **form)
+    return Probe(name, program, {x: point[x] for x in program.inputs}, calls, text, form, op, forms_of(program))
 
 
 def _forms() -> list[tuple[str, str]]:
@@ -139,9 +143,9 @@ def _forms() -> list[tuple[str, str]]:
 def _deep_chain() -> Program:
     """``x + x + ... + x``: Values only, so a number not made a Value cannot hide a recursive sort."""
     nodes = [Node("input", (), "x", "x")]
-    for i in range(DEEP):
+    for i in range(CHAIN):
         nodes.append(Node("add", (Ref(i), Ref(0)), "", f"a{i + 1}"))
-    return Program(tuple(nodes), DEEP)
+    return Program(tuple(nodes), CHAIN)
 
 
 def _points(name: str) -> dict[str, float]:
@@ -191,8 +195,8 @@ def _build() -> list[Probe]:
         _probe("twice", "L = x * y + x", xy, calls=2),
         _probe("extreme:sigmoid", "L = sigmoid(x) * 3", {"x": -1000.0}),
         _probe("extreme:tanh", "L = tanh(x) * 3", {"x": 400.0}),
-        Probe("deep-chain", _deep_chain(), {"x": 0.5}, source=f"x + x + ... + x ({DEEP} additions)",
-              uses=frozenset({"add"})),
+        Probe("deep-chain", _deep_chain(), {"x": 0.5}, uses=frozenset({"add"}), headroom=CHAIN / DEEP,
+              source=f"x + x + ... + x ({CHAIN} additions on 1/4 of the recursion limit)"),
     ]
     return probes
 

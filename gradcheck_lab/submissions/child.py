@@ -572,9 +572,11 @@ def _serve(value_class: Any, req: int, rep: int, done: int, out: Capture, shared
             program = programs[item["program_key"]]
             calls = item.get("backward_calls", 1)
             calls = calls if type(calls) is int and 1 <= calls <= 3 else 1
+            headroom = item.get("headroom", 1.0)
+            headroom = headroom if type(headroom) is float and 0.0 < headroom <= 1.0 else 1.0
             found = []
             for p in observe:
-                found.append(drive.observe(value_class, program, p, calls))
+                found.append(drive.observe(value_class, program, p, calls, headroom))
                 garbage.check()
             forwards = [drive.forward_value(value_class, program, p) for p in item.get("forward", [])]
             return {"ok": True, "result": _result(found, forwards)}, found

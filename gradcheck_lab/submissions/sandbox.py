@@ -345,8 +345,10 @@ class SandboxExecutor:
         forward_points: Sequence[Mapping[str, float]],
         *,
         backward_calls: int = 1,
+        headroom: float = 1.0,
     ) -> Execution:
-        [found] = self.execute_batch([Request(program, tuple(observe_points), tuple(forward_points), backward_calls)])
+        [found] = self.execute_batch([Request(program, tuple(observe_points), tuple(forward_points), backward_calls,
+                                              headroom)])
         if isinstance(found, ChildFailure):
             raise found
         return found
@@ -454,7 +456,8 @@ class SandboxExecutor:
     def _send(self, requests: Sequence[Request]) -> list[Execution | ChildFailure]:
         """Requests to the live child in one message; their results until one ends the child."""
         items = [{"observe": [_plain(p) for p in r.observe], "forward": [_plain(p) for p in r.forward],
-                  "backward_calls": r.backward_calls, **self._wire(r.program)} for r in requests]
+                  "backward_calls": r.backward_calls, **self._wire(r.program),
+                  **({"headroom": r.headroom} if r.headroom != 1.0 else {})} for r in requests]
         found: list[Execution | ChildFailure] = []
         try:
             replies = self._exchange({"op": "execute", "requests": items}, "this case", count=len(items))
@@ -841,10 +844,12 @@ class TrustedExecutor:
         forward_points: Sequence[Mapping[str, float]],
         *,
         backward_calls: int = 1,
+        headroom: float = 1.0,
     ) -> Execution:
         assert self._executor is not None
         with contextlib.redirect_stdout(self._capture):
-            execution = self._executor.execute(program, observe_points, forward_points, backward_calls=backward_calls)
+            execution = self._executor.execute(program, observe_points, forward_points, backward_calls=backward_calls,
+                                               headroom=headroom)
         self.output.append(self._capture.take())
         return execution
 
