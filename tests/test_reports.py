@@ -20,8 +20,8 @@ from gradcheck_lab.answer_keys import AnswerKeys
 from gradcheck_lab.diagnose.findings import Findings, find_bugs
 from gradcheck_lab.report import REPORT_FILES, write_reports
 from gradcheck_lab.report.csv_report import CSV_COLUMNS, TRAINING_COLUMNS
+from gradcheck_lab.report.drawing import text_table
 from gradcheck_lab.report.json_report import SCHEMA_PATH
-from gradcheck_lab.report.tables import text_table
 from gradcheck_lab.training import descend
 
 from .conftest import OVERWRITE, ROOT
@@ -84,20 +84,22 @@ def test_markdown_and_summary(buggy_run: Any, tmp_path: Path) -> None:
     assert summary.rstrip().splitlines()[-1].endswith("1 case-file error")
 
 
-#: Cells as reports hold them: numbers as text, blanks, wide and combining characters, escaped pipes, "True".
-CELLS = st.one_of(st.sampled_from(["", "1", "-0.5", "1e-12", "True", "ok", "x₁", "界", "é", "\\|", " pad "]),
-                  st.text(max_size=12))
+#: Cells as reports hold them (numbers as text, blanks, wide and combining characters, escaped pipes, "True"),
+#: and what makes tabulate draw a whole table differently: line breaks, ANSI codes, its separating-line mark.
+CELLS = st.one_of(st.sampled_from(["", "1", "-0.5", "1e-12", "True", "ok", "x₁", "界", "e\u0301", "\\|", " pad ",
+                                   "a\nb", "\x1b[31mred\x1b[0m", " \x01 "]), st.text(max_size=12))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.integers(1, 4).flatmap(lambda k: st.tuples(
     st.lists(st.text(min_size=1, max_size=8), min_size=k, max_size=k),
-    st.lists(st.lists(CELLS, min_size=k, max_size=k), max_size=5))), st.sampled_from(["github", "simple"]))
-def test_a_table_drawn_again_is_what_tabulate_draws(table: tuple[list[str], list[list[str]]], tablefmt: str) -> None:
+    st.lists(st.lists(CELLS, min_size=k, max_size=k), max_size=6))), st.sampled_from(["github", "simple"]))
+def test_a_table_is_drawn_as_tabulate_draws_it(table: tuple[list[str], list[list[str]]], tablefmt: str) -> None:
+    """Drawn column by column, each column once per distinct cell, and again from the process's memo."""
     headers, rows = table
     expected = tabulate(rows, headers, tablefmt=tablefmt, disable_numparse=True)
     assert text_table(headers, rows, tablefmt) == expected
-    assert text_table(headers, (row for row in rows), tablefmt) == expected  # again, from the process's memo
+    assert text_table(headers, (row for row in rows), tablefmt) == expected
     if rows:  # a table one cell apart is drawn anew
         changed = [row[:] for row in rows]
         changed[-1][0] += "z"

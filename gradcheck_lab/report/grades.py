@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 from ..atomic import write_text
 from ..compare import FAILURES
 from .diagnosis import diagnosis_lines
+from .drawing import text_table
 from .escape import csv_cell, fenced, inert
 from .json_report import run_to_json
 from .markdown import markdown_text
-from .tables import text_table
 
 if TYPE_CHECKING:
     from ..grading.model import SubmissionGrade

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 from ..checktable import NODE_HEADERS, node_row, point_title, rerun_command
 from ..compare import FAILURES
 from ..walkthrough import case_walk
+from .drawing import text_table
 from .escape import fenced, inert
-from .tables import SUMMARY_HEADERS, summary_rows, text_table, totals_line
+from .tables import SUMMARY_HEADERS, summary_rows, totals_line
 from .text import run_header
 from .walkthrough import walkthrough_markdown
 

@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
-
-from tabulate import tabulate
 
 from ..checktable import fmt
 from ..compare import WARNINGS
@@ -15,28 +12,9 @@ from ..compare import WARNINGS
 if TYPE_CHECKING:
     from ..harness import CaseResult, Run
 
-__all__ = ["SUMMARY_HEADERS", "plural", "summary_rows", "text_table", "totals_line"]
+__all__ = ["SUMMARY_HEADERS", "plural", "summary_rows", "totals_line"]
 
 SUMMARY_HEADERS = ["case", "points", "nodes checked", "worst error", "verdict"]
-
-
-def text_table(headers: Sequence[str], rows: Iterable[Sequence[str]], tablefmt: str = "github") -> str:
-    """``rows`` of text cells (shown as they are, no number parsed) as a tabulate table.
-
-    >>> print(text_table(["node", "grad"], [["x", "1.0"], ["L", "1"]]))
-    | node   | grad   |
-    |--------|--------|
-    | x      | 1.0    |
-    | L      | 1      |
-    """
-    return _drawn(tuple(headers), tuple(map(tuple, rows)), tablefmt)
-
-
-@functools.lru_cache(maxsize=1024)
-def _drawn(headers: tuple[str, ...], rows: tuple[tuple[str, ...], ...], tablefmt: str) -> str:
-    """A table drawn once per process: a class's reports repeat most of theirs (a case's nodes
-    that every engine gets right, the same forms working...), and tabulate's work is per cell."""
-    return tabulate(rows, headers, tablefmt=tablefmt, disable_numparse=True)
 
 def summary_rows(results: Sequence[CaseResult]) -> list[list[str]]:
     return [

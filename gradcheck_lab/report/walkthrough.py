@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 from ..ops import OPS
 from ..program import Node, Ref
 from ..walkthrough import Step, Walkthrough, atom, constant_text, number, parting_node
+from .drawing import text_table
 from .escape import inert
-from .tables import text_table
 
 if TYPE_CHECKING:
     from ..compare import NodeCheck
