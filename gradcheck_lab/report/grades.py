@@ -12,6 +12,7 @@ and quick to write.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import statistics
@@ -25,7 +26,7 @@ from ..atomic import write_text
 from ..compare import FAILURES
 from .diagnosis import diagnosis_lines
 from .drawing import text_table
-from .escape import csv_cell, fenced, inert
+from .escape import csv_cell, fenced, inert, inert_cells
 from .json_report import run_to_json
 from .markdown import markdown_text
 
@@ -76,15 +77,19 @@ def _demote(markdown: str) -> list[str]:
     return out
 
 
-def score_rows(grade: SubmissionGrade) -> list[list[str]]:
+def score_rows(grade: SubmissionGrade) -> list[tuple[str, ...]]:
     """One row per case: name, score, verdict, share of checks that agree, first problem."""
-    return [
-        [c.name + " (hidden)" * c.hidden, f"{_points(c.score)} / {_points(c.max_score)}",
-         c.verdict + " (excused)" * bool(c.excused),
-         f"{c.agreed}/{c.judged}" if c.judged and c.verdict != "unsupported" else "-",
-         f"{c.excused}: {c.message}" if c.excused else c.message]
-        for c in grade.cases
-    ]
+    return [_score_row(c.name, c.hidden, c.score, c.max_score, c.verdict, c.agreed, c.judged, c.message, c.excused)
+            for c in grade.cases]
+
+
+@functools.lru_cache(maxsize=4096)
+def _score_row(name: str, hidden: bool, score: float, top: float, verdict: str, agreed: int, judged: int,
+               message: str, excused: str) -> tuple[str, ...]:
+    """A case's row, made once per process for each distinct one: a class's reports share most."""
+    return (name + " (hidden)" * hidden, f"{_points(score)} / {_points(top)}", verdict + " (excused)" * bool(excused),
+            f"{agreed}/{judged}" if judged and verdict != "unsupported" else "-",
+            f"{excused}: {message}" if excused else message)
 
 
 def grade_header(grade: SubmissionGrade) -> list[str]:
@@ -130,8 +135,8 @@ def _submission_markdown(grade: SubmissionGrade, run: Run) -> str:
         rows = [[f"`{c.form}`", _cell(c.verdict), _cell(c.message)] for c in grade.capabilities]
         out += ["", "## Capabilities", "", text_table(["form", "verdict", "detail"], rows)]
     if grade.cases:
-        rows = [[_cell(x) for x in row] for row in score_rows(grade)]
-        out += ["", "## Cases", "", text_table(["case", "score", "verdict", "checks agreeing", "first problem"], rows)]
+        out += ["", "## Cases", "", text_table(["case", "score", "verdict", "checks agreeing", "first problem"],
+                                               map(inert_cells, score_rows(grade)))]
     if grade.output:
         shown = grade.output[:_OUTPUT_SHOWN]
         more = f" (first {_OUTPUT_SHOWN} characters)" if len(grade.output) > _OUTPUT_SHOWN else ""

@@ -10,7 +10,7 @@ from ..checktable import NODE_HEADERS, node_row, point_title, rerun_command
 from ..compare import FAILURES
 from ..walkthrough import case_walk
 from .drawing import text_table
-from .escape import fenced, inert
+from .escape import fenced, inert, inert_cells
 from .tables import SUMMARY_HEADERS, summary_rows, totals_line
 from .text import run_header
 from .walkthrough import walkthrough_markdown
@@ -69,7 +69,7 @@ def markdown_text(run: Run, findings: Findings | None = None) -> str:
                 out += ["", *fenced(p.traceback)]
             out += [f"- note: {note}" for note in p.notes]
             if p.verdict in ("ok", "nondifferentiable", "grad-mismatch", "forward-mismatch"):
-                rows = [[_cell(c) for c in node_row(n)] for n in p.nodes]
+                rows = [inert_cells(tuple(node_row(n))) for n in p.nodes]
                 out += ["", text_table(NODE_HEADERS, rows)]
         walked = case_walk(r) if r.verdict in FAILURES else None
         if walked is not None and walked.checks is not None:
