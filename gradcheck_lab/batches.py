@@ -30,7 +30,7 @@ class Request:
     forward: tuple[Mapping[str, float], ...] = ()
     backward_calls: int = 1
     #: the share of the frames left below the recursion limit it runs with
-    #: (:class:`~gradcheck_lab.drive.RecursionHeadroom`): the deep-chain probe's quarter
+    #: (:func:`~gradcheck_lab.drive.observe`): the deep-chain probe's quarter
     headroom: float = 1.0
 
     @property

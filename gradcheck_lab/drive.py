@@ -31,7 +31,7 @@ TYPE_CHECKING = False  # typing costs a sandboxed child ~3 ms at each start: for
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["RecursionHeadroom", "Unsupported", "descent_step", "forward_value", "observe", "to_float", "where"]
+__all__ = ["Unsupported", "descent_step", "forward_value", "observe", "to_float", "where"]
 
 _REAL_KINDS = ("f", "i", "u")  #: numpy dtype kinds that are real numbers (not bool, not complex)
 
@@ -205,12 +205,12 @@ def observe(
     If ``backward()`` leaves the output's grad at 0 (it expects the caller to seed it),
     the graph is rebuilt, seeded with 1.0 by hand, and ``seeded`` says so.
     ``backward_calls=2`` calls it twice on the same graph (do gradients accumulate?).
-    ``headroom`` below 1 leaves it that share of the frames left below the recursion limit.
-    """
+    ``headroom`` below 1 leaves it that share of the frames left below the recursion limit."""
     notes: list[str] = []
     found: dict[str, Any] = {"data": [], "grads": [], "error": None, "notes": notes, "seeded": False}
     failure: Exception | None = None
-    with _WHOLE if headroom == 1.0 else RecursionHeadroom(headroom):  # the limit put back before a traceback
+    limit = _scale_recursion_limit(headroom) if headroom != 1.0 else 0
+    try:
         for attempt in ("plain", "seeded"):
             try:  # (tracebacks show this file's lines: moving this call's line changes reports)
                 nodes = _build(value_class, lowered, point)
@@ -227,6 +227,9 @@ def observe(
                 break
             notes.append("backward() did not set the output's grad to 1; seeded it by hand")
             found["seeded"] = True
+    finally:
+        if limit:  # put back before a traceback is formatted
+            sys.setrecursionlimit(limit)
     if failure is not None:
         found["error"] = _error_of(failure, None)
         return found
@@ -242,41 +245,27 @@ def observe(
 MIN_HEADROOM = 100  #: frames a scaled recursion limit always leaves: an iterative backward() deep in calls runs
 
 
-class RecursionHeadroom:
-    """Within it, the recursion limit leaves ``share`` of the frames it left above the caller
-    (never fewer than :data:`MIN_HEADROOM`, nor more than it left), and is put back after; a
-    share of 1 leaves it alone. Relative to where it is entered: a deep caller (pytest, a
-    notebook) gives the same answer as the sandboxed child. A recursive ``backward()`` that
-    takes k frames a node then fails on n nodes where it fails on n / share with all of them.
+def _scale_recursion_limit(share: float) -> int:
+    """Lower the recursion limit to leave ``share`` of the frames it left above the caller (never
+    fewer than :data:`MIN_HEADROOM`, nor more than it left); the limit to put back, 0 if unchanged.
+    Relative to the caller: a deep one (pytest, a notebook) gets the sandboxed child's answer. A
+    recursive ``backward()`` of k frames a node fails on n nodes where it fails on n / share with
+    all of them.
 
     >>> limit = sys.getrecursionlimit()
-    >>> with RecursionHeadroom(0.25):
-    ...     round((sys.getrecursionlimit() - _depth()) / (limit - _depth()), 2)
-    0.25
-    >>> sys.getrecursionlimit() == limit
+    >>> _scale_recursion_limit(0.25) == limit
     True
+    >>> round((sys.getrecursionlimit() - _depth()) / (limit - _depth()), 2)
+    0.25
+    >>> sys.setrecursionlimit(limit)
     """
-
-    def __init__(self, share: float) -> None:
-        self.share, self.limit = share, 0
-
-    def __enter__(self) -> None:
-        if self.share == 1.0:
-            return
-        limit, depth = sys.getrecursionlimit(), _depth()
-        left = limit - depth
-        try:
-            sys.setrecursionlimit(depth + min(left, max(MIN_HEADROOM, int(left * self.share))))
-        except RecursionError:  # C calls on the stack besides the frames counted: already as low as that
-            return
-        self.limit = limit
-
-    def __exit__(self, *exc: object) -> None:
-        if self.limit:
-            sys.setrecursionlimit(self.limit)
-
-
-_WHOLE = RecursionHeadroom(1.0)  #: the headroom of nearly every request: nothing changed, nothing made
+    limit, depth = sys.getrecursionlimit(), _depth()
+    left = limit - depth
+    try:
+        sys.setrecursionlimit(depth + min(left, max(MIN_HEADROOM, int(left * share))))
+    except RecursionError:  # C calls on the stack besides the frames counted: already as low as that
+        return 0
+    return limit
 
 
 def _depth() -> int:

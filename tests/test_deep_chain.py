@@ -48,6 +48,9 @@ TWO_FRAMES = engine_with(replace={"visit(c)\n": "step(c)\n",
                                                          "        visit(self)"})
 #: Recursive, but with the limit raised at import, as some students do: the 1,100 chain passes.
 RAISED = "import sys\nsys.setrecursionlimit(10_000)\n" + RECURSIVE
+#: Recursive, raising the limit in backward() itself: it passes too.
+RAISED_IN_BACKWARD = engine_with(replace={"    def backward(self):\n": "    def backward(self):\n        import sys\n"
+                                                                       "        sys.setrecursionlimit(10_000)\n"})
 #: Two frames a node under a limit of 2,500: 2,200 frames pass, as they do on the 1,100 chain.
 TWO_FRAMES_RAISED = "import sys\nsys.setrecursionlimit(2_500)\n" + TWO_FRAMES
 #: ... and under 2,100, they do not.
@@ -55,7 +58,8 @@ TWO_FRAMES_2100 = "import sys\nsys.setrecursionlimit(2_100)\n" + TWO_FRAMES
 
 ENGINES = {  # source -> does backward() fail on the deep chain
     "iterative": (ITERATIVE, False), "recursive": (RECURSIVE, True), "two-frames": (TWO_FRAMES, True),
-    "raised": (RAISED, False), "two-frames-2500": (TWO_FRAMES_RAISED, False),
+    "raised": (RAISED, False), "raised-in-backward": (RAISED_IN_BACKWARD, False),
+    "two-frames-2500": (TWO_FRAMES_RAISED, False),
     "two-frames-2100": (TWO_FRAMES_2100, True),
 }
 
@@ -96,8 +100,9 @@ def test_in_process_it_fails_where_the_whole_chain_fails(name: str, depth: int) 
     value_class = _class(source)
     limit = sys.getrecursionlimit()
     whole = _deep(depth, lambda: InProcessExecutor(value_class).execute(_whole_chain(), [PROBE.point], []))
+    sys.setrecursionlimit(limit)  # (where backward() raised it)
     short = _deep(depth, lambda: run_probes(InProcessExecutor(value_class), [PROBE])["deep-chain"])
-    assert sys.getrecursionlimit() == limit  # put back
+    assert sys.getrecursionlimit() == limit  # put back, whatever backward() did
     errors = [o.error.type if o.error else None for o in (whole.observations[0], short)]
     assert errors[0] == errors[1]
     if depth == 0:  # deeper down, less is left below the limit (2,500 less 400 frames is not 2,200)
@@ -137,7 +142,8 @@ def test_the_diagnosis_in_process(name: str) -> None:
     assert codes == (["recursion-limit"] if fails else [])
 
 
-@pytest.mark.parametrize("name", ["iterative", "recursive", "raised", "two-frames", "two-frames-2500"])
+@pytest.mark.parametrize("name", ["iterative", "recursive", "raised", "raised-in-backward", "two-frames",
+                                  "two-frames-2500"])
 def test_the_diagnosis_in_the_sandbox(name: str) -> None:
     source, fails = ENGINES[name]
     with SandboxExecutor(extract_source(name, source), Limits(timeout=30.0, request_timeout=10.0),
@@ -153,6 +159,6 @@ def test_a_changed_drive_is_never_served_stale_predictions(monkeypatch: pytest.M
     """How deep drive lets a backward() recurse changes what the catalog's engines do: it keys the cache."""
     before = _catalog_digest.__wrapped__()
     changed = tmp_path / "drive.py"
-    changed.write_text(Path(drive.__file__).read_text().replace("MIN_HEADROOM = 100", "MIN_HEADROOM = 50"))
+    changed.write_text(Path(drive.__file__).read_text() + "\nMIN_HEADROOM = 50\n")
     monkeypatch.setattr(drive, "__file__", str(changed))
     assert _catalog_digest.__wrapped__() != before
