@@ -15,9 +15,8 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING
 
-from tabulate import tabulate
-
 from .compare import FAILURES, NodeCheck, PointCheck
+from .drawing import text_table
 
 if TYPE_CHECKING:
     from .harness import CaseResult, Run
@@ -78,7 +77,7 @@ def case_text(result: CaseResult, failing_only: bool = True, run: Run | None = N
             lines.append(f"    the backward pass first goes wrong at: {names}")
         rows = [node_row(n) for n in p.nodes if not failing_only or n.verdict in FAILURES]
         if rows and p.verdict not in ("exception", "unsupported", "domain-error"):
-            lines.append(_indent(tabulate(rows, NODE_HEADERS, tablefmt="simple", disable_numparse=True)))
+            lines.append(_indent(text_table(NODE_HEADERS, rows, "simple")))
         if p.traceback:
             lines.append(_indent(p.traceback))
     if result.case.file:

@@ -27,7 +27,8 @@ PACKAGE = "gradcheck_lab"
 #: never above. Names are relative to gradcheck_lab ("" is the package itself); a
 #: pattern's first match places a module, and every module must be placed.
 LAYERS: list[tuple[str, list[str]]] = [
-    ("base: errors, files, the op table, the engine protocol", ["version", "errors", "atomic", "ops", "valuelike"]),
+    ("base: errors, files, the op table, the engine protocol",
+     ["version", "errors", "atomic", "drawing", "ops", "valuelike"]),
     ("programs and the reference engine", ["program", "engine", "source", "nn.network", "nn.dataset"]),
     ("case files and the oracles", ["cases", "truth", "symbolic", "finite_diff", "answer_keys"]),
     ("execution: who runs requests (in process, a sandboxed child)",

@@ -18,9 +18,9 @@ from tabulate import tabulate
 from gradcheck_lab import Case, InProcessExecutor, Value, check_cases, collect_cases, parse_source
 from gradcheck_lab.answer_keys import AnswerKeys
 from gradcheck_lab.diagnose.findings import Findings, find_bugs
+from gradcheck_lab.drawing import text_table
 from gradcheck_lab.report import REPORT_FILES, write_reports
 from gradcheck_lab.report.csv_report import CSV_COLUMNS, TRAINING_COLUMNS
-from gradcheck_lab.report.drawing import text_table
 from gradcheck_lab.report.json_report import SCHEMA_PATH
 from gradcheck_lab.training import descend
 

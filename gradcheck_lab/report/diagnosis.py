@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .drawing import text_table
+from ..drawing import text_table
 
 __all__ = ["diagnosis_lines"]
 

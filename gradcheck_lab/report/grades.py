@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..atomic import write_text
 from ..compare import FAILURES
+from ..drawing import text_table
 from .diagnosis import diagnosis_lines
-from .drawing import text_table
 from .escape import csv_cell, fenced, inert, inert_cells
 from .json_report import run_to_json
 from .markdown import markdown_text

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from ..checktable import NODE_HEADERS, node_row, point_title, rerun_command
 from ..compare import FAILURES
+from ..drawing import text_table
 from ..walkthrough import case_walk
-from .drawing import text_table
 from .escape import fenced, inert, inert_cells
 from .tables import SUMMARY_HEADERS, summary_rows, totals_line
 from .text import run_header

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..drawing import text_table
 from ..ops import OPS
 from ..program import Node, Ref
 from ..walkthrough import Step, Walkthrough, atom, constant_text, number, parting_node
-from .drawing import text_table
 from .escape import inert
 
 if TYPE_CHECKING:

@@ -1,13 +1,13 @@
-"""Tables of text cells drawn by tabulate, each drawing done once per process.
+"""Tables of text cells as tabulate draws them, each drawing done once per process.
 
 A class's reports repeat most of their tables and cells (a case's nodes that most engines
 get right, the same forms working, ``ok`` in 80 rows of 92), and tabulate's work is per
-cell. So a table already drawn is taken as drawn; and a new GitHub table is drawn column by
-column, each column once per distinct cell: tabulate sizes and pads every column on its own
-and a row is one line, so the table's lines are its columns' lines side by side, which
-:func:`text_table` checks costs nothing to believe: a cell that could make tabulate draw the
-whole table differently (a line break, an ANSI code, its separating-line mark) sends the
-table to tabulate whole.
+cell. So a table already drawn is reused; and a new GitHub table is drawn column by column,
+each column once per set of distinct cells. That is exact: tabulate sizes and pads every
+column on its own and draws a row on one line, so a table's lines are its columns' lines
+side by side. A table with a cell that makes tabulate draw the whole table differently (a
+line break, an ANSI code, its separating-line mark ``\\x01``) is drawn whole, as is every
+table of another format.
 
 >>> print(text_table(["node", "grad"], [["x", "1.0"], ["y", "1.0"], ["L", "1"]]))
 | node   | grad   |
