@@ -14,7 +14,7 @@ from gradcheck_lab.answer_keys import AnswerKeys
 from gradcheck_lab.cli import main
 from gradcheck_lab.implementations import load_value_class
 from gradcheck_lab.report import graph, markdown_text
-from gradcheck_lab.report.html import diagnosis_html, run_html
+from gradcheck_lab.report.html import diagnosis_html, run_html, table
 from tests.slightly_wrong import POW_BIAS, SIN_SIGN, engine_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,3 +159,13 @@ def test_several_runs_share_a_page_with_distinct_ids(wrong_run: Run) -> None:
     ids = _parse(text).ids
     assert len(ids) == len(set(ids)) and "ann-case-0" in ids and "bob-case-0" in ids
     assert '<a href="#bob-case-2">descent-quadratic</a>' in text
+
+
+def test_a_table_made_again_reads_the_same_and_each_option_counts() -> None:
+    rows = [["x", "<1>"], ["y", "2"]]
+    escaped = table(["node", "grad"], rows)
+    assert "<td>&lt;1&gt;</td>" in escaped and "class=" not in escaped.split("<tbody>")[1]
+    assert table(["node", "grad"], [row[:] for row in rows]) == escaped  # made once: the same text again
+    assert "<td><1></td>" in table(["node", "grad"], rows, raw=True)
+    assert '<tr class="fail"><td>x</td>' in table(["node", "grad"], rows, row_classes=["fail", ""])
+    assert "<td>&lt;1&gt;</td>" in table(["node", "grad"], rows)  # the options went into no other table

@@ -316,20 +316,28 @@ def submission_html(grade: SubmissionGrade, run: Run) -> str:
     """A submission's report as one self-contained HTML page: the grade, the diagnosis with
     its evidence and counterexample, every case's score, and the per-node tables and graphs
     of the smallest cases that did not pass."""
-    from .html import badge, escape, page, run_sections, table
+    from .html import escape, page, run_sections, table
 
     back = '<p><a href="../../class_summary.html">&larr; the class summary</a></p>'  # submissions/<id>/
     parts = [back + "".join(f'<p class="meta">{escape(line)}</p>' for line in grade_header(grade))]
     if grade.diagnosis or grade.unexplained or grade.counterexample:
         parts.append(f'<div class="diagnosis"><strong>Diagnosis</strong><pre>'
                      f'{escape(chr(10).join(grade_diagnosis(grade, markdown=False)))}</pre></div>')
-    rows = [[escape(r[0]), escape(r[1]), badge(r[2]), escape(r[3]), escape(r[4])] for r in score_rows(grade)]
-    parts.append("<h2>Cases</h2>" + table(["case", "score", "verdict", "checks agreeing", "first problem"], rows,
-                                          raw=True))
+    parts.append("<h2>Cases</h2>" + table(["case", "score", "verdict", "checks agreeing", "first problem"],
+                                          map(_score_html, score_rows(grade)), raw=True))
     if run.results:
         parts.append("<h2>The smallest cases that did not pass</h2>" + run_sections(run))
     title = f"{grade.id}: {grade.verdict}, {_points(grade.score)} / {_points(grade.max_score)}"
     return page(title, "\n".join(parts))
+
+
+@functools.lru_cache(maxsize=4096)
+def _score_html(row: tuple[str, ...]) -> tuple[str, ...]:
+    """A case's row (:func:`score_rows`) as HTML cells, its verdict a badge; once per process per distinct row."""
+    from .html import badge, escape
+
+    name, score, verdict, checks, problem = row
+    return escape(name), escape(score), badge(verdict), escape(checks), escape(problem)
 
 
 def class_summary_html(grades: Sequence[SubmissionGrade]) -> str:

@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import html as _html
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -131,7 +132,15 @@ def table(
     raw: bool = False,
 ) -> str:
     """A table in a sideways-scrolling box; cells are escaped unless ``raw``."""
-    cell = (lambda c: str(c)) if raw else escape
+    return _table(tuple(headers), tuple(map(tuple, rows)), tuple(row_classes or ()), raw)
+
+
+@functools.lru_cache(maxsize=1024)
+def _table(headers: tuple[str, ...], rows: tuple[tuple[str, ...], ...], row_classes: tuple[str, ...],
+           raw: bool) -> str:
+    """A table made once per process: a class's reports repeat most of theirs (a case's nodes most engines get
+    right...)."""
+    cell = str if raw else escape
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = []
     for i, row in enumerate(rows):
