@@ -180,9 +180,8 @@ def where(exc: BaseException) -> tuple[str, int]:
     return tb.tb_frame.f_code.co_filename, tb.tb_lineno or 0
 
 
-def _error_of(exc: BaseException, node: int | None) -> dict[str, Any]:
-    """Why an observation failed, structured: kind, message, node, traceback, op, and the
-    exception's type, file and line."""
+def _error_of(exc: BaseException, node: int | None, traced: bool = True) -> dict[str, Any]:
+    """Why an observation failed: kind, message, node, traceback (if ``traced``), op, the exception's type and place."""
     if isinstance(exc, _BuildFailure):
         node, exc = exc.node, exc.cause
     file, line = where(exc)
@@ -192,7 +191,8 @@ def _error_of(exc: BaseException, node: int | None) -> dict[str, Any]:
     message = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, RecursionError):
         message += " (a recursive backward() on a deep graph?)"
-    return {"kind": "exception", "message": message, "traceback": _short_traceback(exc), "op": "", **found}
+    text = _short_traceback(exc) if traced else ""
+    return {"kind": "exception", "message": message, "traceback": text, "op": "", **found}
 
 
 def observe(
@@ -205,7 +205,7 @@ def observe(
     If ``backward()`` leaves the output's grad at 0 (it expects the caller to seed it),
     the graph is rebuilt, seeded with 1.0 by hand, and ``seeded`` says so.
     ``backward_calls=2`` calls it twice on the same graph (do gradients accumulate?).
-    ``headroom`` below 1 leaves it that share of the frames left below the recursion limit."""
+    ``headroom`` below 1 leaves it that share of the frames below the recursion limit (its RecursionError untraced)."""
     notes: list[str] = []
     found: dict[str, Any] = {"data": [], "grads": [], "error": None, "notes": notes, "seeded": False}
     failure: Exception | None = None
@@ -230,8 +230,8 @@ def observe(
     finally:
         if limit:  # put back before a traceback is formatted
             sys.setrecursionlimit(limit)
-    if failure is not None:
-        found["error"] = _error_of(failure, None)
+    if failure is not None:  # the RecursionError of a run on less headroom: its frames, of no use, cost most of it
+        found["error"] = _error_of(failure, None, headroom == 1.0 or not isinstance(failure, RecursionError))
         return found
     # to_float of each node's .data and .grad, floats (nearly all) taken as they are, without a call
     data = found["data"] = [x if type(x := getattr(node, "data", None)) is float else to_float(x) for node in nodes]

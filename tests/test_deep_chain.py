@@ -117,11 +117,22 @@ def test_without_the_headroom_a_recursive_sort_passes_the_short_chain() -> None:
     assert found["error"] is None and found["grads"][0] == CHAIN + 1
 
 
-def test_the_traceback_is_formatted_on_the_whole_limit() -> None:
+def test_the_shortened_runs_recursion_error_is_placed_but_not_traced() -> None:
+    """Its frames (a quarter of them) are of no use to read: its place is what the report shows."""
     found = drive.observe(_class(RECURSIVE), PROBE.program.lowered, PROBE.point, 1, PROBE.headroom)
     error = found["error"]
     assert error["type"] == "RecursionError" and "a recursive backward() on a deep graph?" in error["message"]
-    assert "Previous line repeated" in error["traceback"] and "in visit" in error["traceback"]
+    assert error["file"] == "student.py" and error["line"] > 0 and error["traceback"] == ""
+    whole = drive.observe(_class(RECURSIVE), _whole_chain().lowered, PROBE.point)["error"]
+    assert (whole["file"], whole["line"]) == (error["file"], error["line"])
+    assert "Previous line repeated" in whole["traceback"] and "in visit" in whole["traceback"]
+
+
+def test_other_errors_on_less_headroom_are_traced_as_ever() -> None:
+    raises = _class(ITERATIVE.replace("        self.grad = 1.0\n", "        raise ValueError('no')\n"))
+    error = drive.observe(raises, PROBE.program.lowered, PROBE.point, 1, PROBE.headroom)["error"]
+    assert error["message"] == "ValueError: no" and error["traceback"].endswith("ValueError: no")
+    assert error["traceback"] == drive.observe(raises, PROBE.program.lowered, PROBE.point)["error"]["traceback"]
 
 
 def _diagnosed(executor: Any) -> list[str]:
