@@ -20,7 +20,7 @@ import math
 import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .executors import Observation
 from .finite_diff import FDEstimate
@@ -28,7 +28,7 @@ from .ops import OPS
 from .program import Program
 from .truth import SAFETY, UNIT_ROUNDOFF, PointTruth
 
-__all__ = ["FAILURES", "VERDICTS", "WARNINGS", "NodeCheck", "PointCheck", "judge", "worst"]
+__all__ = ["FAILURES", "VERDICTS", "WARNINGS", "Limits", "NodeCheck", "PointCheck", "judge", "worst"]
 
 #: From best to worst; a case's verdict is the worst of its nodes'.
 VERDICTS = ("ok", "nondifferentiable", "domain-error", "grad-mismatch", "forward-mismatch", "unsupported", "exception")
@@ -171,24 +171,66 @@ def _all_close(got: Sequence[float | None], truth: Sequence[float], tols: Sequen
 
 
 @dataclass(frozen=True)
-class _Checks:
+class Limits:
+    """How one point is judged at one unit roundoff, whatever the engine's numbers: why it is
+    outside the domain ("" if it is not), each node's value and gradient tolerance, the nodes
+    upstream of a kink and the kinks' names. The same for every submission a grader judges
+    (:meth:`.plan.Plan.limits` keeps them).
+
+    >>> from gradcheck_lab.symbolic import answer_key
+    >>> from gradcheck_lab.source import parse_source
+    >>> p = parse_source("L = log(x)")
+    >>> truth = answer_key(p, {"x": 2.0})
+    >>> Limits.of(p, truth).grad_tols == [SAFETY * 2.0**-53 * b for b in truth.grad_bounds]
+    True
+    >>> Limits.of(p, answer_key(p, {"x": -1.0})).outside
+    'L: log needs a positive argument (log of -1)'
+    """
+
+    outside: str
+    value_tols: list[float]
+    grad_tols: list[float]
+    kinked: set[int]
+    kinks: str
+
+    @classmethod
+    def of(
+        cls, program: Program, truth: PointTruth, unit_roundoff: float = UNIT_ROUNDOFF, relative_floor: float = 0.0
+    ) -> Limits:
+        """A value or gradient passes within ``SAFETY * unit_roundoff`` times its error bound,
+        or ``relative_floor`` times its size if that is more (0: the bound alone)."""
+        outside = truth.domain_error or truth.near_pole(program, unit_roundoff)
+        if outside:
+            return cls(outside, [], [], set(), "")
+        scale = SAFETY * unit_roundoff
+        value_tols = [scale * b for b in truth.value_bounds]
+        grad_tols = [scale * b for b in truth.grad_bounds]
+        if relative_floor:
+            value_tols = [max(t, relative_floor * abs(v)) for t, v in zip(value_tols, truth.values, strict=True)]
+            grad_tols = [max(t, relative_floor * abs(g)) for t, g in zip(grad_tols, truth.grads, strict=True)]
+        at_kinks = truth.at_kinks(unit_roundoff)
+        kinked = truth.nondifferentiable(program, unit_roundoff) if at_kinks else set()
+        kinks = " and ".join(f"{program.nodes[k].text or program.titles[k]} ({OPS[program.nodes[k].op].kink_text})"
+                             for k in at_kinks)
+        return cls("", value_tols, grad_tols, kinked, kinks)
+
+
+class _Checks(NamedTuple):
     """What one point's node checks are made from (at once, or when first read)."""
 
     names: Sequence[str]
     truth: PointTruth
     observation: Observation
     fd: list[FDEstimate]
-    value_tols: list[float]
-    grad_tols: list[float]
-    kinked: set[int]  #: nodes upstream of a kink
-    kinks: str  #: the kinks, named
+    limits: Limits
 
     def checks(self) -> list[NodeCheck]:
         """Every node's check, in one pass (everything read once)."""
-        truth, observation, fd, kinked = self.truth, self.observation, self.fd, self.kinked
+        truth, observation, fd, limits = self.truth, self.observation, self.fd, self.limits
+        kinked = limits.kinked
         witnessed = len(fd)  # inputs are nodes 0..n-1, in order
-        rows = zip(self.names, truth.values, observation.data, truth.grads, observation.grads, self.value_tols,
-                   self.grad_tols, strict=True)
+        rows = zip(self.names, truth.values, observation.data, truth.grads, observation.grads, limits.value_tols,
+                   limits.grad_tols, strict=True)
         nodes = []
         for k, (name, true_value, value, true_grad, grad, value_tol, grad_tol) in enumerate(rows):
             est = fd[k] if k < witnessed else None
@@ -200,7 +242,7 @@ class _Checks:
                 nc.verdict = "forward-mismatch"
                 nc.detail = f".data is {value!r}, the truth {truth.exact_values[k]}"
             elif k in kinked:
-                nc.verdict, nc.detail = "nondifferentiable", f"at the kink of {self.kinks}"
+                nc.verdict, nc.detail = "nondifferentiable", f"at the kink of {limits.kinks}"
             elif not _close(grad, true_grad, grad_tol):
                 nc.verdict = "grad-mismatch"
                 nc.detail = _fd_witness(nc, est)
@@ -209,11 +251,11 @@ class _Checks:
 
     def agree(self) -> bool:
         """Whether every node's check says ``ok`` (:meth:`checks` would), without making them."""
-        n, truth, observation = len(self.names), self.truth, self.observation
-        return (not self.kinked and len(observation.data) == len(observation.grads) == len(truth.values)
-                == len(truth.grads) == len(self.value_tols) == len(self.grad_tols) == n
-                and _all_close(observation.data, truth.values, self.value_tols)
-                and _all_close(observation.grads, truth.grads, self.grad_tols))
+        truth, observation, limits = self.truth, self.observation, self.limits
+        return (not limits.kinked and len(observation.data) == len(observation.grads) == len(truth.values)
+                == len(truth.grads) == len(limits.value_tols) == len(limits.grad_tols) == len(self.names)
+                and _all_close(observation.data, truth.values, limits.value_tols)
+                and _all_close(observation.grads, truth.grads, limits.grad_tols))
 
 
 def judge(
@@ -226,40 +268,25 @@ def judge(
     origin: str = "given",
     unit_roundoff: float = UNIT_ROUNDOFF,
     relative_floor: float = 0.0,
+    limits: Limits | None = None,
 ) -> PointCheck:
-    """The verdict of every node of ``program`` at one point: a value or gradient passes
-    within ``SAFETY * unit_roundoff`` times its error bound, or ``relative_floor`` times its
-    size if that is more (0: the bound alone)."""
-    check = PointCheck(index, truth.point, origin)
+    """The verdict of every node of ``program`` at one point, within :class:`Limits` (at
+    ``unit_roundoff`` and ``relative_floor``; ``limits``: those, made before)."""
+    limits = limits or Limits.of(program, truth, unit_roundoff, relative_floor)
     names = program.titles
-    outside = truth.domain_error or truth.near_pole(program, unit_roundoff)
-    if outside:
-        check.message = f"outside the domain: {outside}"
-        check.nodes = [NodeCheck(k, names[k], "domain-error") for k in range(len(names))]
-        return check
+    if limits.outside:
+        return PointCheck(index, truth.point, origin,
+                          [NodeCheck(k, name, "domain-error") for k, name in enumerate(names)],
+                          f"outside the domain: {limits.outside}")
     assert observation is not None
-    check.notes = list(observation.notes)
-    if observation.error is not None:
-        err = observation.error
+    err = observation.error
+    if err is not None:
         where = f" at {names[err.node]}" if err.node is not None else " in backward()"
-        check.message = f"{err.message}{where}"
-        check.traceback = err.traceback
-        check.error_type = err.type
-        check.nodes = [NodeCheck(k, names[k], err.kind) for k in range(len(names))]
-        return check
-    scale = SAFETY * unit_roundoff
-    value_tols = [scale * b for b in truth.value_bounds]
-    grad_tols = [scale * b for b in truth.grad_bounds]
-    if relative_floor:
-        value_tols = [max(t, relative_floor * abs(v)) for t, v in zip(value_tols, truth.values, strict=True)]
-        grad_tols = [max(t, relative_floor * abs(g)) for t, g in zip(grad_tols, truth.grads, strict=True)]
-    at_kinks = truth.at_kinks(unit_roundoff)
-    kinked = truth.nondifferentiable(program, unit_roundoff) if at_kinks else set()
-    kinks = " and ".join(f"{program.nodes[k].text or names[k]} ({OPS[program.nodes[k].op].kink_text})"
-                         for k in at_kinks)
-    checks = _Checks(names, truth, observation, fd, value_tols, grad_tols, kinked, kinks)
-    check.nodes = checks if checks.agree() else checks.checks()  # type: ignore[assignment]  # see _Nodes
-    return check
+        return PointCheck(index, truth.point, origin, [NodeCheck(k, name, err.kind) for k, name in enumerate(names)],
+                          f"{err.message}{where}", err.traceback, list(observation.notes), err.type)
+    checks = _Checks(names, truth, observation, fd, limits)
+    return PointCheck(index, truth.point, origin, checks if checks.agree() else checks.checks(),  # type: ignore[arg-type]
+                      notes=list(observation.notes))  # _Nodes: an agreeing point's checks are made when read
 
 
 def _fd_witness(nc: NodeCheck, est: FDEstimate | None) -> str:

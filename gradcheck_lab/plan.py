@@ -33,7 +33,7 @@ from .answer_keys import AnswerKeys
 from .batches import Descend, Request, Result
 from .cases import Case, Literal
 from .checktable import case_text
-from .compare import FAILURES, PointCheck, worst
+from .compare import FAILURES, Limits, PointCheck, worst
 from .compare import judge as judge_point
 from .errors import CaseError
 from .executors import Execution
@@ -196,6 +196,17 @@ class Plan:
     notes: tuple[str, ...] = ()
     expect_errors: tuple[CaseError, ...] = ()
     exact: Trajectory | None = None  #: for a training case: the descent on exact gradients
+    _limits: dict[tuple[float, float], tuple[Limits, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+
+    def limits(self, unit_roundoff: float = UNIT_ROUNDOFF, relative_floor: float = 0.0) -> tuple[Limits, ...]:
+        """How each point is judged (:class:`~.compare.Limits`), made once: a grader judges
+        every submission by the same plans."""
+        key = (unit_roundoff, relative_floor)
+        if key not in self._limits:
+            program = self.case.program
+            self._limits[key] = tuple(Limits.of(program, t, unit_roundoff, relative_floor) for t in self.truths)
+        return self._limits[key]
 
     @property
     def request(self) -> Request:
@@ -338,10 +349,10 @@ def judge(
     assert isinstance(first, Execution), "judge a plan whose results hold no failure (failure_of)"
     observations = dict(zip(plan.live, first.observations))
     fds = witness[0].estimates(witness[1]) if witness else {}
+    program, origins = plan.case.program, plan.origins
     result = CaseResult(plan.case, [
-        judge_point(plan.case.program, truth, observations.get(i), fds.get(i, []), index=i, origin=plan.origins[i],
-                    unit_roundoff=unit_roundoff, relative_floor=relative_floor)
-        for i, truth in enumerate(plan.truths)
+        judge_point(program, truth, observations.get(i), fds.get(i, []), index=i, origin=origins[i], limits=limits)
+        for i, (truth, limits) in enumerate(zip(plan.truths, plan.limits(unit_roundoff, relative_floor)))
     ], list(plan.expect_errors), list(plan.notes))
     if plan.exact is not None:
         descent = results[1]

@@ -536,6 +536,8 @@ def test_a_well_formed_reply_is_rebuilt() -> None:
     first, second = execution_from_json(two, nodes=2, observed=2, forwarded=0).observations
     assert first.error is not None and first.error.node == 1 and first.data == []
     assert second.seeded and second.data == [1.0, None] and second.grads == [3.0, 4.0]
+    bare = {**_reply(), "observations": [{}]}  # what most observations are: numbers, nothing else to say
+    assert execution_from_json(bare, nodes=2, observed=1, forwarded=1) == execution
 
 
 @given(st.lists(st.none() | st.floats(allow_nan=True, allow_infinity=True), max_size=50))

@@ -33,6 +33,7 @@ import select
 import sys
 import time
 from array import array
+from itertools import repeat
 from typing import Any
 
 from ..executors import ExecError, Execution, Observation
@@ -169,9 +170,7 @@ def unpack(x: Any, n: int, what: str) -> list[float | None]:
         raise ProtocolError(f"{what} are not base64") from None
     if len(raw) != 8 * n:
         raise ProtocolError(f"{what} do not hold {n} numbers")
-    numbers = array("d")
-    numbers.frombytes(raw)
-    out: list[float | None] = list(numbers.tolist())
+    out: list[float | None] = list(array("d", raw).tolist())
     for i in x["none"]:
         if type(i) is not int or not 0 <= i < n:
             raise ProtocolError(f"{what} name a position that is not theirs")
@@ -183,6 +182,32 @@ def _text(x: Any, what: str) -> str:
     if not isinstance(x, str):
         raise ProtocolError(f"{what} is not a string")
     return x if len(x) <= _MAX_TEXT else x[:_MAX_TEXT] + " [...]"
+
+
+def _observation(o: dict[str, Any], nodes: int) -> Observation:
+    """An observation's notes, seeded flag and error, checked (its numbers come apart)."""
+    notes = o.get("notes", [])
+    if not isinstance(notes, list) or len(notes) > 20:
+        raise ProtocolError("an observation's notes are not a short list")
+    seeded = o.get("seeded", False)
+    if type(seeded) is not bool:
+        raise ProtocolError("an observation's seeded flag is not true or false")
+    obs = Observation(notes=[_text(s, "a note") for s in notes], seeded=seeded)
+    err = o.get("error")
+    if err is not None:
+        if not isinstance(err, dict) or err.get("kind") not in _KINDS:
+            raise ProtocolError("an observation's error is not of a known kind")
+        node = err.get("node")
+        if node is not None and (type(node) is not int or not 0 <= node < nodes):
+            raise ProtocolError("an observation's error names no node of the program")
+        line = err.get("line", 0)
+        obs.error = ExecError(
+            err["kind"], _text(err.get("message", ""), "an error message"), node,
+            _text(err.get("traceback", ""), "a traceback"), _text(err.get("op", ""), "an op"),
+            _text(err.get("type", ""), "an exception type"), _text(err.get("file", ""), "a file"),
+            line if type(line) is int else 0,
+        )
+    return obs
 
 
 def execution_from_json(data: Any, nodes: int, observed: int, forwarded: int) -> Execution:
@@ -197,35 +222,15 @@ def execution_from_json(data: Any, nodes: int, observed: int, forwarded: int) ->
     raw = data.get("observations")
     if not isinstance(raw, list) or len(raw) != observed:
         raise ProtocolError(f"the reply does not hold {observed} observations")
-    if not all(isinstance(o, dict) for o in raw):
+    if not all(map(isinstance, raw, repeat(dict))):
         raise ProtocolError("an observation is not an object")
-    numbered = sum(o.get("error") is None for o in raw)
-    numbers = unpack(data.get("numbers"), 2 * nodes * numbered, "the observations' numbers")
+    numbers = unpack(data.get("numbers"), 2 * nodes * [o.get("error") for o in raw].count(None),
+                     "the observations' numbers")
     start = 0
     observations = []
     for o in raw:
-        notes = o.get("notes", [])
-        if not isinstance(notes, list) or len(notes) > 20:
-            raise ProtocolError("an observation's notes are not a short list")
-        seeded = o.get("seeded", False)
-        if type(seeded) is not bool:
-            raise ProtocolError("an observation's seeded flag is not true or false")
-        obs = Observation(notes=[_text(s, "a note") for s in notes], seeded=seeded)
-        err = o.get("error")
-        if err is not None:
-            if not isinstance(err, dict) or err.get("kind") not in _KINDS:
-                raise ProtocolError("an observation's error is not of a known kind")
-            node = err.get("node")
-            if node is not None and (type(node) is not int or not 0 <= node < nodes):
-                raise ProtocolError("an observation's error names no node of the program")
-            line = err.get("line", 0)
-            obs.error = ExecError(
-                err["kind"], _text(err.get("message", ""), "an error message"), node,
-                _text(err.get("traceback", ""), "a traceback"), _text(err.get("op", ""), "an op"),
-                _text(err.get("type", ""), "an exception type"), _text(err.get("file", ""), "a file"),
-                line if type(line) is int else 0,
-            )
-        else:
+        obs = _observation(o, nodes) if o else Observation()  # most are {}: numbers, nothing else to say
+        if obs.error is None:
             obs.data, obs.grads = numbers[start:start + nodes], numbers[start + nodes:start + 2 * nodes]
             start += 2 * nodes
         observations.append(obs)
