@@ -83,6 +83,14 @@ def test_batch_verdicts_scores_and_class_reports(tmp_path: Path, config: GradeCo
     assert report["details"]["cases"][0]["points"][0]["nodes"][0]["grad"]["finite_difference"] is not None
     md = (tmp_path / "reports" / "submissions" / "bob" / "report.md").read_text()
     assert "## Per-node tables" in md and "### reuse: grad-mismatch" in md
+    for sub_id in grades:  # the grade is made into JSON once, for both files: each as json.dumps writes its data
+        folder = tmp_path / "reports" / "submissions" / sub_id
+        text, stored = (folder / "report.json").read_text(), (folder / "grade.json").read_text()
+        report = json.loads(text)
+        assert text == json.dumps(report, separators=(",", ":")) + "\n"
+        assert stored == json.dumps(grades[sub_id].to_json(), separators=(",", ":")) + "\n"
+        assert json.loads(stored) == report["submission"] and list(report) == ["kind", "schema_version",
+                                                                                "submission", "details"]
 
 
 def test_the_rubric_options(tmp_path: Path, config: GradeConfig, klass: Path) -> None:

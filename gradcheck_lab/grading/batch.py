@@ -59,7 +59,8 @@ def write_outcome(report_dir: str | Path, outcome: GradeOutcome) -> None:
     write_text(folder / "report.json", outcome.report_json)
     if outcome.report_html:
         write_text(folder / "report.html", outcome.report_html)
-    write_text(folder / "grade.json", json.dumps(outcome.grade.to_json(), separators=(",", ":")) + "\n")
+    write_text(folder / "grade.json",
+               outcome.grade_json or json.dumps(outcome.grade.to_json(), separators=(",", ":")) + "\n")
 
 
 def _failed_grade(ref: SubmissionRef, config: GradeConfig, exc: BaseException) -> SubmissionGrade:

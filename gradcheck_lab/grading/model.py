@@ -167,6 +167,7 @@ class GradeOutcome:
     report_md: str
     report_json: str
     report_html: str = ""
+    grade_json: str = ""  #: ``grade.json``'s text, made with ``report.json`` (else made when written)
 
 
 @dataclass

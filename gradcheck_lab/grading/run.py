@@ -382,6 +382,6 @@ def grade_submission(ref: SubmissionRef, config: GradeConfig, digest: str = "") 
     conclude(grade, missing_modules(sub))
     grade.seconds = time.perf_counter() - started
     shown = replace(run, results=detailed(grade, results), seconds=grade.seconds)
-    report_md, report_json = render_submission(grade, shown)
+    report_md, report_json, grade_json = render_submission(grade, shown)
     html = submission_html(grade, shown).replace("</body>", f"{nn_section}</body>", 1) if config.html else ""
-    return GradeOutcome(grade, report_md, report_json, html)
+    return GradeOutcome(grade, report_md, report_json, html, grade_json)

@@ -146,17 +146,19 @@ def _submission_markdown(grade: SubmissionGrade, run: Run) -> str:
     return "\n".join(out) + "\n"
 
 
-def _submission_json(grade: SubmissionGrade, run: Run) -> dict[str, Any]:
-    return {
-        "kind": REPORT_KIND, "schema_version": REPORT_VERSION, "submission": grade.to_json(),
-        "details": run_to_json(run),
-    }
+def _json(data: Any) -> str:
+    """``data`` on one line as :func:`json.dumps` writes it with ``(",", ":")``: an object is
+    its members' texts joined, so one object's text can go into another's as it is."""
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)  # the C encoder: fast
 
 
-def render_submission(grade: SubmissionGrade, run: Run) -> tuple[str, str]:
-    """``report.md`` and ``report.json`` of one submission."""
-    blob = json.dumps(_submission_json(grade, run), separators=(",", ":"), allow_nan=False)  # C encoder: fast
-    return _submission_markdown(grade, run), blob + "\n"
+def render_submission(grade: SubmissionGrade, run: Run) -> tuple[str, str, str]:
+    """``report.md``, ``report.json`` and ``grade.json`` of one submission; the grade is made
+    into JSON once, for ``grade.json`` and ``report.json``'s ``submission`` both."""
+    graded = _json(grade.to_json())
+    report = (f'{{"kind":{_json(REPORT_KIND)},"schema_version":{_json(REPORT_VERSION)},"submission":{graded},'
+              f'"details":{_json(run_to_json(run))}}}')
+    return _submission_markdown(grade, run), report + "\n", graded + "\n"
 
 
 # --------------------------------------------------------------------------- the class
