@@ -83,23 +83,22 @@ class NodeCheck:
 
 
 class _Nodes:
-    """:attr:`PointCheck.nodes`: a list; where every node agreed (:func:`judge` checks them
-    all at once), made when first read: a grader judges ~4,600 nodes per submission, ~85% at
-    such points, and its grade only counts them."""
+    """:attr:`PointCheck.nodes`: a list, which :func:`judge` makes only when first read (a
+    grader judges ~4,600 nodes per submission, and its grade only counts their verdicts)."""
 
     def __get__(self, point: PointCheck | None, owner: type | None = None) -> Any:
         if point is None:
             return self  # the dataclass's default: ``__set__`` makes it an empty list
         if point._nodes is None:
-            assert point._agreeing is not None
-            point._nodes = point._agreeing.checks()
+            assert point._judged is not None
+            point._nodes = point._judged.checks()
         return point._nodes
 
-    def __set__(self, point: PointCheck, nodes: list[NodeCheck] | _Checks | _Nodes) -> None:
-        if isinstance(nodes, _Checks):  # every node agreed: their checks are made when first read
-            point._nodes, point._agreeing = None, nodes
+    def __set__(self, point: PointCheck, nodes: list[NodeCheck] | _Judged | _Nodes) -> None:
+        if isinstance(nodes, _Judged):  # the checks made when first read
+            point._nodes, point._judged = None, nodes
         else:
-            point._nodes, point._agreeing = [] if isinstance(nodes, _Nodes) else nodes, None
+            point._nodes, point._judged = [] if isinstance(nodes, _Nodes) else nodes, None
 
 
 @dataclass
@@ -114,14 +113,12 @@ class PointCheck:
     traceback: str = ""
     notes: list[str] = field(default_factory=list)
     error_type: str = ""  #: the exception's type name (``RecursionError``) when the implementation raised
-    _nodes: list[NodeCheck] | None = field(init=False, repr=False, compare=False)  #: None: every node agreed
-    _agreeing: _Checks | None = field(init=False, repr=False, compare=False)  #: then, what makes them
+    _nodes: list[NodeCheck] | None = field(init=False, repr=False, compare=False)  #: None: not made yet
+    _judged: _Judged | None = field(init=False, repr=False, compare=False)  #: then, what makes them
 
     @property
     def verdict(self) -> str:
-        if self._nodes is None:
-            return "ok"
-        return worst(map(_VERDICT_OF, self._nodes))
+        return worst(self._verdicts())
 
     def tally(self) -> tuple[int, int]:
         """How many nodes were judged (their verdict is no warning), and how many of them agree.
@@ -129,11 +126,17 @@ class PointCheck:
         >>> PointCheck(0, {}, "given", [NodeCheck(0, "x", "ok"), NodeCheck(1, "L", "nondifferentiable")]).tally()
         (1, 1)
         """
-        if self._nodes is None:  # every node agreed
-            assert self._agreeing is not None
-            return len(self._agreeing.names), len(self._agreeing.names)
-        verdicts = [n.verdict for n in self._nodes if n.verdict not in WARNINGS]
+        if self._nodes is None and self._judged is not None and self._judged.verdicts is None:
+            return len(self._judged.names), len(self._judged.names)  # every node agreed
+        verdicts = [v for v in self._verdicts() if v not in WARNINGS]
         return len(verdicts), verdicts.count("ok")
+
+    def _verdicts(self) -> Sequence[str]:
+        """Every node's verdict, without making the nodes that are not made."""
+        if self._nodes is not None:
+            return list(map(_VERDICT_OF, self._nodes))
+        assert self._judged is not None
+        return self._judged.verdicts or ()  # None: every node agreed
 
     def first_wrong(self, program: Program) -> list[int]:
         """Where the backward pass first goes wrong: nodes whose gradient mismatches while
@@ -215,54 +218,72 @@ class Limits:
         return cls("", value_tols, grad_tols, kinked, kinks)
 
 
-class _Checks(NamedTuple):
-    """What one point's node checks are made from (at once, or when first read)."""
+def _agree(names: Sequence[str], truth: PointTruth, observation: Observation, limits: Limits) -> bool:
+    """Whether every node's verdict is ``ok`` (:func:`_verdicts` would say so), in C."""
+    return (not limits.kinked and len(observation.data) == len(observation.grads) == len(truth.values)
+            == len(truth.grads) == len(limits.value_tols) == len(limits.grad_tols) == len(names)
+            and _all_close(observation.data, truth.values, limits.value_tols)
+            and _all_close(observation.grads, truth.grads, limits.grad_tols))
+
+
+def _verdicts(names: Sequence[str], truth: PointTruth, observation: Observation, limits: Limits) -> list[str]:
+    """Every node's verdict, in one pass (everything read once)."""
+    kinked, verdicts = limits.kinked, []
+    rows = zip(names, truth.values, observation.data, truth.grads, observation.grads, limits.value_tols,
+               limits.grad_tols, strict=True)
+    for k, (_, true_value, value, true_grad, grad, value_tol, grad_tol) in enumerate(rows):
+        if value is None or grad is None:
+            verdicts.append("exception")
+        elif not _close(value, true_value, value_tol):
+            verdicts.append("forward-mismatch")
+        elif k in kinked:
+            verdicts.append("nondifferentiable")
+        elif not _close(grad, true_grad, grad_tol):
+            verdicts.append("grad-mismatch")
+        else:
+            verdicts.append("ok")
+    return verdicts
+
+
+class _Judged(NamedTuple):
+    """One point judged: its nodes' verdicts, and what their checks are made from when read."""
 
     names: Sequence[str]
     truth: PointTruth
     observation: Observation
-    fd: list[FDEstimate]
+    fd: list[FDEstimate] | None
     limits: Limits
+    verdicts: list[str] | None  #: None: every node agreed
 
     def checks(self) -> list[NodeCheck]:
-        """Every node's check, in one pass (everything read once)."""
-        truth, observation, fd, limits = self.truth, self.observation, self.fd, self.limits
-        kinked = limits.kinked
+        """Every node's check: the three oracles, the verdict, and why."""
+        truth, observation, fd, limits = self.truth, self.observation, self.fd or [], self.limits
         witnessed = len(fd)  # inputs are nodes 0..n-1, in order
-        rows = zip(self.names, truth.values, observation.data, truth.grads, observation.grads, limits.value_tols,
-                   limits.grad_tols, strict=True)
+        verdicts = self.verdicts or ["ok"] * len(self.names)
+        rows = zip(self.names, verdicts, truth.values, observation.data, truth.grads, observation.grads,
+                   limits.value_tols, limits.grad_tols)
         nodes = []
-        for k, (name, true_value, value, true_grad, grad, value_tol, grad_tol) in enumerate(rows):
+        for k, (name, verdict, true_value, value, true_grad, grad, value_tol, grad_tol) in enumerate(rows):
             est = fd[k] if k < witnessed else None
-            nc = NodeCheck(k, name, "ok", true_value, value, true_grad, grad, None if est is None else est.value,
+            nc = NodeCheck(k, name, verdict, true_value, value, true_grad, grad, None if est is None else est.value,
                            None if est is None or est.value is None else est.error, value_tol, grad_tol)
-            if value is None or grad is None:
-                nc.verdict, nc.detail = "exception", "not a real number in .data or .grad"
-            elif not _close(value, true_value, value_tol):
-                nc.verdict = "forward-mismatch"
+            if verdict == "exception":
+                nc.detail = "not a real number in .data or .grad"
+            elif verdict == "forward-mismatch":
                 nc.detail = f".data is {value!r}, the truth {truth.exact_values[k]}"
-            elif k in kinked:
-                nc.verdict, nc.detail = "nondifferentiable", f"at the kink of {limits.kinks}"
-            elif not _close(grad, true_grad, grad_tol):
-                nc.verdict = "grad-mismatch"
+            elif verdict == "nondifferentiable":
+                nc.detail = f"at the kink of {limits.kinks}"
+            elif verdict == "grad-mismatch" and self.fd is not None:
                 nc.detail = _fd_witness(nc, est)
             nodes.append(nc)
         return nodes
-
-    def agree(self) -> bool:
-        """Whether every node's check says ``ok`` (:meth:`checks` would), without making them."""
-        truth, observation, limits = self.truth, self.observation, self.limits
-        return (not limits.kinked and len(observation.data) == len(observation.grads) == len(truth.values)
-                == len(truth.grads) == len(limits.value_tols) == len(limits.grad_tols) == len(self.names)
-                and _all_close(observation.data, truth.values, limits.value_tols)
-                and _all_close(observation.grads, truth.grads, limits.grad_tols))
 
 
 def judge(
     program: Program,
     truth: PointTruth,
     observation: Observation | None,
-    fd: list[FDEstimate],
+    fd: list[FDEstimate] | None,
     *,
     index: int = 0,
     origin: str = "given",
@@ -271,7 +292,10 @@ def judge(
     limits: Limits | None = None,
 ) -> PointCheck:
     """The verdict of every node of ``program`` at one point, within :class:`Limits` (at
-    ``unit_roundoff`` and ``relative_floor``; ``limits``: those, made before)."""
+    ``unit_roundoff`` and ``relative_floor``; ``limits``: those, made before). ``fd``: the
+    inputs' finite differences, to say which side a gradient mismatch takes; None: no
+    witness was asked, and a mismatch says nothing of one. The nodes' checks are made when
+    first read."""
     limits = limits or Limits.of(program, truth, unit_roundoff, relative_floor)
     names = program.titles
     if limits.outside:
@@ -284,9 +308,9 @@ def judge(
         where = f" at {names[err.node]}" if err.node is not None else " in backward()"
         return PointCheck(index, truth.point, origin, [NodeCheck(k, name, err.kind) for k, name in enumerate(names)],
                           f"{err.message}{where}", err.traceback, list(observation.notes), err.type)
-    checks = _Checks(names, truth, observation, fd, limits)
-    return PointCheck(index, truth.point, origin, checks if checks.agree() else checks.checks(),  # type: ignore[arg-type]
-                      notes=list(observation.notes))  # _Nodes: an agreeing point's checks are made when read
+    verdicts = None if _agree(names, truth, observation, limits) else _verdicts(names, truth, observation, limits)
+    return PointCheck(index, truth.point, origin, _Judged(names, truth, observation, fd, limits, verdicts),  # type: ignore[arg-type]
+                      notes=list(observation.notes))  # see _Nodes
 
 
 def _fd_witness(nc: NodeCheck, est: FDEstimate | None) -> str:

@@ -341,17 +341,20 @@ def judge(
     unit_roundoff: float = UNIT_ROUNDOFF,
     relative_floor: float = 0.0,
     witness: tuple[Witness, Execution] | None = None,
+    explain: bool = True,
 ) -> CaseResult:
     """The verdicts of ``plan`` from ``results`` (one per :attr:`Plan.requests`, none a
     failure: see :func:`failure_of`) and, if given, a witness and its execution. Pure:
-    it reads nothing else and runs nothing."""
+    it reads nothing else and runs nothing. ``explain=False``: a gradient mismatch says
+    nothing of finite differences (a first judgement, its witness still to come)."""
     first = results[0]
     assert isinstance(first, Execution), "judge a plan whose results hold no failure (failure_of)"
     observations = dict(zip(plan.live, first.observations))
     fds = witness[0].estimates(witness[1]) if witness else {}
     program, origins = plan.case.program, plan.origins
     result = CaseResult(plan.case, [
-        judge_point(program, truth, observations.get(i), fds.get(i, []), index=i, origin=origins[i], limits=limits)
+        judge_point(program, truth, observations.get(i), fds.get(i, []) if explain else None, index=i,
+                    origin=origins[i], limits=limits)
         for i, (truth, limits) in enumerate(zip(plan.truths, plan.limits(unit_roundoff, relative_floor)))
     ], list(plan.expect_errors), list(plan.notes))
     if plan.exact is not None:

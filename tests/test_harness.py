@@ -219,13 +219,14 @@ def test_first_wrong_node_is_where_accumulation_fails(make_engine: Callable[...,
     assert "the backward pass first goes wrong at: a" in result.table()
 
 
-def test_nodes_made_when_first_read_are_the_nodes_made_at_once(
+def test_nodes_made_when_first_read_are_the_nodes_judging_says(
     shipped_cases: list[Case], answer_keys: AnswerKeys, make_engine: Callable[..., Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # a point where every node agrees keeps its node checks unmade until read (a grader only
-    # counts them): its verdict and tally, read first, and its nodes, read later, are what
-    # judging with every node made at once gives, on a correct engine and on buggy ones
+    # a point's node checks are made when first read (a grader only counts their verdicts),
+    # and where every node agrees, judged all at once in C: its verdict and tally, read
+    # before, are what its nodes say, and its nodes are those of the node-by-node pass, on
+    # a correct engine and on buggy ones
     from gradcheck_lab import compare
     from gradcheck_lab.batches import execute_all
     from gradcheck_lab.plan import Session, judge
@@ -241,21 +242,26 @@ def test_nodes_made_when_first_read_are_the_nodes_made_at_once(
     session = Session(answer_keys)
     cases = runnable(shipped_cases, make_engine({}))[::3]
     for name, value_class in engines.items():
-        unmade = made = 0
+        agreed = disagreed = 0
         for case in cases:
             plan = session.plan(case, 1, 0)
             results = execute_all(InProcessExecutor(value_class), plan.requests)
             for options in ({}, {"relative_floor": 1e-7}, {"unit_roundoff": 2.0**-24}):
                 lazy = judge(plan, results, **options)
-                summaries = [(p.verdict, p.tally(), p._nodes is None) for p in lazy.points]
-                with monkeypatch.context() as m:
-                    m.setattr(compare._Checks, "agree", lambda self: False)
-                    eager = judge(plan, results, **options)
-                assert all(p._nodes is not None for p in eager.points)
-                assert [(p.verdict, p.tally()) for p in eager.points] == [s[:2] for s in summaries], (name, case.name)
-                assert lazy == eager and repr(lazy) == repr(eager), (name, case.name)
-                unmade += sum(s[2] for s in summaries)
-                made += sum(not s[2] for s in summaries)
-        assert unmade > 100, name  # every engine agrees at most points
+                summaries = [(p.verdict, p.tally()) for p in lazy.points]
+                assert all(p._nodes is None for p in lazy.points if not p.message), (name, case.name)  # not made
+                with monkeypatch.context() as m:  # every point judged node by node
+                    m.setattr(compare, "_agree", lambda *args: False)
+                    slow = judge(plan, results, **options)
+                made = [(p.verdict, p.tally()) for p in slow.points for _ in [p.nodes]]
+                assert summaries == made, (name, case.name)
+                assert lazy == slow and repr(lazy) == repr(slow), (name, case.name)
+                quiet = judge(plan, results, **options, explain=False)  # no witness asked
+                for p, q in zip(lazy.points, quiet.points):
+                    assert [(n.verdict, "" if n.verdict == "grad-mismatch" else n.detail) for n in p.nodes] == \
+                           [(n.verdict, n.detail) for n in q.nodes]
+                agreed += sum(v == "ok" for v, _ in summaries)
+                disagreed += sum(v != "ok" for v, _ in summaries)
+        assert agreed > 100, name  # every engine agrees at most points
         if name != "correct":
-            assert made > 10, name
+            assert disagreed > 10, name
