@@ -79,15 +79,15 @@ def _demote(markdown: str) -> list[str]:
 
 def score_rows(grade: SubmissionGrade) -> list[tuple[str, ...]]:
     """One row per case: name, score, verdict, share of checks that agree, first problem."""
-    return [_score_row(c.name, c.hidden, c.score, c.max_score, c.verdict, c.agreed, c.judged, c.message, c.excused)
-            for c in grade.cases]
+    return [_score_row(c.name, c.hidden, f"{_points(c.score)} / {_points(c.max_score)}", c.verdict, c.agreed, c.judged,
+                       c.message, c.excused) for c in grade.cases]
 
 
 @functools.lru_cache(maxsize=4096)
-def _score_row(name: str, hidden: bool, score: float, top: float, verdict: str, agreed: int, judged: int,
-               message: str, excused: str) -> tuple[str, ...]:
+def _score_row(name: str, hidden: bool, score: str, verdict: str, agreed: int, judged: int, message: str,
+               excused: str) -> tuple[str, ...]:
     """A case's row, made once per process for each distinct one: a class's reports share most."""
-    return (name + " (hidden)" * hidden, f"{_points(score)} / {_points(top)}", verdict + " (excused)" * bool(excused),
+    return (name + " (hidden)" * hidden, score, verdict + " (excused)" * bool(excused),
             f"{agreed}/{judged}" if judged and verdict != "unsupported" else "-",
             f"{excused}: {message}" if excused else message)
 
