@@ -131,6 +131,19 @@ class PointCheck:
         verdicts = [v for v in self._verdicts() if v not in WARNINGS]
         return len(verdicts), verdicts.count("ok")
 
+    def first_failing(self) -> NodeCheck | None:
+        """The first node whose verdict fails (made alone if the nodes are not made).
+
+        >>> point = PointCheck(0, {}, "given", [NodeCheck(0, "x", "ok"), NodeCheck(1, "L", "grad-mismatch")])
+        >>> point.first_failing().name
+        'L'
+        """
+        if self._nodes is not None:
+            return next((n for n in self._nodes if n.verdict in FAILURES), None)
+        assert self._judged is not None
+        k = next((k for k, v in enumerate(self._judged.verdicts or ()) if v in FAILURES), None)
+        return None if k is None else self._judged.check(k)
+
     def _verdicts(self) -> Sequence[str]:
         """Every node's verdict, without making the nodes that are not made."""
         if self._nodes is not None:
@@ -256,27 +269,27 @@ class _Judged(NamedTuple):
     verdicts: list[str] | None  #: None: every node agreed
 
     def checks(self) -> list[NodeCheck]:
-        """Every node's check: the three oracles, the verdict, and why."""
-        truth, observation, fd, limits = self.truth, self.observation, self.fd or [], self.limits
-        witnessed = len(fd)  # inputs are nodes 0..n-1, in order
-        verdicts = self.verdicts or ["ok"] * len(self.names)
-        rows = zip(self.names, verdicts, truth.values, observation.data, truth.grads, observation.grads,
-                   limits.value_tols, limits.grad_tols)
-        nodes = []
-        for k, (name, verdict, true_value, value, true_grad, grad, value_tol, grad_tol) in enumerate(rows):
-            est = fd[k] if k < witnessed else None
-            nc = NodeCheck(k, name, verdict, true_value, value, true_grad, grad, None if est is None else est.value,
-                           None if est is None or est.value is None else est.error, value_tol, grad_tol)
-            if verdict == "exception":
-                nc.detail = "not a real number in .data or .grad"
-            elif verdict == "forward-mismatch":
-                nc.detail = f".data is {value!r}, the truth {truth.exact_values[k]}"
-            elif verdict == "nondifferentiable":
-                nc.detail = f"at the kink of {limits.kinks}"
-            elif verdict == "grad-mismatch" and self.fd is not None:
-                nc.detail = _fd_witness(nc, est)
-            nodes.append(nc)
-        return nodes
+        """Every node's check."""
+        return [self.check(k) for k in range(len(self.names))]
+
+    def check(self, k: int) -> NodeCheck:
+        """Node ``k``'s check: the three oracles, the verdict, and why."""
+        truth, observation, limits = self.truth, self.observation, self.limits
+        verdict = self.verdicts[k] if self.verdicts else "ok"
+        est = self.fd[k] if self.fd and k < len(self.fd) else None  # inputs are nodes 0..n-1, in order
+        value = observation.data[k]
+        nc = NodeCheck(k, self.names[k], verdict, truth.values[k], value, truth.grads[k], observation.grads[k],
+                       None if est is None else est.value, None if est is None or est.value is None else est.error,
+                       limits.value_tols[k], limits.grad_tols[k])
+        if verdict == "exception":
+            nc.detail = "not a real number in .data or .grad"
+        elif verdict == "forward-mismatch":
+            nc.detail = f".data is {value!r}, the truth {truth.exact_values[k]}"
+        elif verdict == "nondifferentiable":
+            nc.detail = f"at the kink of {limits.kinks}"
+        elif verdict == "grad-mismatch" and self.fd is not None:
+            nc.detail = _fd_witness(nc, est)
+        return nc
 
 
 def judge(

@@ -249,7 +249,9 @@ def test_nodes_made_when_first_read_are_the_nodes_judging_says(
             for options in ({}, {"relative_floor": 1e-7}, {"unit_roundoff": 2.0**-24}):
                 lazy = judge(plan, results, **options)
                 summaries = [(p.verdict, p.tally()) for p in lazy.points]
+                firsts = [p.first_failing() for p in lazy.points]
                 assert all(p._nodes is None for p in lazy.points if not p.message), (name, case.name)  # not made
+                assert firsts == [next((n for n in p.nodes if n.verdict in FAILURES), None) for p in lazy.points]
                 with monkeypatch.context() as m:  # every point judged node by node
                     m.setattr(compare, "_agree", lambda *args: False)
                     slow = judge(plan, results, **options)

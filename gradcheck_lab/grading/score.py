@@ -48,7 +48,8 @@ def first_problem(result: CaseResult) -> str:
             continue
         if p.message:
             return f"{point_title(p)}: {p.message}"
-        n = next(n for n in p.nodes if n.verdict in FAILURES)
+        n = p.first_failing()
+        assert n is not None  # a failing point without a message: a node failed
         if n.verdict == "forward-mismatch":
             return f"{point_title(p)}: {n.name}: .data {fmt(n.value)}, the truth {fmt(n.symbolic_value)}"
         return (f"{point_title(p)}: dL/d{n.name} is {fmt(n.grad)}, the truth {fmt(n.symbolic_grad)}"
