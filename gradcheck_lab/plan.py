@@ -24,6 +24,7 @@ random points drawn.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -208,12 +209,12 @@ class Plan:
             self._limits[key] = tuple(Limits.of(program, t, unit_roundoff, relative_floor) for t in self.truths)
         return self._limits[key]
 
-    @property
+    @functools.cached_property  # made once: a grader sends the same for every submission
     def request(self) -> Request:
         """The observation of every live point, in one request."""
         return Request(self.case.program, tuple(self.points[i] for i in self.live))
 
-    @property
+    @functools.cached_property
     def descent(self) -> Descend | None:
         """For a training case: its gradient descent with the implementation's gradients."""
         case = self.case
