@@ -22,12 +22,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradcheck_lab.batches import Descend, Request, descend_all, execute_all
-from gradcheck_lab.cases import collect_cases
+from gradcheck_lab.cases import Case, collect_cases
 from gradcheck_lab.engine import Value
 from gradcheck_lab.executors import Execution, InProcessExecutor
-from gradcheck_lab.grading import GradeConfig, SubmissionGrade, grade_submission, warm_answer_keys
+from gradcheck_lab.grading import GradeConfig, SubmissionGrade, grade_batch, grade_submission, warm_answer_keys
 from gradcheck_lab.source import parse_source
-from gradcheck_lab.submissions import ChildFailure, Limits, SandboxExecutor, SubmissionRef, extract_source
+from gradcheck_lab.submissions import ChildFailure, Limits, SandboxExecutor, SubmissionRef, discover, extract_source
 from gradcheck_lab.submissions.child import HEADER
 from gradcheck_lab.submissions.protocol import (
     MAX_REPLY,
@@ -760,6 +760,29 @@ def test_a_child_makes_its_objects_at_the_same_addresses_each_time(tmp_path: Pat
     assert done.returncode == 0, done.stderr
     outputs = done.stdout.splitlines()
     assert len(outputs) == 4 and "None" not in outputs[0] and len(set(outputs)) == 1, outputs
+
+
+@pytest.mark.slow
+def test_a_pool_worker_grades_as_the_grader_itself_does(tmp_path: Path, shipped_cases: list[Case]) -> None:
+    """The same requests reach a child in the same bytes whichever process grades: a
+    ``--jobs 1`` grader and a pool worker refer to the same values from other places, and the
+    marshal format they wrote marked such values as shared, so the two children read other
+    bytes, made other objects, and engines whose numbers follow object addresses (``=`` for
+    ``+=`` in a sort that walks a set) graded differently under ``--jobs 1`` and ``--jobs 2``."""
+    from gradcheck_lab.diagnose.catalog import submission_source
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for code in ("grad-overwrite:add", "grad-overwrite:mul"):
+        (folder / f"{code.replace(':', '_')}.py").write_text(submission_source([code]))
+    config = GradeConfig(tuple(shipped_cases))  # the shipped cases, the probes and the diagnosis: what grade runs
+    refs = discover([folder])
+    alone = grade_batch(refs, config, tmp_path / "alone", jobs=1)
+    pooled = grade_batch(refs, config, tmp_path / "pooled", jobs=2)
+    assert not alone.errors and not pooled.errors
+    numbers = [[(c.name, c.score, c.agreed, c.message) for c in g.cases] for g in alone.grades]
+    assert numbers == [[(c.name, c.score, c.agreed, c.message) for c in g.cases] for g in pooled.grades]
+    assert [g.score for g in alone.grades] == [g.score for g in pooled.grades]
 
 
 def test_a_child_collects_garbage_by_the_memory_it_holds() -> None:
